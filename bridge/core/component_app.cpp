@@ -1,0 +1,129 @@
+#include "bridge/core/component_app.hpp"
+
+#include "bridge/core/build_info.hpp"
+#include "bridge/core/logger.hpp"
+#include "bridge/xmpp/component_stream.hpp"
+#include "bridge/xmpp/entity_services.hpp"
+#include "bridge/xmpp/stanza_dispatcher.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <csignal>
+
+namespace ferry::core {
+
+namespace asio = boost::asio;
+
+namespace {
+
+std::chrono::milliseconds to_millis(double seconds) {
+    return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000.0));
+}
+
+xmpp::ComponentSettings stream_settings(const ComponentConfig& c) {
+    xmpp::ComponentSettings s;
+    s.domain = c.domain;
+    s.host = c.host;
+    s.port = c.port;
+    s.secret = c.secret;
+    s.tls = c.tls;
+    s.tls_verify = c.tls_verify;
+    s.limits.max_stanza_size = c.max_stanza_size;
+    s.limits.max_depth = c.max_depth;
+    s.reconnect_min_delay = to_millis(c.reconnect_min_delay);
+    s.reconnect_max_delay = to_millis(c.reconnect_max_delay);
+    s.keepalive_interval = to_millis(c.keepalive_interval);
+    s.keepalive_timeout = to_millis(c.keepalive_timeout);
+    s.send_queue_limit = c.send_queue_limit;
+    return s;
+}
+
+LogLevel level_of(const LogConfig& log) { return parse_log_level(log.level).value_or(LogLevel::info); }
+
+} // namespace
+
+int run_component(const Config& config, const std::vector<std::string>& args,
+                  const std::vector<std::string>& environment) {
+    Logger logger(level_of(config.log), config.log.file);
+    asio::io_context context(1);
+
+    xmpp::ComponentStream stream(context.get_executor(), stream_settings(config.component), logger);
+    xmpp::StanzaDispatcher dispatcher(
+        config.component.domain, [&stream](const xmpp::XmlNode& stanza) { stream.send(stanza); }, logger);
+    xmpp::register_entity_services(dispatcher, {.software_version = ferry_version});
+    stream.on_stanza([&dispatcher](xmpp::XmlNode stanza) { dispatcher.dispatch(stanza); });
+
+    asio::signal_set signals(context, SIGINT, SIGTERM, SIGHUP);
+    asio::steady_timer stop_deadline(context);
+    bool stop_requested = false;
+    std::function<void(const boost::system::error_code&, int)> on_signal =
+        [&](const boost::system::error_code& error, int signal) {
+            if (error)
+                return;
+            if (signal == SIGHUP) {
+                logger.reopen();
+                try {
+                    const Config reloaded = load_config(args, environment);
+                    logger.set_level(level_of(reloaded.log));
+                    logger.info("SIGHUP: log reopened, log level " + reloaded.log.level);
+                } catch (const ConfigError& e) {
+                    logger.error(std::string("SIGHUP: configuration not reloaded: ") + e.what());
+                }
+            } else if (stop_requested) {
+                logger.warning("second stop signal: exiting without waiting");
+                context.stop();
+            } else {
+                stop_requested = true;
+                logger.info(signal == SIGTERM ? "SIGTERM received" : "SIGINT received");
+                stream.stop();
+                // A server that never answers must not keep us alive.
+                stop_deadline.expires_after(std::chrono::seconds(5));
+                stop_deadline.async_wait([&](const boost::system::error_code& e) {
+                    if (!e) {
+                        logger.warning("stream did not close within 5 s; exiting");
+                        context.stop();
+                    }
+                });
+            }
+            signals.async_wait(on_signal);
+        };
+    signals.async_wait(on_signal);
+
+    int exit_code = exit_failure;
+    logger.info(std::string("ferry ") + ferry_version + " starting: component " + config.component.domain +
+                " via " + config.component.host + ":" + std::to_string(config.component.port));
+    asio::co_spawn(context, stream.run(), [&](std::exception_ptr failure, xmpp::StreamOutcome outcome) {
+        if (failure) {
+            try {
+                std::rethrow_exception(failure);
+            } catch (const std::exception& e) {
+                logger.error(std::string("component stream failed: ") + e.what());
+            }
+            exit_code = exit_failure;
+        } else {
+            switch (outcome) {
+            case xmpp::StreamOutcome::stopped:
+                exit_code = exit_ok;
+                break;
+            case xmpp::StreamOutcome::not_authorized:
+                exit_code = exit_not_authorized;
+                break;
+            case xmpp::StreamOutcome::host_unknown:
+                exit_code = exit_host_unknown;
+                break;
+            }
+        }
+        signals.cancel();
+        stop_deadline.cancel();
+    });
+    context.run();
+    if (stop_requested && exit_code == exit_failure)
+        exit_code = exit_ok; // forced exit after a stop request is still an orderly stop
+    return exit_code;
+}
+
+} // namespace ferry::core

@@ -1,0 +1,25 @@
+#pragma once
+
+#include "bridge/core/config.hpp"
+
+#include <string>
+#include <vector>
+
+namespace ferry::core {
+
+/// Process exit codes of `ferry` (documented in the README).
+enum ExitCode : int {
+    exit_ok = 0,
+    exit_failure = 1,        ///< an unexpected runtime error
+    exit_usage = 2,          ///< bad command line or configuration
+    exit_not_authorized = 3, ///< the XMPP server rejected component.secret
+    exit_host_unknown = 4,   ///< the XMPP server does not serve component.domain
+};
+
+/// `ferry run`: connects the component and serves until SIGTERM/SIGINT or a fatal rejection.
+/// SIGHUP reopens the log file and re-reads the log level from the same sources.
+/// args/environment are kept so that SIGHUP can load the configuration again.
+int run_component(const Config& config, const std::vector<std::string>& args,
+                  const std::vector<std::string>& environment);
+
+} // namespace ferry::core

@@ -1,0 +1,65 @@
+#include "bridge/core/logger.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+
+namespace ferry::core {
+
+std::optional<LogLevel> parse_log_level(std::string_view name) {
+    if (name == "debug")
+        return LogLevel::debug;
+    if (name == "info")
+        return LogLevel::info;
+    if (name == "warning" || name == "warn")
+        return LogLevel::warning;
+    if (name == "error")
+        return LogLevel::error;
+    return std::nullopt;
+}
+
+std::string_view log_level_name(LogLevel level) {
+    switch (level) {
+    case LogLevel::debug:
+        return "debug";
+    case LogLevel::info:
+        return "info";
+    case LogLevel::warning:
+        return "warning";
+    case LogLevel::error:
+        return "error";
+    }
+    return "info";
+}
+
+Logger::Logger(LogLevel level, std::string path) : level_(level), path_(std::move(path)) { reopen(); }
+
+void Logger::reopen() {
+    if (path_.empty())
+        return;
+    if (file_.is_open())
+        file_.close();
+    file_.open(path_, std::ios::app);
+    if (!file_)
+        std::cerr << "ferry: cannot open log file " << path_ << ", logging to stderr\n";
+}
+
+void Logger::log(LogLevel level, std::string_view text) {
+    if (!enabled(level))
+        return;
+    const auto now = std::chrono::system_clock::now();
+    const auto seconds = std::chrono::system_clock::to_time_t(now);
+    const auto millis =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+    std::tm utc{};
+    gmtime_r(&seconds, &utc);
+    char stamp[64];
+    std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900, utc.tm_mon + 1,
+                  utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<int>(millis));
+    std::ostream& out = file_.is_open() ? static_cast<std::ostream&>(file_) : std::cerr;
+    out << stamp << ' ' << log_level_name(level) << ' ' << text << '\n';
+    out.flush();
+}
+
+} // namespace ferry::core

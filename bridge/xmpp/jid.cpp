@@ -1,0 +1,269 @@
+#include "bridge/xmpp/jid.hpp"
+
+#include <arpa/inet.h>
+#include <array>
+#include <netinet/in.h>
+#include <ostream>
+#include <stdexcept>
+#include <sys/socket.h>
+#include <utility>
+
+namespace ferry::xmpp {
+
+namespace {
+
+using Reason = std::optional<std::string>;
+
+// Decodes one code point at text[pos] and advances pos; nullopt for any ill-formed sequence.
+std::optional<char32_t> decode_utf8(std::string_view text, std::size_t& pos) {
+    const auto lead = static_cast<unsigned char>(text[pos]);
+    if (lead < 0x80) {
+        ++pos;
+        return lead;
+    }
+    std::size_t length = 0;
+    if ((lead & 0xe0) == 0xc0)
+        length = 2;
+    else if ((lead & 0xf0) == 0xe0)
+        length = 3;
+    else if ((lead & 0xf8) == 0xf0)
+        length = 4;
+    else
+        return std::nullopt;
+    constexpr std::array<char32_t, 5> minimum{0, 0, 0x80, 0x800, 0x10000};
+    char32_t code = lead & (0x7f >> length);
+    if (text.size() - pos < length)
+        return std::nullopt;
+    for (std::size_t i = 1; i < length; ++i) {
+        const auto byte = static_cast<unsigned char>(text[pos + i]);
+        if ((byte & 0xc0) != 0x80)
+            return std::nullopt;
+        code = (code << 6) | (byte & 0x3f);
+    }
+    if (code < minimum[length] || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff))
+        return std::nullopt;
+    pos += length;
+    return code;
+}
+
+bool is_control(char32_t c) {
+    return c < 0x20 || (c >= 0x7f && c <= 0x9f);
+}
+
+// Unicode White_Space characters that are not controls (Zs plus the line and paragraph separators).
+bool is_space(char32_t c) {
+    return c == 0x20 || c == 0xa0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200a) || c == 0x2028 ||
+           c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000;
+}
+
+bool is_ascii_alnum(char32_t c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+std::string quoted(char32_t c) {
+    return std::string("'") + static_cast<char>(c) + "'";
+}
+
+// Checks shared by every part; on success fills code_points for the part-specific checks.
+Reason check_common(std::string_view part, std::string_view name, std::u32string& code_points) {
+    if (part.empty())
+        return "empty " + std::string(name);
+    if (part.size() > Jid::max_part_bytes)
+        return std::string(name) + " longer than " + std::to_string(Jid::max_part_bytes) + " bytes";
+    code_points.clear();
+    for (std::size_t pos = 0; pos < part.size();) {
+        const auto c = decode_utf8(part, pos);
+        if (!c)
+            return "invalid UTF-8 in " + std::string(name);
+        if (is_control(*c))
+            return "control character in " + std::string(name);
+        code_points.push_back(*c);
+    }
+    return std::nullopt;
+}
+
+Reason check_local(std::string_view local) {
+    std::u32string code_points;
+    if (auto reason = check_common(local, "localpart", code_points))
+        return reason;
+    for (const char32_t c : code_points) {
+        if (is_space(c))
+            return "whitespace in localpart";
+        if (std::u32string_view(U"\"&'/:<>@").find(c) != std::u32string_view::npos)
+            return "forbidden character " + quoted(c) + " in localpart";
+    }
+    return std::nullopt;
+}
+
+Reason check_domain(std::string_view domain) {
+    std::u32string code_points;
+    if (auto reason = check_common(domain, "domainpart", code_points))
+        return reason;
+    if (domain.front() == '[') {
+        struct in6_addr address {};
+        const std::string inner(domain.substr(1, domain.size() - 1 - (domain.back() == ']' ? 1 : 0)));
+        if (domain.back() != ']' || inet_pton(AF_INET6, inner.c_str(), &address) != 1)
+            return "invalid IPv6 literal in domainpart";
+        return std::nullopt;
+    }
+    for (const char32_t c : code_points) {
+        if (is_space(c))
+            return "whitespace in domainpart";
+        if (c < 0x80 && !is_ascii_alnum(c) && c != '-' && c != '.' && c != '_')
+            return "forbidden character " + quoted(c) + " in domainpart";
+    }
+    if (domain.front() == '.' || domain.back() == '.')
+        return "domainpart begins or ends with a dot";
+    if (domain.find("..") != std::string_view::npos)
+        return "empty label in domainpart";
+    return std::nullopt;
+}
+
+std::string ascii_lower(std::string_view text) {
+    std::string lower(text);
+    for (char& c : lower) {
+        if (c >= 'A' && c <= 'Z')
+            c = static_cast<char>(c - 'A' + 'a');
+    }
+    return lower;
+}
+
+// XEP-0106 escapes, in the order of the spec's table.
+constexpr std::array<std::pair<char, std::string_view>, 10> escapes{{
+    {' ', "20"},
+    {'"', "22"},
+    {'&', "26"},
+    {'\'', "27"},
+    {'/', "2f"},
+    {':', "3a"},
+    {'<', "3c"},
+    {'>', "3e"},
+    {'@', "40"},
+    {'\\', "5c"},
+}};
+
+std::optional<std::string_view> code_for(char c) {
+    for (const auto& [character, code] : escapes) {
+        if (character == c)
+            return code;
+    }
+    return std::nullopt;
+}
+
+// The character escaped by the two hex digits at the start of `text`, if they form one of the ten codes.
+std::optional<char> character_for(std::string_view text) {
+    for (const auto& [character, code] : escapes) {
+        if (text.starts_with(code))
+            return character;
+    }
+    return std::nullopt;
+}
+
+} // namespace
+
+Jid::Jid(std::string local, std::string domain, std::string resource)
+    : local_(std::move(local)), domain_(std::move(domain)), resource_(std::move(resource)) {}
+
+std::variant<Jid, std::string> Jid::make(std::optional<std::string_view> local, std::string_view domain,
+                                         std::optional<std::string_view> resource) {
+    if (local) {
+        if (auto reason = check_local(*local))
+            return std::move(*reason);
+    }
+    if (domain.ends_with('.'))
+        domain.remove_suffix(1);
+    if (auto reason = check_domain(domain))
+        return std::move(*reason);
+    if (resource) {
+        std::u32string code_points;
+        if (auto reason = check_common(*resource, "resourcepart", code_points))
+            return std::move(*reason);
+    }
+    return Jid(ascii_lower(local.value_or("")), ascii_lower(domain), std::string(resource.value_or("")));
+}
+
+std::variant<Jid, std::string> Jid::parse_or_reason(std::string_view text) {
+    std::optional<std::string_view> resource;
+    if (const auto slash = text.find('/'); slash != std::string_view::npos) {
+        resource = text.substr(slash + 1);
+        text = text.substr(0, slash);
+    }
+    std::optional<std::string_view> local;
+    if (const auto at = text.find('@'); at != std::string_view::npos) {
+        local = text.substr(0, at);
+        text = text.substr(at + 1);
+    }
+    return make(local, text, resource);
+}
+
+std::optional<Jid> Jid::parse(std::string_view text) {
+    auto result = parse_or_reason(text);
+    if (auto* jid = std::get_if<Jid>(&result))
+        return std::move(*jid);
+    return std::nullopt;
+}
+
+std::optional<Jid> Jid::from_parts(std::string_view local, std::string_view domain,
+                                   std::string_view resource) {
+    auto result = make(local.empty() ? std::nullopt : std::optional(local), domain,
+                       resource.empty() ? std::nullopt : std::optional(resource));
+    if (auto* jid = std::get_if<Jid>(&result))
+        return std::move(*jid);
+    return std::nullopt;
+}
+
+std::string Jid::bare_string() const {
+    return local_.empty() ? domain_ : local_ + '@' + domain_;
+}
+
+std::string Jid::full() const {
+    return resource_.empty() ? bare_string() : bare_string() + '/' + resource_;
+}
+
+std::ostream& operator<<(std::ostream& out, const Jid& jid) {
+    return out << jid.full();
+}
+
+std::string escape_node(std::string_view raw) {
+    if (raw.starts_with(' ') || raw.ends_with(' '))
+        throw std::invalid_argument("XEP-0106: a node must not begin or end with a space");
+    std::string escaped;
+    escaped.reserve(raw.size());
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+        const char c = raw[i];
+        const bool escape =
+            c == '\\' ? character_for(raw.substr(i + 1)).has_value() : code_for(c).has_value();
+        if (escape) {
+            escaped += '\\';
+            escaped += *code_for(c);
+        } else {
+            escaped += c;
+        }
+    }
+    return escaped;
+}
+
+std::string unescape_node(std::string_view escaped) {
+    std::string raw;
+    raw.reserve(escaped.size());
+    for (std::size_t i = 0; i < escaped.size(); ++i) {
+        const auto character = escaped[i] == '\\' ? character_for(escaped.substr(i + 1)) : std::nullopt;
+        if (character) {
+            raw += *character;
+            i += 2;
+        } else {
+            raw += escaped[i];
+        }
+    }
+    return raw;
+}
+
+} // namespace ferry::xmpp
+
+std::size_t std::hash<ferry::xmpp::Jid>::operator()(const ferry::xmpp::Jid& jid) const noexcept {
+    const std::hash<std::string> hash;
+    std::size_t seed = hash(jid.local());
+    for (const std::string* part : {&jid.domain(), &jid.resource()})
+        seed ^= hash(*part) + 0x9e3779b97f4a7c15ULL + (seed << 6) + (seed >> 2);
+    return seed;
+}

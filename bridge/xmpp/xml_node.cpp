@@ -1,0 +1,163 @@
+#include "bridge/xmpp/xml_node.hpp"
+
+#include <algorithm>
+
+namespace ferry::xmpp {
+
+XmlNode::XmlNode(std::string name, std::string xmlns) : name_(std::move(name)), xmlns_(std::move(xmlns)) {}
+
+XmlNode XmlNode::clone() const {
+    XmlNode copy(name_, xmlns_);
+    copy.attributes_ = attributes_;
+    copy.text_ = text_;
+    copy.tail_ = tail_;
+    copy.children_.reserve(children_.size());
+    for (const auto& c : children_)
+        copy.children_.push_back(std::make_unique<XmlNode>(c->clone()));
+    return copy;
+}
+
+std::string_view XmlNode::attribute(std::string_view name) const {
+    for (const auto& [key, value] : attributes_)
+        if (key == name)
+            return value;
+    return {};
+}
+
+bool XmlNode::has_attribute(std::string_view name) const {
+    return std::any_of(attributes_.begin(), attributes_.end(), [&](const Attribute& a) { return a.first == name; });
+}
+
+XmlNode& XmlNode::set_attribute(std::string name, std::string value) {
+    for (auto& [key, current] : attributes_) {
+        if (key == name) {
+            current = std::move(value);
+            return *this;
+        }
+    }
+    attributes_.emplace_back(std::move(name), std::move(value));
+    return *this;
+}
+
+void XmlNode::remove_attribute(std::string_view name) {
+    std::erase_if(attributes_, [&](const Attribute& a) { return a.first == name; });
+}
+
+XmlNode& XmlNode::set_text(std::string text) {
+    text_ = std::move(text);
+    return *this;
+}
+
+void XmlNode::append_text(std::string_view text) {
+    if (children_.empty())
+        text_.append(text);
+    else
+        children_.back()->tail_.append(text);
+}
+
+XmlNode& XmlNode::add_child(XmlNode child) {
+    children_.push_back(std::make_unique<XmlNode>(std::move(child)));
+    return *children_.back();
+}
+
+XmlNode& XmlNode::add_child(std::string name, std::string xmlns) {
+    return add_child(XmlNode(std::move(name), std::move(xmlns)));
+}
+
+const XmlNode* XmlNode::child(std::string_view name, std::string_view xmlns) const {
+    for (const auto& c : children_)
+        if (c->name_ == name && (xmlns.empty() || c->xmlns_ == xmlns))
+            return c.get();
+    return nullptr;
+}
+
+XmlNode* XmlNode::child(std::string_view name, std::string_view xmlns) {
+    return const_cast<XmlNode*>(std::as_const(*this).child(name, xmlns));
+}
+
+void append_escaped(std::string& out, std::string_view text) {
+    std::size_t start = 0;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char* replacement = nullptr;
+        switch (text[i]) {
+        case '&':
+            replacement = "&amp;";
+            break;
+        case '<':
+            replacement = "&lt;";
+            break;
+        case '>':
+            replacement = "&gt;";
+            break;
+        case '"':
+            replacement = "&quot;";
+            break;
+        case '\'':
+            replacement = "&apos;";
+            break;
+        case '\r':
+            replacement = "&#13;"; // a literal CR would be normalised to LF by the reader
+            break;
+        case '\t':
+        case '\n':
+            continue;
+        default:
+            if (static_cast<unsigned char>(text[i]) >= 0x20)
+                continue;
+            // Control characters cannot be represented in XML 1.0 at all; sending one would make the
+            // server close the stream, so they become U+FFFD REPLACEMENT CHARACTER.
+            replacement = "\xEF\xBF\xBD";
+            break;
+        }
+        out.append(text.substr(start, i - start));
+        out.append(replacement);
+        start = i + 1;
+    }
+    out.append(text.substr(start));
+}
+
+std::string escape_xml(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    append_escaped(out, text);
+    return out;
+}
+
+void XmlNode::append_to(std::string& out, std::string_view parent_xmlns) const {
+    out.push_back('<');
+    out.append(name_);
+    if (!xmlns_.empty() && xmlns_ != parent_xmlns) {
+        out.append(" xmlns='");
+        append_escaped(out, xmlns_);
+        out.push_back('\'');
+    }
+    for (const auto& [key, value] : attributes_) {
+        out.push_back(' ');
+        out.append(key);
+        out.append("='");
+        append_escaped(out, value);
+        out.push_back('\'');
+    }
+    if (text_.empty() && children_.empty()) {
+        out.append("/>");
+    } else {
+        out.push_back('>');
+        append_escaped(out, text_);
+        const std::string_view own_xmlns = xmlns_.empty() ? parent_xmlns : std::string_view(xmlns_);
+        for (const auto& c : children_) {
+            c->append_to(out, own_xmlns);
+            append_escaped(out, c->tail_);
+        }
+        out.append("</");
+        out.append(name_);
+        out.push_back('>');
+    }
+}
+
+std::string XmlNode::to_string(std::string_view parent_xmlns) const {
+    std::string out;
+    append_to(out, parent_xmlns);
+    return out;
+}
+
+} // namespace ferry::xmpp

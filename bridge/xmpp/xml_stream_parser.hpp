@@ -1,0 +1,83 @@
+#pragma once
+
+#include "bridge/xmpp/xml_node.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ferry::xmpp {
+
+struct ParserLimits {
+    std::size_t max_stanza_size = 256 * 1024; ///< bytes of one stanza, from its '<' to its end tag
+    std::size_t max_depth = 64;               ///< element nesting, the stream element counting as 1
+};
+
+/// Why a stream was rejected; each maps to one RFC 6120 stream error condition.
+enum class ParseError {
+    none,
+    not_well_formed,   ///< not-well-formed: broken XML or invalid UTF-8
+    restricted_xml,    ///< restricted-xml: DTD, entity declaration, comment or processing instruction
+    policy_violation,  ///< policy-violation: a stanza over the size or depth limit
+    invalid_namespace, ///< invalid-namespace: the root element is not <stream:stream>
+};
+
+/// The RFC 6120 defined condition for a parse error ("not-well-formed", ...).
+std::string_view stream_error_condition(ParseError error);
+
+/// Streaming XML parser for one XMPP stream (expat, namespace-aware).
+/// Depth 1 is the stream element; each complete depth-2 element is handed over as a stanza and then
+/// forgotten, so an endless stream never accumulates memory. Enforces ParserLimits, rejects what RFC 6120
+/// §11.1 forbids, and never waits for more input to report a stanza whose last byte has arrived.
+class XmlStreamParser {
+public:
+    struct Callbacks {
+        std::function<void(const XmlNode& header)> stream_opened; ///< the <stream:stream> element, no children
+        std::function<void(XmlNode stanza)> stanza;
+        std::function<void()> stream_closed; ///< </stream:stream> received
+    };
+
+    XmlStreamParser(ParserLimits limits, Callbacks callbacks);
+    ~XmlStreamParser();
+    XmlStreamParser(const XmlStreamParser&) = delete;
+    XmlStreamParser& operator=(const XmlStreamParser&) = delete;
+
+    /// Parses the next bytes of the stream, calling the callbacks for what they complete.
+    /// Returns false once the stream is in error; error() and error_text() then tell why.
+    bool feed(std::string_view bytes);
+    /// Starts over for a new stream (after a reconnect).
+    void reset();
+
+    ParseError error() const { return error_; }
+    const std::string& error_text() const { return error_text_; }
+    std::size_t depth() const { return depth_; }
+
+private:
+    struct Expat;
+    static void on_start(void* self, const char* name, const char** attributes);
+    static void on_end(void* self, const char* name);
+    static void on_text(void* self, const char* text, int length);
+    static void on_forbidden(void* self, const char* what);
+
+    void create_parser();
+    void fail(ParseError error, std::string text);
+    bool within_size_limit();
+
+    ParserLimits limits_;
+    Callbacks callbacks_;
+    std::unique_ptr<Expat> expat_;
+    std::size_t depth_ = 0;
+    std::int64_t stanza_start_ = 0; ///< byte index of the current stanza's '<'
+    std::int64_t bytes_fed_ = 0;
+    std::optional<XmlNode> stanza_;
+    std::vector<XmlNode*> open_elements_; ///< path from the stanza root to the innermost open element
+    ParseError error_ = ParseError::none;
+    std::string error_text_;
+};
+
+} // namespace ferry::xmpp

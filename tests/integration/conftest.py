@@ -1,0 +1,79 @@
+"""pytest fixtures: one private server per kind for the session, a fresh Ferry per test.
+
+- `world`: the server (Prosody or ejabberd — every test using it runs against both), healed
+  before each test (resumed if paused, restarted if dead).
+- `start_ferry(**kw)`: starts a Ferry process against `world`; all of them are stopped after the test.
+- `ferry`: a Ferry already connected to `world` (its 'component connected' line is logged).
+
+Set FERRY_KEEP_WORLD=1 to keep the servers' directories (configs, logs) after the run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+import world as world_mod
+from ferry_process import Ferry
+
+SERVER_KINDS = ["prosody", "ejabberd"]
+
+
+@pytest.fixture(scope="session", params=SERVER_KINDS)
+def server(request):
+    srv = world_mod.make_server(request.param)
+    try:
+        srv.start()
+        yield srv
+    finally:
+        srv.close()
+        if not os.environ.get("FERRY_KEEP_WORLD"):
+            shutil.rmtree(srv.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def world(server):
+    if server.paused:
+        server.resume()
+    if not server.running():
+        server.start()
+    yield server
+    if server.paused:
+        server.resume()
+
+
+@pytest.fixture
+def start_ferry(request, world, tmp_path):
+    ferries: list[Ferry] = []
+    request.node._ferries = ferries
+
+    def start(**kw) -> Ferry:
+        f = Ferry(world, str(tmp_path), name=f"ferry{len(ferries)}", **kw)
+        ferries.append(f)
+        return f.start()
+
+    yield start
+    for f in ferries:
+        f.stop(timeout=5)
+
+
+@pytest.fixture
+def ferry(start_ferry):
+    f = start_ferry()
+    f.wait_connected(timeout=10)
+    return f
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if not rep.failed:
+        return
+    for f in getattr(item, "_ferries", []):
+        rep.sections.append((f"{os.path.basename(f.stderr_path)} (tail)", f.log_tail(80)))
+    srv = item.funcargs.get("world") if hasattr(item, "funcargs") else None
+    if srv is not None:
+        rep.sections.append((f"{srv.kind} log (tail)", srv.log_tail(30)))
