@@ -5,7 +5,8 @@
 namespace ferry::core {
 
 Backoff::Backoff(Duration min_delay, Duration max_delay, std::uint64_t seed)
-    : min_delay_(std::max(min_delay, Duration(1))), max_delay_(std::max(max_delay, min_delay_)), random_(seed) {}
+    : min_delay_(std::max(min_delay, Duration(1))), max_delay_(std::max(max_delay, min_delay_)),
+      random_(seed) {}
 
 Backoff::Duration Backoff::next() {
     Duration ceiling = min_delay_;

@@ -10,7 +10,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-
 #include <chrono>
 #include <csignal>
 
@@ -42,7 +41,9 @@ xmpp::ComponentSettings stream_settings(const ComponentConfig& c) {
     return s;
 }
 
-LogLevel level_of(const LogConfig& log) { return parse_log_level(log.level).value_or(LogLevel::info); }
+LogLevel level_of(const LogConfig& log) {
+    return parse_log_level(log.level).value_or(LogLevel::info);
+}
 
 } // namespace
 

@@ -33,7 +33,9 @@ std::string_view log_level_name(LogLevel level) {
     return "info";
 }
 
-Logger::Logger(LogLevel level, std::string path) : level_(level), path_(std::move(path)) { reopen(); }
+Logger::Logger(LogLevel level, std::string path) : level_(level), path_(std::move(path)) {
+    reopen();
+}
 
 void Logger::reopen() {
     if (path_.empty())
@@ -55,8 +57,8 @@ void Logger::log(LogLevel level, std::string_view text) {
     std::tm utc{};
     gmtime_r(&seconds, &utc);
     char stamp[64];
-    std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900, utc.tm_mon + 1,
-                  utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<int>(millis));
+    std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
+                  utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<int>(millis));
     std::ostream& out = file_.is_open() ? static_cast<std::ostream&>(file_) : std::cerr;
     out << stamp << ' ' << log_level_name(level) << ' ' << text << '\n';
     out.flush();

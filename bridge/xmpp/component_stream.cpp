@@ -10,7 +10,6 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-
 namespace ferry::xmpp {
 
 namespace asio = boost::asio;
@@ -27,11 +26,14 @@ std::string seconds_text(std::chrono::milliseconds duration) {
     return std::to_string(tenths / 10) + "." + std::to_string(tenths % 10) + " s";
 }
 
-bool cancelled(const asio::cancellation_state& state) { return state.cancelled() != asio::cancellation_type::none; }
+bool cancelled(const asio::cancellation_state& state) {
+    return state.cancelled() != asio::cancellation_type::none;
+}
 
 } // namespace
 
-ComponentStream::ComponentStream(asio::any_io_executor executor, ComponentSettings settings, core::Logger& logger)
+ComponentStream::ComponentStream(asio::any_io_executor executor, ComponentSettings settings,
+                                 core::Logger& logger)
     : executor_(executor), settings_(std::move(settings)), logger_(logger),
       parser_(settings_.limits,
               {.stream_opened = [this](const XmlNode& header) { stream_id_ = header.attribute("id"); },
@@ -59,7 +61,9 @@ void ComponentStream::enqueue_raw(std::string data) {
     wake_writer();
 }
 
-void ComponentStream::wake_writer() { writer_wakeup_.cancel(); }
+void ComponentStream::wake_writer() {
+    writer_wakeup_.cancel();
+}
 
 void ComponentStream::stop() {
     if (stopping_)
@@ -109,9 +113,9 @@ std::optional<ComponentStream::SessionEnd> ComponentStream::end_from_stream_erro
         return SessionEnd{StreamOutcome::not_authorized,
                           reason + ": it rejected the handshake; check component.secret"};
     if (condition == "host-unknown")
-        return SessionEnd{StreamOutcome::host_unknown,
-                          reason + ": it does not serve " + settings_.domain + "; check component.domain and the "
-                                   "server's component configuration"};
+        return SessionEnd{StreamOutcome::host_unknown, reason + ": it does not serve " + settings_.domain +
+                                                           "; check component.domain and the "
+                                                           "server's component configuration"};
     if (condition == "conflict")
         return SessionEnd{std::nullopt, reason + ": another connection holds " + settings_.domain};
     return SessionEnd{std::nullopt, reason};
@@ -230,9 +234,8 @@ asio::awaitable<ComponentStream::SessionEnd> ComponentStream::handshake(Transpor
             if (server_closed_stream_)
                 co_return SessionEnd{std::nullopt, "the server closed the stream during the handshake"};
             if (!digest_sent && !stream_id_.empty()) {
-                const std::string handshake = "<handshake>" +
-                                              component_handshake_digest(stream_id_, settings_.secret) +
-                                              "</handshake>";
+                const std::string handshake =
+                    "<handshake>" + component_handshake_digest(stream_id_, settings_.secret) + "</handshake>";
                 co_await transport.write(asio::buffer(handshake));
                 digest_sent = true;
             }
@@ -254,7 +257,8 @@ asio::awaitable<ComponentStream::SessionEnd> ComponentStream::read_loop(Transpor
         } catch (const boost::system::system_error& e) {
             if (e.code() == asio::error::operation_aborted)
                 throw;
-            co_return SessionEnd{std::nullopt, "connection to " + transport.peer() + " lost: " + e.code().message()};
+            co_return SessionEnd{std::nullopt,
+                                 "connection to " + transport.peer() + " lost: " + e.code().message()};
         }
         last_received_ = Clock::now();
         if (!parser_.feed(std::string_view(buffer.data(), n))) {
@@ -303,7 +307,8 @@ asio::awaitable<ComponentStream::SessionEnd> ComponentStream::write_loop(Transpo
             writing_ = false;
             if (e.code() == asio::error::operation_aborted)
                 throw;
-            co_return SessionEnd{std::nullopt, "writing to " + transport.peer() + " failed: " + e.code().message()};
+            co_return SessionEnd{std::nullopt,
+                                 "writing to " + transport.peer() + " failed: " + e.code().message()};
         }
         writing_ = false;
         in_flight_.clear();
@@ -331,8 +336,8 @@ asio::awaitable<ComponentStream::SessionEnd> ComponentStream::keepalive_loop() {
         co_await timer.async_wait(asio::use_awaitable);
         if (last_received_ < sent)
             co_return SessionEnd{std::nullopt, "keepalive timeout: no answer from the server within " +
-                                                   seconds_text(settings_.keepalive_timeout) +
-                                                   " after " + seconds_text(settings_.keepalive_interval) +
+                                                   seconds_text(settings_.keepalive_timeout) + " after " +
+                                                   seconds_text(settings_.keepalive_interval) +
                                                    " of silence; the connection is dead"};
     }
 }

@@ -7,7 +7,6 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -108,7 +107,7 @@ private:
     bool server_closed_stream_ = false;
     std::optional<std::pair<std::string, std::string>> stream_error_; ///< condition, text
 
-    std::deque<std::string> pending_;   ///< serialised stanzas not yet handed to the socket
+    std::deque<std::string> pending_;    ///< serialised stanzas not yet handed to the socket
     std::vector<std::string> in_flight_; ///< the batch being written; requeued if the write fails
     bool writing_ = false;               ///< a write is on the socket right now
     std::string farewell_;               ///< what to send before closing the socket (stream end, error)

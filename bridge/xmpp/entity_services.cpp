@@ -28,8 +28,8 @@ XmlNode entity_time() {
     localtime_r(&seconds, &local);
     const long offset_minutes = local.tm_gmtoff / 60;
     char tzo[32];
-    std::snprintf(tzo, sizeof tzo, "%c%02ld:%02ld", offset_minutes < 0 ? '-' : '+', std::labs(offset_minutes) / 60,
-                  std::labs(offset_minutes) % 60);
+    std::snprintf(tzo, sizeof tzo, "%c%02ld:%02ld", offset_minutes < 0 ? '-' : '+',
+                  std::labs(offset_minutes) / 60, std::labs(offset_minutes) % 60);
     char stamp[32];
     std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &utc);
     XmlNode time("time", std::string(ns::time));
@@ -79,8 +79,9 @@ void register_entity_services(StanzaDispatcher& dispatcher, EntityIdentity ident
         dispatcher.send(reply);
     });
 
-    dispatcher.on_domain_iq("get", ns::ping,
-                            [&dispatcher](const InboundStanza& iq) { dispatcher.send(make_iq_result(iq.node)); });
+    dispatcher.on_domain_iq("get", ns::ping, [&dispatcher](const InboundStanza& iq) {
+        dispatcher.send(make_iq_result(iq.node));
+    });
 
     dispatcher.on_domain_iq("get", ns::time, [&dispatcher](const InboundStanza& iq) {
         XmlNode reply = make_iq_result(iq.node);

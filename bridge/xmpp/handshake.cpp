@@ -1,8 +1,7 @@
 #include "bridge/xmpp/handshake.hpp"
 
-#include <openssl/evp.h>
-
 #include <memory>
+#include <openssl/evp.h>
 #include <stdexcept>
 
 namespace ferry::xmpp {

@@ -40,10 +40,14 @@ XmlNode make_error_reply(const XmlNode& stanza, std::string_view condition, std:
     error.set_attribute("type", std::string(default_error_type(condition)));
     error.add_child(std::string(condition), std::string(ns::stanza_errors));
     if (!text.empty())
-        error.add_child("text", std::string(ns::stanza_errors)).set_attribute("xml:lang", "en").set_text(std::string(text));
+        error.add_child("text", std::string(ns::stanza_errors))
+            .set_attribute("xml:lang", "en")
+            .set_text(std::string(text));
     return reply;
 }
 
-XmlNode make_iq_result(const XmlNode& request) { return reply_skeleton(request, "result"); }
+XmlNode make_iq_result(const XmlNode& request) {
+    return reply_skeleton(request, "result");
+}
 
 } // namespace ferry::xmpp

@@ -17,6 +17,8 @@ XmlNode make_error_reply(const XmlNode& stanza, std::string_view condition, std:
 XmlNode make_iq_result(const XmlNode& request);
 
 /// True for stanzas of type "error": they are never answered with another error.
-inline bool is_error_stanza(const XmlNode& stanza) { return stanza.attribute("type") == "error"; }
+inline bool is_error_stanza(const XmlNode& stanza) {
+    return stanza.attribute("type") == "error";
+}
 
 } // namespace ferry::xmpp

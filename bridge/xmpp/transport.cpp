@@ -7,7 +7,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-
 #include <openssl/ssl.h>
 
 namespace ferry::xmpp {
@@ -27,10 +26,11 @@ asio::awaitable<void> Transport::connect(std::string host, std::uint16_t port, b
     };
 
     tcp::resolver resolver(executor_);
-    const auto resolved = co_await (resolver.async_resolve(host, std::to_string(port), asio::use_awaitable) ||
-                                    expired());
+    const auto resolved =
+        co_await (resolver.async_resolve(host, std::to_string(port), asio::use_awaitable) || expired());
     const auto endpoints = std::get<0>(resolved);
-    const auto connected = co_await (asio::async_connect(socket_, endpoints, asio::use_awaitable) || expired());
+    const auto connected =
+        co_await (asio::async_connect(socket_, endpoints, asio::use_awaitable) || expired());
     const tcp::endpoint endpoint = std::get<0>(connected);
     socket_.set_option(tcp::no_delay(true));
     peer_ = host + ":" + std::to_string(port);

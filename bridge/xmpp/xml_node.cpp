@@ -25,7 +25,8 @@ std::string_view XmlNode::attribute(std::string_view name) const {
 }
 
 bool XmlNode::has_attribute(std::string_view name) const {
-    return std::any_of(attributes_.begin(), attributes_.end(), [&](const Attribute& a) { return a.first == name; });
+    return std::any_of(attributes_.begin(), attributes_.end(),
+                       [&](const Attribute& a) { return a.first == name; });
 }
 
 XmlNode& XmlNode::set_attribute(std::string name, std::string value) {

@@ -1,8 +1,7 @@
 #include "bridge/xmpp/xml_stream_parser.hpp"
 
-#include <expat.h>
-
 #include <cstring>
+#include <expat.h>
 #include <limits>
 
 namespace ferry::xmpp {
@@ -41,7 +40,8 @@ XmlNode make_element(const char* raw_name, const char** attributes) {
         } else if (attribute.uri == xml_namespace) {
             node.set_attribute("xml:" + std::string(attribute.local), a[1]);
         } else {
-            const std::string prefix = attribute.prefix.empty() ? std::string("ns") : std::string(attribute.prefix);
+            const std::string prefix =
+                attribute.prefix.empty() ? std::string("ns") : std::string(attribute.prefix);
             node.set_attribute("xmlns:" + prefix, std::string(attribute.uri));
             node.set_attribute(prefix + ":" + std::string(attribute.local), a[1]);
         }
@@ -92,13 +92,11 @@ void XmlStreamParser::create_parser() {
     XML_SetUserData(parser, this);
     XML_SetElementHandler(parser, &XmlStreamParser::on_start, &XmlStreamParser::on_end);
     XML_SetCharacterDataHandler(parser, &XmlStreamParser::on_text);
-    XML_SetStartDoctypeDeclHandler(parser, [](void* self, const XML_Char*, const XML_Char*, const XML_Char*, int) {
-        on_forbidden(self, "a document type declaration");
-    });
-    XML_SetEntityDeclHandler(parser, [](void* self, const XML_Char*, int, const XML_Char*, int, const XML_Char*,
-                                        const XML_Char*, const XML_Char*, const XML_Char*) {
-        on_forbidden(self, "an entity declaration");
-    });
+    XML_SetStartDoctypeDeclHandler(parser, [](void* self, const XML_Char*, const XML_Char*, const XML_Char*,
+                                              int) { on_forbidden(self, "a document type declaration"); });
+    XML_SetEntityDeclHandler(parser, [](void* self, const XML_Char*, int, const XML_Char*, int,
+                                        const XML_Char*, const XML_Char*, const XML_Char*,
+                                        const XML_Char*) { on_forbidden(self, "an entity declaration"); });
     XML_SetProcessingInstructionHandler(parser, [](void* self, const XML_Char*, const XML_Char*) {
         on_forbidden(self, "a processing instruction");
     });
@@ -159,7 +157,7 @@ bool XmlStreamParser::feed(std::string_view bytes) {
             return false;
         }
         // A token expat is still buffering (an endless attribute value, say) counts against the limit too.
-        if (depth_ >= 2 && bytes_fed_ - stanza_start_ > static_cast<std::int64_t>(limits_.max_stanza_size)) {
+        if (depth_ >= 1 && bytes_fed_ - stanza_start_ > static_cast<std::int64_t>(limits_.max_stanza_size)) {
             fail(ParseError::policy_violation,
                  "stanza larger than the limit of " + std::to_string(limits_.max_stanza_size) + " bytes");
             return false;
@@ -185,6 +183,7 @@ void XmlStreamParser::on_start(void* self_ptr, const char* name, const char** at
             self.fail(ParseError::invalid_namespace, "the stream does not start with <stream:stream>");
             return;
         }
+        self.stanza_start_ = XML_GetCurrentByteIndex(self.expat_->parser);
         if (self.callbacks_.stream_opened)
             self.callbacks_.stream_opened(header);
         return;
@@ -215,6 +214,7 @@ void XmlStreamParser::on_end(void* self_ptr, const char*) {
     --self.depth_;
     self.open_elements_.pop_back();
     if (self.depth_ == 1) {
+        self.stanza_start_ = XML_GetCurrentByteIndex(self.expat_->parser);
         XmlNode stanza = std::move(*self.stanza_);
         self.stanza_.reset();
         if (self.callbacks_.stanza)
@@ -224,15 +224,21 @@ void XmlStreamParser::on_end(void* self_ptr, const char*) {
 
 void XmlStreamParser::on_text(void* self_ptr, const char* text, int length) {
     auto& self = *static_cast<XmlStreamParser*>(self_ptr);
-    if (self.error_ != ParseError::none || self.depth_ < 2)
-        return; // text between stanzas is whitespace keepalive
+    if (self.error_ != ParseError::none)
+        return;
+    if (self.depth_ < 2) {
+        // Whitespace keepalive between stanzas: it does not count towards the next stanza's size.
+        self.stanza_start_ = XML_GetCurrentByteIndex(self.expat_->parser);
+        return;
+    }
     if (self.within_size_limit())
         self.open_elements_.back()->append_text(std::string_view(text, static_cast<std::size_t>(length)));
 }
 
 void XmlStreamParser::on_forbidden(void* self_ptr, const char* what) {
     auto& self = *static_cast<XmlStreamParser*>(self_ptr);
-    self.fail(ParseError::restricted_xml, std::string("the stream contains ") + what + ", which XMPP forbids");
+    self.fail(ParseError::restricted_xml,
+              std::string("the stream contains ") + what + ", which XMPP forbids");
 }
 
 } // namespace ferry::xmpp

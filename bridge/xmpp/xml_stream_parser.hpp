@@ -37,7 +37,8 @@ std::string_view stream_error_condition(ParseError error);
 class XmlStreamParser {
 public:
     struct Callbacks {
-        std::function<void(const XmlNode& header)> stream_opened; ///< the <stream:stream> element, no children
+        std::function<void(const XmlNode& header)>
+            stream_opened; ///< the <stream:stream> element, no children
         std::function<void(XmlNode stanza)> stanza;
         std::function<void()> stream_closed; ///< </stream:stream> received
     };
@@ -72,7 +73,7 @@ private:
     Callbacks callbacks_;
     std::unique_ptr<Expat> expat_;
     std::size_t depth_ = 0;
-    std::int64_t stanza_start_ = 0; ///< byte index of the current stanza's '<'
+    std::int64_t stanza_start_ = 0; ///< byte index where the current stanza (or the gap before it) began
     std::int64_t bytes_fed_ = 0;
     std::optional<XmlNode> stanza_;
     std::vector<XmlNode*> open_elements_; ///< path from the stanza root to the innermost open element

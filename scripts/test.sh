@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds Ferry, and runs every test: unit tests, the integration suites against
+# real Prosody and ejabberd, then the same again built with AddressSanitizer + UBSan.
+# Usage: scripts/test.sh [--no-install] [--no-sanitize]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+install=1
+sanitize=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-install) install=0 ;;
+    --no-sanitize) sanitize=0 ;;
+    *) echo "usage: $0 [--no-install] [--no-sanitize]" >&2; exit 2 ;;
+  esac
+done
+
+step() { printf '\n=== %s (%s)\n' "$*" "$(date -u +%H:%M:%S)"; }
+
+if [ "$install" = 1 ]; then
+  step "installing Debian packages"
+  bash scripts/install-deps.sh
+fi
+
+step "checking formatting"
+bash scripts/check-format.sh
+
+build_and_test() {
+  local dir=$1; shift
+  step "building in $dir"
+  cmake -S . -B "$dir" -G Ninja -DFERRY_WERROR=ON "$@" >/dev/null
+  cmake --build "$dir"
+  step "unit tests ($dir)"
+  ctest --test-dir "$dir" -L unit --output-on-failure -j2
+  step "integration tests against real Prosody and ejabberd ($dir)"
+  FERRY_BIN="$PWD/$dir/ferry" bash tests/integration/run.sh
+}
+
+build_and_test build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+if [ "$sanitize" = 1 ]; then
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  build_and_test build-asan -DCMAKE_BUILD_TYPE=Debug -DFERRY_SANITIZE=ON -DFERRY_BUILD_BENCH=OFF
+fi
+step "all tests passed"

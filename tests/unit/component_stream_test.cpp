@@ -1,0 +1,295 @@
+// ComponentStream against a scripted server on loopback: the precise protocol cases that a real server
+// cannot be made to produce on demand. The real-server suites live in tests/integration.
+#include "bridge/core/logger.hpp"
+#include "bridge/xmpp/component_stream.hpp"
+#include "bridge/xmpp/handshake.hpp"
+
+#include <boost/asio.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <gtest/gtest.h>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ferry::xmpp {
+namespace {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using namespace std::chrono_literals;
+using namespace asio::experimental::awaitable_operators;
+
+constexpr std::string_view secret = "s3cr3t";
+constexpr std::string_view domain = "ferry.test";
+
+/// The server end of one component connection, driven step by step by a test.
+class ScriptedServer {
+public:
+    explicit ScriptedServer(tcp::socket socket) : socket_(std::move(socket)) {}
+
+    /// Reads until `needle` has arrived; returns everything up to and including it.
+    asio::awaitable<std::string> expect(std::string_view needle, std::chrono::milliseconds timeout = 3s) {
+        asio::steady_timer deadline(socket_.get_executor(), timeout);
+        for (;;) {
+            if (const auto at = buffer_.find(needle); at != std::string::npos) {
+                std::string consumed = buffer_.substr(0, at + needle.size());
+                buffer_.erase(0, at + needle.size());
+                co_return consumed;
+            }
+            char chunk[4096];
+            auto result = co_await (socket_.async_read_some(asio::buffer(chunk), asio::use_awaitable) ||
+                                    deadline.async_wait(asio::use_awaitable));
+            if (result.index() == 1)
+                throw std::runtime_error("timed out waiting for \"" + std::string(needle) +
+                                         "\"; got: " + buffer_);
+            buffer_.append(chunk, std::get<0>(result));
+        }
+    }
+
+    asio::awaitable<void> send(std::string data) {
+        co_await asio::async_write(socket_, asio::buffer(data), asio::use_awaitable);
+    }
+
+    /// Reads the stream header, answers with stream id `id`, checks the digest and accepts it.
+    asio::awaitable<void> accept_handshake(std::string id = "abc123") {
+        const std::string header = co_await expect(">");
+        if (header.find("<?xml") != std::string::npos)
+            co_await expect(">"); // the XML declaration came first
+        co_await send("<?xml version='1.0'?><stream:stream xmlns:stream='http://etherx.jabber.org/streams' "
+                      "xmlns='jabber:component:accept' from='" +
+                      std::string(domain) + "' id='" + id + "'>");
+        co_await expect("<handshake>" + component_handshake_digest(id, secret) + "</handshake>");
+        co_await send("<handshake/>");
+    }
+
+    tcp::socket& socket() { return socket_; }
+
+private:
+    tcp::socket socket_;
+    std::string buffer_;
+};
+
+class ComponentStreamTest : public testing::Test {
+protected:
+    asio::io_context context;
+    core::Logger logger{core::LogLevel::error};
+    tcp::acceptor acceptor{context, {asio::ip::make_address("127.0.0.1"), 0}};
+    std::optional<StreamOutcome> outcome;
+    std::vector<XmlNode> received;
+    std::string failure;
+    bool script_done = false;
+
+    ComponentSettings settings() {
+        ComponentSettings s;
+        s.domain = std::string(domain);
+        s.host = "127.0.0.1";
+        s.port = acceptor.local_endpoint().port();
+        s.secret = std::string(secret);
+        s.reconnect_min_delay = 50ms;
+        s.reconnect_max_delay = 100ms;
+        s.keepalive_interval = 10s;
+        s.keepalive_timeout = 10s;
+        s.connect_timeout = 2s;
+        return s;
+    }
+
+    asio::awaitable<ScriptedServer> next_connection() {
+        co_return ScriptedServer(co_await acceptor.async_accept(asio::use_awaitable));
+    }
+
+    /// Waits (polling the io_context) until cond() holds, at most `timeout`.
+    asio::awaitable<void> until(std::function<bool()> cond, std::chrono::milliseconds timeout = 3s) {
+        asio::steady_timer timer(context);
+        for (auto waited = 0ms; !cond(); waited += 10ms) {
+            if (waited > timeout)
+                throw std::runtime_error("condition not reached in time");
+            timer.expires_after(10ms);
+            co_await timer.async_wait(asio::use_awaitable);
+        }
+    }
+
+    void run(ComponentStream& stream, std::function<asio::awaitable<void>()> script) {
+        stream.on_stanza([this](XmlNode s) { received.push_back(std::move(s)); });
+        asio::co_spawn(context, stream.run(), [this](std::exception_ptr, StreamOutcome o) { outcome = o; });
+        asio::co_spawn(context, std::move(script), [this](std::exception_ptr e) {
+            script_done = true;
+            if (e) {
+                try {
+                    std::rethrow_exception(e);
+                } catch (const std::exception& x) {
+                    failure = x.what();
+                }
+            }
+        });
+        context.run_for(15s);
+        EXPECT_TRUE(script_done) << "the script did not finish";
+        EXPECT_EQ(failure, "");
+    }
+};
+
+TEST_F(ComponentStreamTest, HandshakesThenExchangesStanzasAndClosesProperly) {
+    ComponentStream stream(context.get_executor(), settings(), logger);
+    run(stream, [&]() -> asio::awaitable<void> {
+        ScriptedServer server = co_await next_connection();
+        co_await server.accept_handshake();
+        co_await until([&] { return stream.connected(); });
+        co_await server.send(
+            "<message from='alice@localhost/x' to='bob@ferry.test' id='1'><body>hi</body></message>");
+        co_await until([&] { return received.size() == 1; });
+        XmlNode reply("message", "jabber:component:accept");
+        reply.set_attribute("to", "alice@localhost/x").add_child("body").set_text("a < b");
+        stream.send(reply);
+        co_await server.expect("<message to='alice@localhost/x'><body>a &lt; b</body></message>");
+        stream.stop();
+        co_await server.expect("</stream:stream>");
+        co_await server.send("</stream:stream>");
+        co_await until([&] { return outcome.has_value(); });
+    });
+    EXPECT_EQ(outcome, StreamOutcome::stopped);
+    ASSERT_EQ(received.size(), 1u);
+    EXPECT_EQ(received[0].child("body")->text(), "hi");
+}
+
+TEST_F(ComponentStreamTest, RejectedSecretEndsRunWithNotAuthorized) {
+    ComponentStream stream(context.get_executor(), settings(), logger);
+    run(stream, [&]() -> asio::awaitable<void> {
+        ScriptedServer server = co_await next_connection();
+        co_await server.expect(">");
+        co_await server.expect(">");
+        co_await server.send("<stream:stream xmlns:stream='http://etherx.jabber.org/streams' "
+                             "xmlns='jabber:component:accept' id='x'>");
+        co_await server.expect("</handshake>");
+        co_await server.send("<stream:error><not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
+                             "</stream:error></stream:stream>");
+        co_await until([&] { return outcome.has_value(); });
+    });
+    EXPECT_EQ(outcome, StreamOutcome::not_authorized);
+}
+
+TEST_F(ComponentStreamTest, UnknownDomainEndsRunWithHostUnknown) {
+    ComponentStream stream(context.get_executor(), settings(), logger);
+    run(stream, [&]() -> asio::awaitable<void> {
+        ScriptedServer server = co_await next_connection();
+        co_await server.expect(">");
+        co_await server.expect(">");
+        co_await server.send("<stream:stream xmlns:stream='http://etherx.jabber.org/streams' "
+                             "xmlns='jabber:component:accept' id='x'><stream:error><host-unknown "
+                             "xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>");
+        co_await until([&] { return outcome.has_value(); });
+    });
+    EXPECT_EQ(outcome, StreamOutcome::host_unknown);
+}
+
+TEST_F(ComponentStreamTest, StanzasSentWhileDisconnectedGoOutAfterReconnect) {
+    ComponentStream stream(context.get_executor(), settings(), logger);
+    run(stream, [&]() -> asio::awaitable<void> {
+        {
+            ScriptedServer first = co_await next_connection();
+            co_await first.accept_handshake("one");
+            co_await until([&] { return stream.connected(); });
+        } // the server drops the connection
+        co_await until([&] { return !stream.connected(); });
+        for (int i = 0; i < 3; ++i) {
+            XmlNode m("message", "jabber:component:accept");
+            m.set_attribute("to", "alice@localhost").set_attribute("id", "q" + std::to_string(i));
+            EXPECT_TRUE(stream.send(m));
+        }
+        ScriptedServer second = co_await next_connection();
+        co_await second.accept_handshake("two");
+        co_await second.expect("id='q0'/>");
+        co_await second.expect("id='q1'/>");
+        co_await second.expect("id='q2'/>");
+        stream.stop();
+        co_await second.expect("</stream:stream>");
+    });
+    EXPECT_EQ(outcome, StreamOutcome::stopped);
+}
+
+TEST_F(ComponentStreamTest, SendQueueIsBoundedWhileDisconnected) {
+    ComponentSettings s = settings();
+    s.send_queue_limit = 2;
+    ComponentStream stream(context.get_executor(), s, logger);
+    XmlNode m("message", "jabber:component:accept");
+    EXPECT_TRUE(stream.send(m));
+    EXPECT_TRUE(stream.send(m));
+    EXPECT_FALSE(stream.send(m));
+    EXPECT_EQ(stream.queued(), 2u);
+}
+
+TEST_F(ComponentStreamTest, OversizedStanzaFromServerClosesWithPolicyViolationAndReconnects) {
+    ComponentSettings s = settings();
+    s.limits.max_stanza_size = 1024;
+    ComponentStream stream(context.get_executor(), s, logger);
+    run(stream, [&]() -> asio::awaitable<void> {
+        ScriptedServer first = co_await next_connection();
+        co_await first.accept_handshake();
+        co_await first.send("<message><body>" + std::string(4096, 'x') + "</body></message>");
+        co_await first.expect("<stream:error><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
+                              "</stream:error></stream:stream>");
+        ScriptedServer second = co_await next_connection();
+        co_await second.accept_handshake();
+        stream.stop();
+        co_await second.expect("</stream:stream>");
+    });
+    EXPECT_TRUE(received.empty());
+}
+
+TEST_F(ComponentStreamTest, RestrictedXmlFromServerIsRefused) {
+    ComponentStream stream(context.get_executor(), settings(), logger);
+    run(stream, [&]() -> asio::awaitable<void> {
+        ScriptedServer first = co_await next_connection();
+        co_await first.accept_handshake();
+        co_await first.send("<?pi x?>");
+        co_await first.expect("<restricted-xml xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>");
+        ScriptedServer second = co_await next_connection();
+        co_await second.accept_handshake();
+        stream.stop();
+        co_await second.expect("</stream:stream>");
+    });
+}
+
+TEST_F(ComponentStreamTest, SilentServerIsDetectedByKeepaliveAndReconnected) {
+    ComponentSettings s = settings();
+    s.keepalive_interval = 200ms;
+    s.keepalive_timeout = 200ms;
+    ComponentStream stream(context.get_executor(), s, logger);
+    run(stream, [&]() -> asio::awaitable<void> {
+        ScriptedServer first = co_await next_connection();
+        co_await first.accept_handshake();
+        // The ping goes to our own domain, which the server would route back to us; this one never answers.
+        co_await first.expect(" <iq type='get' id='ferry-keepalive-1' from='ferry.test' to='ferry.test'>"
+                              "<ping xmlns='urn:xmpp:ping'/></iq>");
+        ScriptedServer second = co_await next_connection();
+        co_await second.accept_handshake();
+        // An answering server keeps the connection: echo two pings back.
+        for (int i = 0; i < 2; ++i) {
+            const std::string ping = co_await second.expect("</iq>");
+            const auto start = ping.find("<iq");
+            co_await second.send(ping.substr(start));
+        }
+        EXPECT_TRUE(stream.connected());
+        EXPECT_TRUE(received.empty()) << "keepalive answers are not handed on";
+        stream.stop();
+        co_await second.expect("</stream:stream>");
+    });
+}
+
+TEST_F(ComponentStreamTest, ServerClosingTheStreamCausesReconnect) {
+    ComponentStream stream(context.get_executor(), settings(), logger);
+    run(stream, [&]() -> asio::awaitable<void> {
+        ScriptedServer first = co_await next_connection();
+        co_await first.accept_handshake();
+        co_await first.send(
+            "<stream:error><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>"
+            "</stream:stream>");
+        co_await first.expect("</stream:stream>");
+        ScriptedServer second = co_await next_connection();
+        co_await second.accept_handshake();
+        stream.stop();
+        co_await second.expect("</stream:stream>");
+    });
+    EXPECT_EQ(outcome, StreamOutcome::stopped);
+}
+
+} // namespace
+} // namespace ferry::xmpp
