@@ -2,6 +2,7 @@
 
 - `world`: the server (Prosody or ejabberd — every test using it runs against both), healed
   before each test (resumed if paused, restarted if dead).
+- `ferry_binary`: $FERRY_BIN (default build/ferry) copied at session start; missing = failure.
 - `start_ferry(**kw)`: starts a Ferry process against `world`; all of them are stopped after the test.
 - `ferry`: a Ferry already connected to `world` (its 'component connected' line is logged).
 
@@ -11,14 +12,23 @@ Set FERRY_KEEP_WORLD=1 to keep the servers' directories (configs, logs) after th
 from __future__ import annotations
 
 import os
-import shutil
+import signal
 
 import pytest
 
 import world as world_mod
-from ferry_process import Ferry
+from ferry_process import Ferry, snapshot_binary
 
 SERVER_KINDS = ["prosody", "ejabberd"]
+
+
+def pytest_configure(config):
+    # A SIGTERM to pytest would otherwise end Python without finalizers or atexit handlers and
+    # leave the servers running: turn it into an interrupt, which pytest tears down after.
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 @pytest.fixture(scope="session", params=SERVER_KINDS)
@@ -29,8 +39,6 @@ def server(request):
         yield srv
     finally:
         srv.close()
-        if not os.environ.get("FERRY_KEEP_WORLD"):
-            shutil.rmtree(srv.dir, ignore_errors=True)
 
 
 @pytest.fixture
@@ -44,13 +52,19 @@ def world(server):
         server.resume()
 
 
+@pytest.fixture(scope="session")
+def ferry_binary(tmp_path_factory):
+    """The binary under test, copied once: a rebuild during the run does not affect it."""
+    return snapshot_binary(str(tmp_path_factory.mktemp("bin")))
+
+
 @pytest.fixture
-def start_ferry(request, world, tmp_path):
+def start_ferry(request, world, tmp_path, ferry_binary):
     ferries: list[Ferry] = []
     request.node._ferries = ferries
 
     def start(**kw) -> Ferry:
-        f = Ferry(world, str(tmp_path), name=f"ferry{len(ferries)}", **kw)
+        f = Ferry(world, str(tmp_path), name=f"ferry{len(ferries)}", binary=ferry_binary, **kw)
         ferries.append(f)
         return f.start()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -30,10 +31,27 @@ def connected_re(server: Server) -> re.Pattern:
     )
 
 
-def ferry_argv(server: Server, secret: str | None = None, extra_args: tuple[str, ...] = ()) -> list[str]:
+def require_binary(path: str = FERRY_BIN) -> str:
+    """Fails (never skips) when the binary under test is missing."""
+    assert os.path.isfile(path) and os.access(path, os.X_OK), (
+        f"Ferry binary {path} is missing or not executable (build it, or set FERRY_BIN)"
+    )
+    return path
+
+
+def snapshot_binary(dest_dir: str, path: str = FERRY_BIN) -> str:
+    """Copies the binary under test to `dest_dir`, so a rebuild during the run cannot change it."""
+    require_binary(path)
+    dest = os.path.join(dest_dir, os.path.basename(path))
+    shutil.copy2(path, dest)
+    return dest
+
+
+def ferry_argv(server: Server, secret: str | None = None, extra_args: tuple[str, ...] = (),
+               binary: str = FERRY_BIN) -> list[str]:
     """Command line that points Ferry's component at `server`, with fast reconnect and keepalive."""
     return [
-        FERRY_BIN, "run",
+        binary, "run",
         "--component.domain", server.component_domain,
         "--component.host", server.host,
         "--component.port", str(server.component_port),
@@ -52,18 +70,17 @@ class Ferry:
 
     def __init__(self, server: Server, workdir: str, *, secret: str | None = None,
                  extra_args: tuple[str, ...] = (), env: dict[str, str] | None = None,
-                 name: str = "ferry") -> None:
+                 name: str = "ferry", binary: str = FERRY_BIN) -> None:
         self.server = server
-        self.argv = ferry_argv(server, secret, extra_args)
+        self.binary = binary
+        self.argv = ferry_argv(server, secret, extra_args, binary)
         self.env = {**os.environ, **(env or {})}
         self.stderr_path = os.path.join(workdir, f"{name}.stderr")
         self.stdout_path = os.path.join(workdir, f"{name}.stdout")
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> "Ferry":
-        assert os.path.isfile(FERRY_BIN) and os.access(FERRY_BIN, os.X_OK), (
-            f"Ferry binary {FERRY_BIN} is missing or not executable (build it, or set FERRY_BIN)"
-        )
+        require_binary(self.binary)
         with open(self.stderr_path, "wb") as err, open(self.stdout_path, "wb") as out:
             self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                                          env=self.env, start_new_session=True)

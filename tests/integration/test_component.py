@@ -22,6 +22,9 @@ IMPLEMENTED_FEATURES = {DISCO_INFO, DISCO_ITEMS, VERSION, PING, TIME}
 
 # Reconnect backoff is 0.2..1 s in these tests; "a few seconds" once the server is back.
 RECONNECT_BOUND = 5.0
+# How long the server stays dead before it is started again: long enough for several refused
+# connection attempts (Prosody would otherwise be back before Ferry's first retry).
+DOWNTIME = 1.5
 
 
 def ask(world, type_: str, payload: str):
@@ -127,6 +130,7 @@ def test_wrong_secret_exits_3_with_not_authorized(world, start_ferry):
 def test_reconnects_after_server_killed_and_restarted(world, ferry):
     before = ferry.connected_count()
     world.kill()
+    time.sleep(DOWNTIME)
     world.start()
     ferry.wait_connected(timeout=RECONNECT_BOUND, more_than=before)
     assert_ping_answered(world)
@@ -145,6 +149,16 @@ def test_detects_half_open_connection_by_keepalive_and_reconnects(world, ferry):
 
 
 def test_sigterm_exits_0_within_5_seconds(world, ferry):
+    started = time.monotonic()
+    rc = ferry.stop(timeout=5)
+    assert rc is not None, f"Ferry still running 5 s after SIGTERM:\n{ferry.log_tail()}"
+    assert rc == 0, f"exit code {rc} after SIGTERM:\n{ferry.log_tail()}"
+    assert time.monotonic() - started < 5
+
+
+def test_sigterm_while_server_down_exits_0_within_5_seconds(world, ferry):
+    world.kill()  # the world fixture starts it again for the next test
+    time.sleep(DOWNTIME)  # Ferry is now between (or in) reconnection attempts
     started = time.monotonic()
     rc = ferry.stop(timeout=5)
     assert rc is not None, f"Ferry still running 5 s after SIGTERM:\n{ferry.log_tail()}"

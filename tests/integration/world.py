@@ -34,10 +34,15 @@ SERVERS = {"prosody": Prosody, "ejabberd": Ejabberd}
 
 
 def make_server(kind: str, dir: str | None = None, **kw) -> Server:
-    """Creates (does not start) a server of `kind` in `dir` (a fresh temp dir if None)."""
+    """Creates (does not start) a server of `kind` in `dir`.
+
+    Without `dir`, a fresh temporary directory is used and removed again by close() (also at exit)
+    unless FERRY_KEEP_WORLD is set in the environment.
+    """
     if kind not in SERVERS:
         raise ValueError(f"unknown server kind {kind!r} (expected one of {sorted(SERVERS)})")
     if dir is None:
         dir = tempfile.mkdtemp(prefix=f"ferry-{kind}-")
-        os.chmod(dir, 0o755)
+        os.chmod(dir, 0o755)  # ejabberd runs as its own user
+        kw["remove_dir"] = True
     return SERVERS[kind](dir=os.path.abspath(dir), **kw)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -96,6 +97,8 @@ class Server:
     component_domain: str = field(default="", init=False)
     proc: subprocess.Popen | None = field(default=None, init=False, repr=False)
     paused: bool = field(default=False, init=False)
+    # A temporary directory of our own: removed by close() unless FERRY_KEEP_WORLD is set.
+    remove_dir: bool = field(default=False, repr=False)
 
     # -- public API -------------------------------------------------------------------------
 
@@ -168,6 +171,8 @@ class Server:
         """Stops the server for good (hard: the tests do not care about a clean shutdown)."""
         self._kill_group()
         _live.discard(self)
+        if self.remove_dir and not os.environ.get("FERRY_KEEP_WORLD"):
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     def info(self) -> dict[str, str]:
         """What a client or component needs to talk to this server, as KEY=VALUE material."""
