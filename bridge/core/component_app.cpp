@@ -82,10 +82,10 @@ int run_component(const Config& config, const std::vector<std::string>& args,
                 logger.info(signal == SIGTERM ? "SIGTERM received" : "SIGINT received");
                 stream.stop();
                 // A server that never answers must not keep us alive.
-                stop_deadline.expires_after(std::chrono::seconds(5));
+                stop_deadline.expires_after(std::chrono::seconds(3));
                 stop_deadline.async_wait([&](const boost::system::error_code& e) {
                     if (!e) {
-                        logger.warning("stream did not close within 5 s; exiting");
+                        logger.warning("stream did not close within 3 s; exiting");
                         context.stop();
                     }
                 });

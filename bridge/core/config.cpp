@@ -372,9 +372,17 @@ Source parse_environment(const std::vector<std::string>& environment) {
         }
         const auto spec =
             std::ranges::find_if(option_specs, [&](const OptionSpec& s) { return s.env_name() == name; });
-        if (spec == option_specs.end())
+        if (spec == option_specs.end()) {
+            // Only names inside a known section are typos worth stopping for; FERRY_BIN and the like
+            // belong to scripts around Ferry.
+            const bool in_known_section = std::ranges::any_of(option_specs, [&](const OptionSpec& s) {
+                return name.starts_with("FERRY_" + uppercase(s.section) + "_");
+            });
+            if (!in_known_section)
+                continue;
             throw ConfigError("unknown environment variable " + name +
                               suggestion(name, [](const OptionSpec& s) { return s.env_name(); }));
+        }
         source.values.emplace(spec->name(),
                               RawValue{spec->name(), std::move(value), "environment variable " + name});
     }

@@ -72,6 +72,9 @@ void ComponentStream::stop() {
     logger_.info("stopping: closing the component stream");
     wake_writer();
     retry_timer_.cancel();
+    // Before the handshake completes there is no writer to flush: abandon the attempt at once.
+    if (transport_ != nullptr && state_ != State::established)
+        transport_->close();
 }
 
 void ComponentStream::handle_stanza(XmlNode stanza) {
@@ -150,6 +153,11 @@ asio::awaitable<StreamOutcome> ComponentStream::run() {
 
 asio::awaitable<ComponentStream::SessionEnd> ComponentStream::session() {
     Transport transport(executor_);
+    transport_ = &transport;
+    struct Forget {
+        Transport*& current;
+        ~Forget() { current = nullptr; }
+    } forget{transport_};
     parser_.reset();
     stream_id_.clear();
     handshake_accepted_ = false;

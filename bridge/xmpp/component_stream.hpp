@@ -101,6 +101,7 @@ private:
     StanzaHandler stanza_handler_;
 
     State state_ = State::disconnected;
+    Transport* transport_ = nullptr; ///< the current connection, closed by stop() before it is established
     bool stopping_ = false;
     std::string stream_id_;
     bool handshake_accepted_ = false;

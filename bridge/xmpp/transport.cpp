@@ -1,5 +1,6 @@
 #include "bridge/xmpp/transport.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/read.hpp>
@@ -25,13 +26,18 @@ asio::awaitable<void> Transport::connect(std::string host, std::uint16_t port, b
         throw boost::system::system_error(asio::error::timed_out, "connecting to " + host);
     };
 
+    // as_tuple: a failed resolve or a refused connection must end the race at once, not wait for the timer.
     tcp::resolver resolver(executor_);
-    const auto resolved =
-        co_await (resolver.async_resolve(host, std::to_string(port), asio::use_awaitable) || expired());
-    const auto endpoints = std::get<0>(resolved);
+    const auto resolved = co_await (
+        resolver.async_resolve(host, std::to_string(port), asio::as_tuple(asio::use_awaitable)) || expired());
+    const auto [resolve_error, endpoints] = std::get<0>(resolved);
+    if (resolve_error)
+        throw boost::system::system_error(resolve_error, "resolving " + host);
     const auto connected =
-        co_await (asio::async_connect(socket_, endpoints, asio::use_awaitable) || expired());
-    const tcp::endpoint endpoint = std::get<0>(connected);
+        co_await (asio::async_connect(socket_, endpoints, asio::as_tuple(asio::use_awaitable)) || expired());
+    const auto [connect_error, endpoint] = std::get<0>(connected);
+    if (connect_error)
+        throw boost::system::system_error(connect_error, "connecting to " + host);
     socket_.set_option(tcp::no_delay(true));
     peer_ = host + ":" + std::to_string(port);
     if (endpoint.address().to_string() != host)

@@ -6,6 +6,8 @@
 
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <cstdio>
+#include <fstream>
 #include <gtest/gtest.h>
 #include <optional>
 #include <string>
@@ -196,6 +198,7 @@ TEST_F(ComponentStreamTest, StanzasSentWhileDisconnectedGoOutAfterReconnect) {
         }
         ScriptedServer second = co_await next_connection();
         co_await second.accept_handshake("two");
+        co_await until([&] { return stream.connected(); });
         co_await second.expect("id='q0'/>");
         co_await second.expect("id='q1'/>");
         co_await second.expect("id='q2'/>");
@@ -203,6 +206,41 @@ TEST_F(ComponentStreamTest, StanzasSentWhileDisconnectedGoOutAfterReconnect) {
         co_await second.expect("</stream:stream>");
     });
     EXPECT_EQ(outcome, StreamOutcome::stopped);
+}
+
+TEST_F(ComponentStreamTest, StopDuringConnectReturnsAtOnce) {
+    ComponentStream stream(context.get_executor(), settings(), logger);
+    run(stream, [&]() -> asio::awaitable<void> {
+        ScriptedServer server = co_await next_connection(); // accepts, never answers the header
+        co_await server.expect(">");
+        const auto started = std::chrono::steady_clock::now();
+        stream.stop();
+        co_await until([&] { return outcome.has_value(); }, 500ms);
+        EXPECT_LT(std::chrono::steady_clock::now() - started, 500ms);
+    });
+    EXPECT_EQ(outcome, StreamOutcome::stopped);
+}
+
+TEST_F(ComponentStreamTest, RefusedConnectionIsRetriedWithoutWaitingForTheTimeout) {
+    ComponentSettings s = settings();
+    acceptor.close(); // nothing listens on the port any more: connections are refused
+    s.connect_timeout = 10s;
+    const std::string log_path = testing::TempDir() + "/ferry-refused.log";
+    std::remove(log_path.c_str());
+    core::Logger file_logger(core::LogLevel::info, log_path);
+    ComponentStream stream(context.get_executor(), s, file_logger);
+    run(stream, [&]() -> asio::awaitable<void> {
+        asio::steady_timer timer(context, 600ms);
+        co_await timer.async_wait(asio::use_awaitable);
+        stream.stop();
+        co_await until([&] { return outcome.has_value(); }, 500ms);
+    });
+    EXPECT_EQ(outcome, StreamOutcome::stopped);
+    std::ifstream log(log_path);
+    int attempts = 0;
+    for (std::string line; std::getline(log, line);)
+        attempts += line.find("Connection refused") != std::string::npos;
+    EXPECT_GE(attempts, 2) << "each refused connection should be retried after the backoff alone";
 }
 
 TEST_F(ComponentStreamTest, SendQueueIsBoundedWhileDisconnected) {
@@ -228,6 +266,7 @@ TEST_F(ComponentStreamTest, OversizedStanzaFromServerClosesWithPolicyViolationAn
                               "</stream:error></stream:stream>");
         ScriptedServer second = co_await next_connection();
         co_await second.accept_handshake();
+        co_await until([&] { return stream.connected(); });
         stream.stop();
         co_await second.expect("</stream:stream>");
     });
@@ -243,6 +282,7 @@ TEST_F(ComponentStreamTest, RestrictedXmlFromServerIsRefused) {
         co_await first.expect("<restricted-xml xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>");
         ScriptedServer second = co_await next_connection();
         co_await second.accept_handshake();
+        co_await until([&] { return stream.connected(); });
         stream.stop();
         co_await second.expect("</stream:stream>");
     });
@@ -285,6 +325,7 @@ TEST_F(ComponentStreamTest, ServerClosingTheStreamCausesReconnect) {
         co_await first.expect("</stream:stream>");
         ScriptedServer second = co_await next_connection();
         co_await second.accept_handshake();
+        co_await until([&] { return stream.connected(); });
         stream.stop();
         co_await second.expect("</stream:stream>");
     });
