@@ -231,7 +231,14 @@ asio::awaitable<ComponentStream::SessionEnd> ComponentStream::handshake(Transpor
         std::vector<char> buffer(4096);
         bool digest_sent = false;
         for (;;) {
-            const std::size_t n = co_await transport.read_some(asio::buffer(buffer));
+            std::size_t n = 0;
+            try {
+                n = co_await transport.read_some(asio::buffer(buffer));
+            } catch (const boost::system::system_error& e) {
+                // Returned, not thrown: Asio's || would otherwise wait for the timer.
+                co_return SessionEnd{std::nullopt,
+                                     "connection lost during the handshake: " + e.code().message()};
+            }
             if (!parser_.feed(std::string_view(buffer.data(), n)))
                 co_return SessionEnd{std::nullopt, "invalid XML from the server during the handshake: " +
                                                        parser_.error_text()};
@@ -355,8 +362,9 @@ asio::awaitable<void> ComponentStream::close_gracefully(Transport& transport) {
     asio::steady_timer deadline(executor_, std::chrono::seconds(1));
     const auto wait_for_close = [&]() -> asio::awaitable<void> {
         std::vector<char> buffer(4096);
-        while (!server_closed_stream_) {
-            const std::size_t n = co_await transport.read_some(asio::buffer(buffer));
+        boost::system::error_code error;
+        while (!server_closed_stream_ && !error) {
+            const std::size_t n = co_await transport.read_some(asio::buffer(buffer), error);
             if (!parser_.feed(std::string_view(buffer.data(), n)))
                 co_return;
         }

@@ -9,6 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <openssl/ssl.h>
+#include <tuple>
 
 namespace ferry::xmpp {
 
@@ -53,7 +54,11 @@ asio::awaitable<void> Transport::connect(std::string host, std::uint16_t port, b
     tls_ = std::make_unique<asio::ssl::stream<tcp::socket>>(std::move(socket_), *tls_context_);
     if (!SSL_set_tlsext_host_name(tls_->native_handle(), host.c_str()))
         throw boost::system::system_error(asio::error::invalid_argument, "TLS server name " + host);
-    co_await (tls_->async_handshake(asio::ssl::stream_base::client, asio::use_awaitable) || expired());
+    const auto handshake = co_await (
+        tls_->async_handshake(asio::ssl::stream_base::client, asio::as_tuple(asio::use_awaitable)) ||
+        expired());
+    if (const auto [tls_error] = std::get<0>(handshake); tls_error)
+        throw boost::system::system_error(tls_error, "TLS handshake with " + host);
 }
 
 asio::awaitable<std::size_t> Transport::read_some(asio::mutable_buffer buffer) {
@@ -74,6 +79,16 @@ asio::awaitable<void> Transport::write(asio::const_buffer buffer) {
         co_await asio::async_write(*tls_, buffer, asio::use_awaitable);
     else
         co_await asio::async_write(socket_, buffer, asio::use_awaitable);
+}
+
+asio::awaitable<std::size_t> Transport::read_some(asio::mutable_buffer buffer,
+                                                  boost::system::error_code& error) {
+    std::size_t n = 0;
+    if (tls_)
+        std::tie(error, n) = co_await tls_->async_read_some(buffer, asio::as_tuple(asio::use_awaitable));
+    else
+        std::tie(error, n) = co_await socket_.async_read_some(buffer, asio::as_tuple(asio::use_awaitable));
+    co_return n;
 }
 
 void Transport::close() {

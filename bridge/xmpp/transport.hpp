@@ -28,6 +28,9 @@ public:
     boost::asio::awaitable<void> connect(std::string host, std::uint16_t port, bool tls, bool verify,
                                          std::chrono::milliseconds timeout);
     boost::asio::awaitable<std::size_t> read_some(boost::asio::mutable_buffer buffer);
+    /// As above, reporting failure through `error` instead of throwing.
+    boost::asio::awaitable<std::size_t> read_some(boost::asio::mutable_buffer buffer,
+                                                  boost::system::error_code& error);
     boost::asio::awaitable<void> write(const std::vector<boost::asio::const_buffer>& buffers);
     boost::asio::awaitable<void> write(boost::asio::const_buffer buffer);
     /// Closes the socket; pending operations complete with operation_aborted.
