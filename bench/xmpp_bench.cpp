@@ -83,6 +83,17 @@ std::string presence_to_unknown(int n) {
            "'><show>away</show><status>In a meeting</status><priority>5</priority></presence>";
 }
 
+/// A bounce: the server returns one of our messages as an error (the path logs it at debug level).
+std::string error_message(int n) {
+    char id[32];
+    std::snprintf(id, sizeof id, "a8f3c1d2-5b6e-%06d", n);
+    return std::string(
+               "<message from='alice@localhost/laptop-7c2e' to='bob@ferry.localhost' type='error' id='") +
+           id +
+           "'><body>Hi Alice, the build is green again.</body><error type='cancel'>"
+           "<service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>";
+}
+
 /// `count` stanzas made by `make`, concatenated: one iteration's worth of stream.
 std::string stream_body(const std::function<std::string(int)>& make, int count) {
     std::string body;
@@ -262,6 +273,24 @@ void BM_PresenceUnknown_ParseDispatch(benchmark::State& state) {
         handled);
 }
 BENCHMARK(BM_PresenceUnknown_ParseDispatch);
+
+/// Error stanzas with no address handler: dropped after a debug log line (disabled here).
+void BM_ErrorMessage_ParseDispatch(benchmark::State& state) {
+    constexpr int per_body = 2048;
+    const std::string body = stream_body(error_message, per_body);
+    Logger logger(LogLevel::warning);
+    std::int64_t handled = 0;
+    StanzaDispatcher dispatcher(
+        std::string(domain), [](const XmlNode&) {}, logger);
+    run_stream(
+        state, body, per_body,
+        [&](XmlNode stanza) {
+            dispatcher.dispatch(stanza);
+            ++handled;
+        },
+        handled);
+}
+BENCHMARK(BM_ErrorMessage_ParseDispatch);
 
 /// The two Jid::parse calls StanzaDispatcher::dispatch makes for every stanza.
 void BM_JidParse_FromAndTo(benchmark::State& state) {

@@ -1,13 +1,15 @@
 #include "bridge/core/build_info.hpp"
 #include "bridge/core/component_app.hpp"
 #include "bridge/core/config.hpp"
+#include "mappings/cli/command.hpp"
 
 #include <iostream>
 #include <string>
 #include <string_view>
 #include <vector>
 
-extern char** environ;
+// POSIX has the program declare environ; glibc declares it too, but only under _GNU_SOURCE.
+extern char** environ; // NOLINT(readability-redundant-declaration)
 
 namespace {
 
@@ -17,10 +19,13 @@ constexpr std::string_view usage = R"(usage: ferry <command> [options]
 
 commands:
   run            connect to the XMPP server as an external component and serve
+                 (--migrate: apply pending schema migrations first)
   check-config   print the effective configuration (secrets redacted); non-zero exit on any error
   version        print the version
   help           print this text and every option
 
+store commands (need database.url):
+@STORE@
 options (each also settable in the INI file given with --config and as FERRY_SECTION_KEY):
 )";
 
@@ -34,21 +39,32 @@ std::vector<std::string> environment_strings() {
 } // namespace
 
 int main(int argc, char** argv) {
+    const auto full_usage = [] {
+        std::string text(usage);
+        text.replace(text.find("@STORE@\n"), 8, ferry::mappings::cli::store_commands_help());
+        return text + options_help();
+    };
     if (argc < 2) {
-        std::cerr << usage << options_help();
+        std::cerr << full_usage();
         return exit_usage;
     }
     const std::string_view command = argv[1];
-    const std::vector<std::string> args(argv + 2, argv + argc);
+    std::vector<std::string> args(argv + 2, argv + argc);
+    RunOptions run_options;
+    if (command == "run" && std::erase(args, std::string("--migrate")) > 0)
+        run_options.migrate = true;
 
     if (command == "help" || command == "--help" || command == "-h") {
-        std::cout << usage << options_help();
+        std::cout << full_usage();
         return exit_ok;
     }
     if (command == "version" || command == "--version") {
         std::cout << "ferry " << ferry_version << '\n';
         return exit_ok;
     }
+    if (const auto code =
+            ferry::mappings::cli::run_store_command(command, args, environment_strings(), std::cout, std::cerr))
+        return *code;
     if (command != "run" && command != "check-config") {
         std::cerr << "ferry: unknown command \"" << command << "\" (try: ferry help)\n";
         return exit_usage;
@@ -67,7 +83,7 @@ int main(int argc, char** argv) {
         return exit_ok;
     }
     try {
-        return run_component(config, args, environment);
+        return run_component(config, args, environment, run_options);
     } catch (const std::exception& e) {
         std::cerr << "ferry: " << e.what() << '\n';
         return exit_failure;

@@ -2,6 +2,7 @@
 
 #include "bridge/core/build_info.hpp"
 #include "bridge/core/logger.hpp"
+#include "bridge/core/store_services.hpp"
 #include "bridge/xmpp/component_stream.hpp"
 #include "bridge/xmpp/entity_services.hpp"
 #include "bridge/xmpp/stanza_dispatcher.hpp"
@@ -48,7 +49,7 @@ LogLevel level_of(const LogConfig& log) {
 } // namespace
 
 int run_component(const Config& config, const std::vector<std::string>& args,
-                  const std::vector<std::string>& environment) {
+                  const std::vector<std::string>& environment, RunOptions options) {
     Logger logger(level_of(config.log), config.log.file);
     asio::io_context context(1);
 
@@ -57,6 +58,9 @@ int run_component(const Config& config, const std::vector<std::string>& args,
         config.component.domain, [&stream](const xmpp::XmlNode& stanza) { stream.send(stanza); }, logger);
     xmpp::register_entity_services(dispatcher, {.software_version = ferry_version});
     stream.on_stanza([&dispatcher](xmpp::XmlNode stanza) { dispatcher.dispatch(stanza); });
+    std::unique_ptr<StoreServices> store;
+    if (!config.database.url.empty())
+        store = std::make_unique<StoreServices>(context.get_executor(), config, dispatcher, logger);
 
     asio::signal_set signals(context, SIGINT, SIGTERM, SIGHUP);
     asio::steady_timer stop_deadline(context);
@@ -81,6 +85,8 @@ int run_component(const Config& config, const std::vector<std::string>& args,
                 stop_requested = true;
                 logger.info(signal == SIGTERM ? "SIGTERM received" : "SIGINT received");
                 stream.stop();
+                if (store)
+                    store->stop();
                 // A server that never answers must not keep us alive.
                 stop_deadline.expires_after(std::chrono::seconds(3));
                 stop_deadline.async_wait([&](const boost::system::error_code& e) {
@@ -95,9 +101,16 @@ int run_component(const Config& config, const std::vector<std::string>& args,
     signals.async_wait(on_signal);
 
     int exit_code = exit_failure;
+    int running = store ? 2 : 1;
+    const auto finished = [&] {
+        if (--running == 0) {
+            signals.cancel();
+            stop_deadline.cancel();
+        }
+    };
     logger.info(std::string("ferry ") + ferry_version + " starting: component " + config.component.domain +
                 " via " + config.component.host + ":" + std::to_string(config.component.port));
-    asio::co_spawn(context, stream.run(), [&](std::exception_ptr failure, xmpp::StreamOutcome outcome) {
+    const auto on_stream_end = [&](const std::exception_ptr& failure, xmpp::StreamOutcome outcome) {
         if (failure) {
             try {
                 std::rethrow_exception(failure);
@@ -118,10 +131,33 @@ int run_component(const Config& config, const std::vector<std::string>& args,
                 break;
             }
         }
-        signals.cancel();
-        stop_deadline.cancel();
-    });
+        if (store && exit_code != exit_ok)
+            store->stop(); // the stream gave up for good: so does the rest
+        finished();
+    };
+    asio::co_spawn(context, stream.run(), on_stream_end);
+    int store_exit_code = exit_ok;
+    if (store) {
+        asio::co_spawn(context, store->run(options.migrate), [&](const std::exception_ptr& failure) {
+            if (failure) {
+                try {
+                    std::rethrow_exception(failure);
+                } catch (const SchemaNotReady& e) {
+                    logger.error(e.what());
+                    store_exit_code = exit_schema;
+                } catch (const std::exception& e) {
+                    logger.error(std::string("store failed: ") + e.what());
+                    store_exit_code = exit_failure;
+                }
+                stop_requested = true;
+                stream.stop();
+            }
+            finished();
+        });
+    }
     context.run();
+    if (store_exit_code != exit_ok)
+        return store_exit_code;
     if (stop_requested && exit_code == exit_failure)
         exit_code = exit_ok; // forced exit after a stop request is still an orderly stop
     return exit_code;

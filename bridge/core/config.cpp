@@ -1,5 +1,7 @@
 #include "bridge/core/config.hpp"
 
+#include "mappings/pg/conninfo.hpp"
+
 #include <algorithm>
 #include <array>
 #include <boost/program_options.hpp>
@@ -135,6 +137,19 @@ std::string parse_path(const RawValue& raw) {
     return raw.value;
 }
 
+std::string parse_conninfo(const RawValue& raw) {
+    if (raw.value.empty())
+        return raw.value;
+    try {
+        pg::check_conninfo(raw.value);
+    } catch (const std::invalid_argument& e) {
+        // Not reject(): the value may hold the database password.
+        throw ConfigError(raw.name + " is not a PostgreSQL connection string: " + e.what() + " (from " +
+                          raw.origin + ")");
+    }
+    return raw.value;
+}
+
 std::string show_bool(bool value) {
     return value ? "true" : "false";
 }
@@ -160,7 +175,7 @@ struct OptionSpec {
 };
 
 // clang-format off
-const std::array<OptionSpec, 15> option_specs{{
+const std::array<OptionSpec, 17> option_specs{{
     {"component", "domain", "DOMAIN", true,
      "The component's JID domain, as declared on the XMPP server, e.g. ferry.example.org.",
      [](Config& c, const RawValue& r) { c.component.domain = parse_domain(r); },
@@ -215,6 +230,15 @@ const std::array<OptionSpec, 15> option_specs{{
          c.component.send_queue_limit = parse_size(r, 1, std::numeric_limits<std::size_t>::max());
      },
      [](const Config& c) { return std::to_string(c.component.send_queue_limit); }},
+    {"database", "url", "CONNINFO", true,
+     "PostgreSQL connection string, a libpq URI (postgresql://user:password@host:port/db) or key=value "
+     "pairs; the password is never printed. Required by the db, connector, mapping, outbox and dead-letters "
+     "commands; `ferry run` uses the store when it is set.",
+     [](Config& c, const RawValue& r) { c.database.url = parse_conninfo(r); },
+     [](const Config& c) { return c.database.url.empty() ? std::string() : pg::redact_conninfo(c.database.url); }},
+    {"database", "pool_size", "COUNT", false, "PostgreSQL connections Ferry opens at most (1-64).",
+     [](Config& c, const RawValue& r) { c.database.pool_size = parse_size(r, 1, 64); },
+     [](const Config& c) { return std::to_string(c.database.pool_size); }},
     {"log", "level", "LEVEL", false, "Lowest severity written to the log: debug, info, warning or error.",
      [](Config& c, const RawValue& r) { c.log.level = parse_level(r); },
      [](const Config& c) { return c.log.level; }},
@@ -478,7 +502,8 @@ void wrap(std::string& out, std::string_view text, std::string_view indent, std:
 
 } // namespace
 
-Config load_config(const std::vector<std::string>& args, const std::vector<std::string>& environment) {
+Config load_config(const std::vector<std::string>& args, const std::vector<std::string>& environment,
+                   ConfigNeeds needs) {
     const Source command_line = parse_command_line(args);
     const Source environment_source = parse_environment(environment);
     Config config;
@@ -496,7 +521,9 @@ Config load_config(const std::vector<std::string>& args, const std::vector<std::
     }
     for (const OptionSpec& spec : option_specs) {
         const auto found = chosen.find(spec.name());
-        if (spec.required && (found == chosen.end() || found->second.value.empty()))
+        const bool needed = (spec.section == "component" && needs.component) ||
+                            (spec.section == "database" && needs.database);
+        if (spec.required && needed && (found == chosen.end() || found->second.value.empty()))
             throw ConfigError(spec.name() + " is required (" + where_to_set(spec) + ")");
     }
     check_delays(config, chosen);

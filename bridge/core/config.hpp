@@ -35,10 +35,25 @@ struct LogConfig {
     bool operator==(const LogConfig&) const = default;
 };
 
+/// The PostgreSQL store: INI section [database].
+struct DatabaseConfig {
+    std::string url;            // libpq URI or key=value string; holds the password, never printed
+    std::size_t pool_size = 4;  // 1..64
+
+    bool operator==(const DatabaseConfig&) const = default;
+};
+
+/// Which sections a command cannot do without: their required options must then be set.
+struct ConfigNeeds {
+    bool component = true;
+    bool database = false;
+};
+
 /// The whole, validated configuration. Every duration is in seconds, at most 86400 (one day).
 struct Config {
     std::string config_file; // the file that was read; empty when none was given
     ComponentConfig component;
+    DatabaseConfig database;
     LogConfig log;
 
     bool operator==(const Config&) const = default;
@@ -58,7 +73,8 @@ public:
 /// environment: "NAME=value" strings (pass environ in main, a fixed list in tests).
 /// Precedence: command line > FERRY_* environment > config file > defaults.
 /// The file is named by --config PATH / -c PATH, else FERRY_CONFIG; without either no file is read.
-Config load_config(const std::vector<std::string>& args, const std::vector<std::string>& environment);
+Config load_config(const std::vector<std::string>& args, const std::vector<std::string>& environment,
+                   ConfigNeeds needs = {});
 
 /// The effective configuration as an INI document that load_config reads back (every option, secrets shown
 /// as "<redacted>" – or "<unset>" if empty).

@@ -17,7 +17,7 @@ std::string component_handshake_digest(std::string_view stream_id, std::string_v
         throw std::runtime_error("OpenSSL SHA-1 failed");
     static constexpr char hex[] = "0123456789abcdef";
     std::string out;
-    out.reserve(length * 2);
+    out.reserve(std::size_t{length} * 2);
     for (unsigned int i = 0; i < length; ++i) {
         out.push_back(hex[digest[i] >> 4]);
         out.push_back(hex[digest[i] & 0x0f]);

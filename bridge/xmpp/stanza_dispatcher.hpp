@@ -49,7 +49,7 @@ public:
     const std::string& domain() const { return domain_; }
 
 private:
-    void dispatch_iq(const InboundStanza& stanza);
+    void dispatch_iq(const InboundStanza& inbound);
     void reply_error(const XmlNode& stanza, std::string_view condition, std::string_view text = {});
 
     std::string domain_;

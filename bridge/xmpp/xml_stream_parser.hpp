@@ -14,8 +14,8 @@
 namespace ferry::xmpp {
 
 struct ParserLimits {
-    std::size_t max_stanza_size = 256 * 1024; ///< bytes of one stanza, from its '<' to its end tag
-    std::size_t max_depth = 64;               ///< element nesting, the stream element counting as 1
+    std::size_t max_stanza_size = 256 * 1024UL; ///< bytes of one stanza, from its '<' to its end tag
+    std::size_t max_depth = 64;                 ///< element nesting, the stream element counting as 1
 };
 
 /// Why a stream was rejected; each maps to one RFC 6120 stream error condition.

@@ -258,8 +258,10 @@ TEST(Config, OptionOutsideItsSectionIsUnknown) {
 
 TEST(Config, UnknownSectionInFileIsRejected) {
     TempDir dir;
-    const std::string path = dir.write("ferry.conf", "[database]\nurl = x\n");
-    EXPECT_EQ(load_error({"--config", path}, required_env), "unknown option \"database.url\" in " + path);
+    const std::string path = dir.write("ferry.conf", "[databass]\nurl = x\n");
+    EXPECT_TRUE(load_error({"--config", path}, required_env)
+                    .starts_with("unknown option \"databass.url\" in " + path))
+        << load_error({"--config", path}, required_env);
 }
 
 TEST(Config, UnknownCommandLineOptionIsRejected) {
@@ -446,6 +448,32 @@ TEST(Config, InvalidHostIsRejected) {
     EXPECT_NE(option_error("component.host", "a b").find("component.host: \"a b\""), std::string::npos);
 }
 
+TEST(Config, DatabasePasswordIsNeverPrinted) {
+    const std::string text = describe_config(
+        load_config({"--database.url", "postgresql://ferry:hunter2@db.example.org:5433/ferry"}, required_env));
+    EXPECT_EQ(text.find("hunter2"), std::string::npos) << text;
+    EXPECT_NE(text.find("password=***"), std::string::npos) << text;
+    EXPECT_NE(text.find("host='db.example.org'"), std::string::npos) << text;
+}
+
+TEST(Config, DatabaseUrlIsRequiredOnlyWhereNeeded) {
+    EXPECT_NO_THROW(load_config({}, required_env));
+    try {
+        load_config({}, {}, {.component = false, .database = true});
+        FAIL() << "database.url should be required";
+    } catch (const ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find("database.url is required"), std::string::npos) << e.what();
+    }
+    EXPECT_NO_THROW(load_config({"--database.url", "host=localhost dbname=ferry"}, {},
+                                {.component = false, .database = true}));
+}
+
+TEST(Config, UnparsableDatabaseUrlIsRejectedWithoutEchoingIt) {
+    const std::string error = option_error("database.url", "postgresql://u:s3cret@[bad");
+    EXPECT_EQ(error.find("s3cret"), std::string::npos) << error;
+    EXPECT_NE(error.find("database.url is not a PostgreSQL connection string"), std::string::npos) << error;
+}
+
 TEST(Config, DescribeConfigRedactsSecret) {
     const std::string text = describe_config(load_config({}, required_env));
     EXPECT_EQ(text.find(secret), std::string::npos);
@@ -460,6 +488,7 @@ TEST(Config, DescribeConfigPrintsEveryOption) {
                         "secret = <redacted>\ntls = false\ntls_verify = true\nmax_stanza_size = 262144\n"
                         "max_depth = 64\nreconnect_min_delay = 1\nreconnect_max_delay = 60\n"
                         "keepalive_interval = 60\nkeepalive_timeout = 20\nsend_queue_limit = 10000\n\n"
+                        "[database]\nurl =\npool_size = 4\n\n"
                         "[log]\nlevel = info\nfile =\n"),
               std::string::npos)
         << text;

@@ -1,0 +1,301 @@
+#include "bridge/core/dispatcher.hpp"
+
+#include "bridge/core/backoff.hpp"
+#include "bridge/core/logger.hpp"
+#include "mappings/pg/error.hpp"
+#include "mappings/pg/pool.hpp"
+#include "mappings/pg/transaction.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <map>
+#include <random>
+
+namespace ferry::core {
+
+namespace asio = boost::asio;
+using connectors::DeliveryResult;
+
+namespace {
+
+// The head row of a conversation decides for all of it: only a head that is due and not leased (locked with
+// SKIP LOCKED, so concurrent claimers pass over it) lets its conversation's rows be claimed, in id order.
+constexpr std::string_view claim_rows = R"(
+WITH heads AS (
+    SELECT DISTINCT ON (conversation) id FROM outbox ORDER BY conversation, id
+), free AS (
+    SELECT o.conversation FROM outbox o JOIN heads h ON o.id = h.id
+    WHERE o.next_attempt_at <= now() AND (o.lease_expires_at IS NULL OR o.lease_expires_at < now())
+    ORDER BY o.id
+    LIMIT $3
+    FOR UPDATE OF o SKIP LOCKED
+), picked AS (
+    SELECT id FROM outbox WHERE conversation IN (SELECT conversation FROM free) ORDER BY id LIMIT $3
+)
+UPDATE outbox o
+SET lease_owner = $1, lease_expires_at = now() + make_interval(secs => $2::double precision)
+FROM picked WHERE o.id = picked.id
+RETURNING o.id, o.connector_id, o.idempotency_key, o.conversation, o.destination, o.payload, o.attempts,
+          extract(epoch FROM now() - o.created_at))";
+
+constexpr std::string_view delete_delivered = R"(
+DELETE FROM outbox WHERE id = ANY($1::bigint[]) AND lease_owner = $2)";
+
+constexpr std::string_view record_remote_ids = R"(
+INSERT INTO message_map (message_key, system, native_id, conversation)
+SELECT (r->>'key')::uuid, r->>'system', r->>'native_id', r->>'conversation' FROM jsonb_array_elements($1::jsonb) r
+ON CONFLICT DO NOTHING)";
+
+constexpr std::string_view schedule_retries = R"(
+UPDATE outbox o
+SET attempts = o.attempts + 1, lease_owner = NULL, lease_expires_at = NULL, last_error = r->>'error',
+    next_attempt_at = now() + make_interval(secs => (r->>'delay')::double precision)
+FROM jsonb_array_elements($1::jsonb) r
+WHERE o.id = (r->>'id')::bigint AND o.lease_owner = $2)";
+
+constexpr std::string_view release_rows = R"(
+UPDATE outbox SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ANY($1::bigint[]) AND lease_owner = $2)";
+
+constexpr std::string_view bury_rows = R"(
+WITH gone AS (
+    DELETE FROM outbox o USING jsonb_array_elements($1::jsonb) r
+    WHERE o.id = (r->>'id')::bigint AND o.lease_owner = $2
+    RETURNING o.idempotency_key, o.connector_id, o.conversation, o.destination, o.payload, o.attempts + 1 AS attempts,
+              r->>'reason' AS reason, o.created_at
+)
+INSERT INTO dead_letters (idempotency_key, connector_id, conversation, destination, payload, attempts, reason,
+                          enqueued_at)
+SELECT idempotency_key, connector_id, conversation, destination, payload, attempts, reason, created_at FROM gone
+ON CONFLICT (idempotency_key) DO NOTHING)";
+
+std::string id_array(const std::vector<std::int64_t>& ids) {
+    std::string text = "{";
+    for (std::size_t i = 0; i < ids.size(); ++i)
+        text += (i ? "," : "") + std::to_string(ids[i]);
+    return text + "}";
+}
+
+} // namespace
+
+struct Dispatcher::Outcome {
+    enum class Kind { not_attempted, delivered, retry, failed } kind = Kind::not_attempted;
+    std::string remote_id;
+    std::string error;
+    std::chrono::milliseconds delay{0};
+};
+
+Dispatcher::Dispatcher(asio::any_io_executor executor, pg::Pool& pool, ConnectorLookup connectors, Logger& logger,
+                       DispatcherOptions options)
+    : executor_(executor), pool_(pool), connectors_(std::move(connectors)), logger_(logger),
+      options_(std::move(options)), wakeup_(executor) {}
+
+void Dispatcher::wake() {
+    woken_ = true;
+    wakeup_.cancel();
+}
+
+void Dispatcher::stop() {
+    stopping_ = true;
+    wakeup_.cancel();
+}
+
+asio::awaitable<void> Dispatcher::run() {
+    Backoff backoff(std::chrono::milliseconds(200), std::chrono::seconds(10));
+    while (!stopping_) {
+        woken_ = false;
+        std::vector<ClaimedRow> rows;
+        bool unreachable = false;
+        try {
+            rows = co_await claim();
+            backoff.reset();
+        } catch (const pg::ConnectionLost& e) {
+            logger_.warning(std::string("dispatcher: cannot claim outbox rows: ") + e.what());
+            unreachable = true;
+        }
+        if (unreachable) {
+            wakeup_.expires_after(backoff.next());
+            co_await wakeup_.async_wait(asio::as_tuple(asio::use_awaitable));
+            continue;
+        }
+        if (rows.empty()) {
+            if (!woken_ && !stopping_) {
+                wakeup_.expires_after(options_.idle_poll);
+                co_await wakeup_.async_wait(asio::as_tuple(asio::use_awaitable));
+            }
+            continue;
+        }
+        // One coroutine per conversation; the rows of each stay in order.
+        std::map<std::string, std::vector<std::size_t>> conversations;
+        for (std::size_t i = 0; i < rows.size(); ++i)
+            conversations[rows[i].delivery.conversation].push_back(i);
+        std::vector<Outcome> outcomes(rows.size());
+        std::size_t running = conversations.size();
+        asio::steady_timer all_done(executor_, asio::steady_timer::time_point::max());
+        for (auto& [name, members] : conversations) {
+            asio::co_spawn(executor_, deliver_conversation(members, rows, outcomes), [&](std::exception_ptr) {
+                if (--running == 0)
+                    all_done.cancel();
+            });
+        }
+        while (running > 0)
+            co_await all_done.async_wait(asio::as_tuple(asio::use_awaitable));
+        co_await record(rows, outcomes);
+    }
+}
+
+asio::awaitable<std::vector<ClaimedRow>> Dispatcher::claim() {
+    pg::Lease lease = co_await pool_.acquire();
+    const pg::Result result = co_await lease->execute(
+        claim_rows, pg::params(options_.owner, std::to_string(options_.lease.count() / 1000.0),
+                               std::to_string(options_.batch)));
+    std::vector<ClaimedRow> rows;
+    rows.reserve(static_cast<std::size_t>(result.rows()));
+    for (int r = 0; r < result.rows(); ++r) {
+        ClaimedRow row;
+        row.id = std::stoll(std::string(*result.get(r, 0)));
+        row.connector_id = std::stoll(std::string(*result.get(r, 1)));
+        row.delivery.idempotency_key = std::string(*result.get(r, 2));
+        row.delivery.conversation = std::string(*result.get(r, 3));
+        row.delivery.destination = std::string(*result.get(r, 4));
+        try {
+            row.delivery.message = message_from_json(nlohmann::json::parse(*result.get(r, 5)));
+        } catch (const nlohmann::json::exception& e) {
+            logger_.error("outbox row " + std::to_string(row.id) + " has an unreadable payload: " + e.what());
+        }
+        row.attempts = std::stoi(std::string(*result.get(r, 6)));
+        row.delivery.attempt = row.attempts + 1;
+        row.age_seconds = std::stod(std::string(*result.get(r, 7)));
+        rows.push_back(std::move(row));
+    }
+    // Row order within a conversation is id order; the map in run() keeps it per conversation.
+    std::sort(rows.begin(), rows.end(), [](const ClaimedRow& a, const ClaimedRow& b) { return a.id < b.id; });
+    co_return rows;
+}
+
+std::chrono::milliseconds Dispatcher::retry_delay(int attempts, const DeliveryResult& result) {
+    Backoff backoff(options_.retry_min_delay, options_.retry_max_delay,
+                    static_cast<std::uint64_t>(std::random_device{}()));
+    std::chrono::milliseconds delay{0};
+    for (int i = 0; i <= std::min(attempts, 30); ++i)
+        delay = backoff.next();
+    if (result.retry_after)
+        delay = std::max(delay, *result.retry_after);
+    return delay;
+}
+
+asio::awaitable<void> Dispatcher::deliver_conversation(std::vector<std::size_t> indexes,
+                                                      const std::vector<ClaimedRow>& rows,
+                                                      std::vector<Outcome>& outcomes) {
+    for (const std::size_t index : indexes) {
+        const ClaimedRow& row = rows[index];
+        Outcome& outcome = outcomes[index];
+        connectors::Connector* connector = connectors_(row.connector_id);
+        // Not a conditional expression: GCC 12 destroys a temporary twice when co_await is one of its arms.
+        DeliveryResult result;
+        if (connector == nullptr)
+            result = DeliveryResult::retry("connector " + std::to_string(row.connector_id) +
+                                           " is disabled or not configured");
+        else
+            result = co_await connector->send(row.delivery);
+        if (result.outcome == DeliveryResult::Outcome::delivered) {
+            outcome.kind = Outcome::Kind::delivered;
+            outcome.remote_id = std::move(result.remote_id);
+            continue;
+        }
+        if (result.outcome == DeliveryResult::Outcome::retry) {
+            const bool too_many = row.attempts + 1 >= options_.max_attempts;
+            const bool too_old = row.age_seconds >= static_cast<double>(options_.max_age.count());
+            if (!too_many && !too_old) {
+                outcome.kind = Outcome::Kind::retry;
+                outcome.error = std::move(result.error);
+                outcome.delay = retry_delay(row.attempts, result);
+                co_return; // later rows of this conversation wait behind this one
+            }
+            result.error = "gave up after " + std::to_string(row.attempts + 1) + " attempts over " +
+                           std::to_string(static_cast<long>(row.age_seconds)) + " s; last error: " + result.error;
+        }
+        outcome.kind = Outcome::Kind::failed;
+        outcome.error = std::move(result.error);
+    }
+}
+
+asio::awaitable<void> Dispatcher::record(const std::vector<ClaimedRow>& rows, const std::vector<Outcome>& outcomes) {
+    std::vector<std::int64_t> delivered;
+    std::vector<std::int64_t> untouched;
+    nlohmann::json remote_ids = nlohmann::json::array();
+    nlohmann::json retries = nlohmann::json::array();
+    nlohmann::json failures = nlohmann::json::array();
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        const ClaimedRow& row = rows[i];
+        const Outcome& outcome = outcomes[i];
+        switch (outcome.kind) {
+        case Outcome::Kind::delivered:
+            delivered.push_back(row.id);
+            if (!outcome.remote_id.empty())
+                remote_ids.push_back({{"key", row.delivery.idempotency_key},
+                                      {"system", std::to_string(row.connector_id)},
+                                      {"native_id", outcome.remote_id},
+                                      {"conversation", row.delivery.destination}});
+            break;
+        case Outcome::Kind::retry:
+            retries.push_back({{"id", row.id}, {"error", outcome.error}, {"delay", outcome.delay.count() / 1000.0}});
+            logger_.warning("delivery of outbox row " + std::to_string(row.id) + " to " + row.delivery.destination +
+                            " failed (attempt " + std::to_string(row.delivery.attempt) + "), retrying in " +
+                            std::to_string(outcome.delay.count()) + " ms: " + outcome.error);
+            break;
+        case Outcome::Kind::failed:
+            failures.push_back({{"id", row.id}, {"reason", outcome.error}});
+            logger_.error("delivery of outbox row " + std::to_string(row.id) + " to " + row.delivery.destination +
+                          " failed for good: " + outcome.error);
+            break;
+        case Outcome::Kind::not_attempted:
+            untouched.push_back(row.id);
+            break;
+        }
+    }
+    const auto dump = [](const nlohmann::json& j) {
+        return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    };
+    // Keep trying while our leases hold: giving up would mean delivering these rows a second time.
+    Backoff backoff(std::chrono::milliseconds(100), std::chrono::seconds(2));
+    const auto deadline = std::chrono::steady_clock::now() + options_.lease;
+    for (;;) {
+        try {
+            pg::Lease lease = co_await pool_.acquire();
+            co_await pg::with_transaction(lease, [&](pg::Connection& db) -> asio::awaitable<void> {
+                if (!delivered.empty())
+                    co_await db.execute(delete_delivered, pg::params(id_array(delivered), options_.owner));
+                if (!remote_ids.empty())
+                    co_await db.execute(record_remote_ids, pg::params(dump(remote_ids)));
+                if (!retries.empty())
+                    co_await db.execute(schedule_retries, pg::params(dump(retries), options_.owner));
+                if (!failures.empty())
+                    co_await db.execute(bury_rows, pg::params(dump(failures), options_.owner));
+                if (!untouched.empty())
+                    co_await db.execute(release_rows, pg::params(id_array(untouched), options_.owner));
+            });
+            break;
+        } catch (const pg::ConnectionLost& e) {
+            if (std::chrono::steady_clock::now() > deadline) {
+                logger_.error(std::string("dispatcher: could not record delivery outcomes before the lease ran out; "
+                                          "those rows will be delivered again: ") + e.what());
+                co_return;
+            }
+            logger_.warning(std::string("dispatcher: recording outcomes failed, retrying: ") + e.what());
+        }
+        asio::steady_timer pause(executor_, backoff.next());
+        co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    delivered_ += delivered.size();
+    if (on_dead_letter_)
+        for (std::size_t i = 0; i < rows.size(); ++i)
+            if (outcomes[i].kind == Outcome::Kind::failed)
+                on_dead_letter_(rows[i].delivery, outcomes[i].error);
+}
+
+} // namespace ferry::core

@@ -1,0 +1,30 @@
+#pragma once
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <string>
+
+namespace ferry::core {
+
+/// The canonical envelope every input becomes and every connector delivers.
+struct Message {
+    std::string kind = "message"; ///< message, edit, reply, reaction, retraction, alert
+    std::string source;           ///< "xmpp" or the connector name it came from
+    std::string source_id;        ///< the id the source gave it (stanza id, event id, ...); may be empty
+    std::string from;             ///< sender address in the source's terms (a full JID for XMPP)
+    std::string to;               ///< the address it was sent to, as the source addressed it
+    std::string text;
+    std::string subject;
+    std::string thread;
+    std::string timestamp; ///< when Ferry accepted it, ISO 8601 UTC with milliseconds
+
+    bool operator==(const Message&) const = default;
+};
+
+nlohmann::json to_json(const Message& message);
+/// Reads what to_json wrote; missing fields stay empty. Throws nlohmann::json::exception on wrong types.
+Message message_from_json(const nlohmann::json& json);
+/// The current time as ISO 8601 UTC with milliseconds ("2026-11-25T20:16:54.123Z").
+std::string utc_timestamp();
+
+} // namespace ferry::core

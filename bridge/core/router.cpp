@@ -1,0 +1,110 @@
+#include "bridge/core/router.hpp"
+
+#include "bridge/core/logger.hpp"
+#include "bridge/core/message.hpp"
+#include "bridge/core/outbox.hpp"
+#include "bridge/xmpp/stanza_error.hpp"
+#include "mappings/mapping_store.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <nlohmann/json.hpp>
+
+namespace ferry::core {
+
+namespace asio = boost::asio;
+
+namespace {
+constexpr std::string_view receipts_ns = "urn:xmpp:receipts";
+}
+
+std::string remote_jid(std::string_view remote_address, std::string_view connector, std::string_view domain) {
+    return xmpp::escape_node(remote_address) + "%" + std::string(connector) + "@" + std::string(domain);
+}
+
+std::optional<std::pair<std::string, std::string>> split_remote_local(std::string_view local) {
+    const auto percent = local.rfind('%');
+    if (percent == std::string_view::npos || percent == 0 || percent + 1 == local.size())
+        return std::nullopt;
+    return std::pair{xmpp::unescape_node(local.substr(0, percent)), std::string(local.substr(percent + 1))};
+}
+
+Router::Router(asio::any_io_executor executor, const mappings::MappingStore& store, Outbox& outbox,
+               xmpp::StanzaDispatcher& dispatcher, Logger& logger)
+    : executor_(executor), store_(store), outbox_(outbox), dispatcher_(dispatcher), logger_(logger) {}
+
+bool Router::route(const xmpp::InboundStanza& in) {
+    const xmpp::XmlNode& stanza = in.node;
+    if (stanza.name() != "message" || xmpp::is_error_stanza(stanza))
+        return false;
+    if (in.from.domain() == dispatcher_.domain())
+        return true; // our own traffic reflected back: never bridge it again
+    const auto remote = split_remote_local(in.to.local());
+    if (!remote)
+        return false;
+    const auto snapshot = store_.snapshot();
+    const mappings::Mapping* mapping = snapshot->outbound(in.from.bare_string(), remote->second, remote->first);
+    if (mapping == nullptr)
+        return false;
+    const xmpp::XmlNode* body = stanza.child("body");
+    if (body == nullptr)
+        return true; // chat states, receipts, markers: nothing to carry
+
+    Message message;
+    message.source = "xmpp";
+    message.source_id = stanza.attribute("id");
+    message.from = in.from.full();
+    message.to = in.to.bare_string();
+    message.text = body->text();
+    if (const auto* subject = stanza.child("subject"))
+        message.subject = subject->text();
+    if (const auto* thread = stanza.child("thread"))
+        message.thread = thread->text();
+    message.timestamp = utc_timestamp();
+
+    OutboxEntry entry;
+    entry.connector_id = mapping->connector_id;
+    entry.conversation = "mapping:" + std::to_string(mapping->id) + ":out";
+    entry.destination = mapping->remote_address;
+    entry.payload = to_json(message);
+    std::vector<OutboxEntry> entries;
+    entries.push_back(std::move(entry));
+
+    const bool wants_receipt = stanza.child("request", receipts_ns) != nullptr && stanza.has_attribute("id");
+    // What the replies need, copied: the stanza itself is gone when the commit completes.
+    auto reply_to = std::make_shared<xmpp::XmlNode>(xmpp::XmlNode("message"));
+    reply_to->set_attribute("from", std::string(stanza.attribute("to")));
+    reply_to->set_attribute("to", std::string(stanza.attribute("from")));
+    reply_to->set_attribute("id", std::string(stanza.attribute("id")));
+    ++accepted_;
+    asio::co_spawn(executor_, outbox_.enqueue(std::move(entries)),
+                   [this, reply_to, wants_receipt](std::exception_ptr failure, EnqueueResult) {
+                       if (failure) {
+                           std::string reason = "unknown error";
+                           try {
+                               std::rethrow_exception(failure);
+                           } catch (const std::exception& e) {
+                               reason = e.what();
+                           }
+                           logger_.error("message from " + std::string(reply_to->attribute("to")) +
+                                         " not accepted: " + reason);
+                           xmpp::XmlNode original("message");
+                           original.set_attribute("from", std::string(reply_to->attribute("to")));
+                           original.set_attribute("to", std::string(reply_to->attribute("from")));
+                           original.set_attribute("id", std::string(reply_to->attribute("id")));
+                           dispatcher_.send(xmpp::make_error_reply(original, "internal-server-error",
+                                                                   "Ferry could not store this message"));
+                           return;
+                       }
+                       if (wants_receipt) {
+                           xmpp::XmlNode receipt("message");
+                           receipt.set_attribute("from", std::string(reply_to->attribute("from")));
+                           receipt.set_attribute("to", std::string(reply_to->attribute("to")));
+                           receipt.add_child("received", std::string(receipts_ns))
+                               .set_attribute("id", std::string(reply_to->attribute("id")));
+                           dispatcher_.send(receipt);
+                       }
+                   });
+    return true;
+}
+
+} // namespace ferry::core

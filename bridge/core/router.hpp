@@ -1,0 +1,49 @@
+#pragma once
+
+#include "bridge/xmpp/stanza_dispatcher.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace ferry::mappings {
+class MappingStore;
+}
+
+namespace ferry::core {
+
+class Logger;
+class Outbox;
+
+/// The component-side JID of a remote address: XEP-0106-escaped remote address, '%', connector name, '@' our
+/// domain (`ops\40example.org%mail@ferry.example.org`). The reverse of split_remote_local().
+std::string remote_jid(std::string_view remote_address, std::string_view connector, std::string_view domain);
+/// Splits a local part at its last '%' into (unescaped remote address, connector name); nullopt without one.
+std::optional<std::pair<std::string, std::string>> split_remote_local(std::string_view local);
+
+/// XMPP → remote: a message from a user to a remote JID on our domain becomes a Message, is looked up in the
+/// mapping snapshot (no database round trip) and written to the outbox. A receipt (XEP-0184) is sent only
+/// after the commit; a message the store cannot take gets an error back.
+class Router {
+public:
+    Router(boost::asio::any_io_executor executor, const mappings::MappingStore& store, Outbox& outbox,
+           xmpp::StanzaDispatcher& dispatcher, Logger& logger);
+    Router(const Router&) = delete;
+    Router& operator=(const Router&) = delete;
+
+    /// The StanzaDispatcher's address handler: true when the stanza was taken.
+    bool route(const xmpp::InboundStanza& stanza);
+    std::uint64_t accepted() const { return accepted_; }
+
+private:
+    boost::asio::any_io_executor executor_;
+    const mappings::MappingStore& store_;
+    Outbox& outbox_;
+    xmpp::StanzaDispatcher& dispatcher_;
+    Logger& logger_;
+    std::uint64_t accepted_ = 0;
+};
+
+} // namespace ferry::core

@@ -1,0 +1,109 @@
+#include "bridge/core/store_services.hpp"
+
+#include "bridge/core/dispatcher.hpp"
+#include "bridge/core/logger.hpp"
+#include "bridge/core/outbox.hpp"
+#include "bridge/core/router.hpp"
+#include "bridge/xmpp/stanza_error.hpp"
+#include "connectors/registry.hpp"
+#include "mappings/mapping_store.hpp"
+#include "mappings/migrations.hpp"
+#include "mappings/pg/pool.hpp"
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+
+#include <random>
+#include <unistd.h>
+
+namespace ferry::core {
+
+namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+
+std::string lease_owner() {
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    std::random_device random;
+    return std::string(host) + ":" + std::to_string(::getpid()) + ":" + std::to_string(random());
+}
+
+pg::PoolOptions pool_options(const Config& config) {
+    pg::PoolOptions options;
+    options.size = config.database.pool_size;
+    return options;
+}
+
+} // namespace
+
+struct StoreServices::Parts {
+    Logger& logger;
+    xmpp::StanzaDispatcher& stanzas;
+    pg::Pool pool;
+    mappings::MappingStore store;
+    Outbox outbox;
+    connectors::ConnectorRegistry registry;
+    Dispatcher dispatcher;
+    Router router;
+
+    Parts(asio::any_io_executor executor, const Config& config, xmpp::StanzaDispatcher& stanzas, Logger& logger)
+        : logger(logger), stanzas(stanzas),
+          pool(executor, config.database.url, pool_options(config), logger),
+          store(executor, pool, config.database.url, logger), outbox(executor, pool, logger), registry(store, logger),
+          dispatcher(
+              executor, pool, [this](std::int64_t id) { return registry.find(id); }, logger,
+              DispatcherOptions{.owner = lease_owner()}),
+          router(executor, store, outbox, stanzas, logger) {}
+};
+
+StoreServices::StoreServices(asio::any_io_executor executor, const Config& config, xmpp::StanzaDispatcher& stanzas,
+                             Logger& logger)
+    : parts_(std::make_unique<Parts>(executor, config, stanzas, logger)) {
+    Parts& p = *parts_;
+    p.outbox.on_committed([&p] { p.dispatcher.wake(); });
+    p.stanzas.on_address([&p](const xmpp::InboundStanza& stanza) { return p.router.route(stanza); });
+    p.dispatcher.on_dead_letter([&p](const connectors::Delivery& delivery, const std::string& reason) {
+        const Message& m = delivery.message;
+        if (m.source != "xmpp" || m.from.empty())
+            return;
+        // Tell the XMPP sender, as the address they wrote to, what became of their message.
+        xmpp::XmlNode original("message");
+        original.set_attribute("from", m.from);
+        original.set_attribute("to", m.to);
+        if (!m.source_id.empty())
+            original.set_attribute("id", m.source_id);
+        p.stanzas.send(xmpp::make_error_reply(original, "recipient-unavailable",
+                                              "Ferry could not deliver this message to " + delivery.destination +
+                                                  ": " + reason));
+    });
+}
+
+StoreServices::~StoreServices() = default;
+
+asio::awaitable<void> StoreServices::run(bool migrate) {
+    Parts& p = *parts_;
+    {
+        pg::Lease lease = co_await p.pool.acquire();
+        if (migrate)
+            co_await mappings::migrate(*lease, p.logger);
+        const mappings::SchemaStatus status = co_await mappings::schema_status(*lease);
+        if (status.newer_than_binary())
+            throw SchemaNotReady("the database schema is at version " + std::to_string(status.database_version) +
+                                 ", newer than this ferry knows (" + std::to_string(status.binary_version) +
+                                 "); upgrade ferry");
+        if (!status.up_to_date())
+            throw SchemaNotReady("the database schema is at version " + std::to_string(status.database_version) +
+                                 " but this ferry needs " + std::to_string(status.binary_version) +
+                                 ": run `ferry db migrate` first, or start with `ferry run --migrate`");
+    }
+    co_await (p.store.run() && p.outbox.run() && p.dispatcher.run());
+}
+
+void StoreServices::stop() {
+    parts_->store.stop();
+    parts_->outbox.stop();
+    parts_->dispatcher.stop();
+}
+
+} // namespace ferry::core

@@ -1,0 +1,50 @@
+#pragma once
+
+#include "bridge/core/message.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace ferry::connectors {
+
+/// One message to deliver, as the outbox hands it over.
+struct Delivery {
+    std::string idempotency_key; ///< the same on every attempt: receivers use it to drop duplicates
+    std::string destination;     ///< the remote address (channel, mailbox, file, ...)
+    std::string conversation;    ///< deliveries of one conversation arrive in order
+    core::Message message;
+    int attempt = 1; ///< 1 for the first try
+};
+
+/// What became of one delivery attempt.
+struct DeliveryResult {
+    enum class Outcome {
+        delivered, ///< done; remote_id names it on the other side (may be empty)
+        retry,     ///< a transient failure: try again later (after retry_after when the service said so)
+        failed,    ///< will never work: dead letter, and the sender is told why
+    };
+    Outcome outcome = Outcome::delivered;
+    std::string remote_id;
+    std::string error;
+    std::optional<std::chrono::milliseconds> retry_after;
+
+    static DeliveryResult delivered(std::string remote_id = {}) { return {Outcome::delivered, std::move(remote_id), {}, {}}; }
+    static DeliveryResult retry(std::string error, std::optional<std::chrono::milliseconds> after = {}) {
+        return {Outcome::retry, {}, std::move(error), after};
+    }
+    static DeliveryResult failed(std::string error) { return {Outcome::failed, {}, std::move(error), {}}; }
+};
+
+/// A remote system Ferry delivers to. Implementations never throw from send(): every failure is a result.
+class Connector {
+public:
+    virtual ~Connector() = default;
+    /// Delivers one message; the dispatcher calls it for one conversation at a time, in order.
+    virtual boost::asio::awaitable<DeliveryResult> send(const Delivery& delivery) = 0;
+};
+
+} // namespace ferry::connectors

@@ -1,0 +1,50 @@
+#include "connectors/registry.hpp"
+
+#include "bridge/core/logger.hpp"
+#include "connectors/log/log_connector.hpp"
+#include "mappings/mapping_store.hpp"
+
+namespace ferry::connectors {
+
+ConnectorRegistry::ConnectorRegistry(const mappings::MappingStore& store, core::Logger& logger)
+    : store_(store), logger_(logger) {}
+
+bool ConnectorRegistry::known_kind(const std::string& kind) { return kind == "log"; }
+
+std::unique_ptr<Connector> ConnectorRegistry::make(const mappings::Connector& row) {
+    try {
+        if (row.kind == "log") {
+            const auto path = row.settings.find("path");
+            if (path == row.settings.end() || !path->is_string()) {
+                logger_.error("connector " + row.name + ": the log connector needs a `path` setting");
+                return nullptr;
+            }
+            return std::make_unique<LogConnector>(path->get<std::string>());
+        }
+        logger_.error("connector " + row.name + ": unknown kind " + row.kind);
+    } catch (const std::exception& e) {
+        logger_.error("connector " + row.name + ": cannot start: " + e.what());
+    }
+    return nullptr;
+}
+
+Connector* ConnectorRegistry::find(std::int64_t connector_id) {
+    const auto snapshot = store_.snapshot();
+    const mappings::Connector* row = nullptr;
+    for (const auto& c : snapshot->connectors())
+        if (c.id == connector_id)
+            row = &c;
+    if (row == nullptr || !row->enabled) {
+        instances_.erase(connector_id);
+        return nullptr;
+    }
+    const std::string settings = row->settings.dump();
+    auto& instance = instances_[connector_id];
+    if (!instance.connector || instance.settings != settings) {
+        instance.connector = make(*row);
+        instance.settings = settings;
+    }
+    return instance.connector.get();
+}
+
+} // namespace ferry::connectors

@@ -1,0 +1,17 @@
+#pragma once
+
+#include "mappings/cli/command.hpp"
+
+#include <string>
+#include <string_view>
+
+namespace ferry::mappings::cli {
+
+/// `ferry mapping add|list|show|remove|enable|disable`.
+Command mapping_command();
+
+/// Validates an XMPP address for a mapping and returns its normalised bare form (ASCII lowercased in
+/// the localpart and domainpart). UsageError when it is not a JID or carries a resource.
+std::string mapping_address(std::string_view text);
+
+} // namespace ferry::mappings::cli

@@ -1,0 +1,298 @@
+"""`ferry connector …` and `ferry mapping …` against a private PostgreSQL: every command's round trip
+(human tables and --json), and the messages and exit codes a user gets for bad input.
+
+Exit codes: 0 success, 1 database trouble (unreachable, SQL error), 2 bad input (including unknown
+names and ids).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import time
+
+import pytest
+
+from pg_world import pg_world  # noqa: F401  (module-scoped fixture)
+
+# DELETE and setval rather than TRUNCATE: every TRUNCATE makes new files, which the server then syncs one by
+# one at shutdown (tens of seconds for this module).
+RESET_SQL = ";".join(
+    [f"DELETE FROM {t}" for t in ("mappings", "outbox", "dead_letters", "accounts", "inbound_seen", "message_map",
+                                  "connectors")]
+    + [f"SELECT setval(pg_get_serial_sequence('{t}', 'id'), 1, false)" for t in ("connectors", "mappings")])
+LOG_PATH = "/var/log/ferry/ops.jsonl"
+
+
+class Cli:
+    """Runs the ferry binary with FERRY_DATABASE_URL set and no other FERRY_* variable."""
+
+    def __init__(self, binary: str, url: str) -> None:
+        self.binary = binary
+        self.url = url
+
+    def __call__(self, *args: str, url: str | None = None) -> subprocess.CompletedProcess:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FERRY_")}
+        env["FERRY_DATABASE_URL"] = self.url if url is None else url
+        return subprocess.run([self.binary, *args], capture_output=True, text=True, env=env, timeout=30)
+
+    def ok(self, *args: str) -> str:
+        done = self(*args)
+        assert done.returncode == 0, f"ferry {' '.join(args)} → {done.returncode}: {done.stderr}"
+        assert done.stderr == ""
+        return done.stdout
+
+    def json(self, *args: str):
+        out = self.ok(*args, "--json")
+        assert out.endswith("\n") and out.count("\n") == 1, "--json prints one line"
+        return json.loads(out)
+
+    def fails(self, code: int, *args: str) -> str:
+        done = self(*args)
+        assert done.returncode == code, f"ferry {' '.join(args)} → {done.returncode}: {done.stderr}"
+        assert done.stdout == ""
+        return done.stderr
+
+
+@pytest.fixture(scope="module")
+def migrated(pg_world, ferry_binary):  # noqa: F811
+    cli = Cli(ferry_binary, pg_world.url)
+    done = cli("db", "migrate")  # logs each applied migration on stderr
+    assert done.returncode == 0 and "applied 001_initial" in done.stdout, done.stderr
+    return cli
+
+
+@pytest.fixture
+def cli(migrated, pg_world):  # noqa: F811
+    pg_world.sql(RESET_SQL)
+    return migrated
+
+
+@pytest.fixture
+def ops(cli):
+    """A `log` connector named ops."""
+    cli.ok("connector", "add", "ops", "--kind", "log", "--setting", f"path={LOG_PATH}")
+    return cli
+
+
+def table(text: str) -> list[list[str]]:
+    """Splits a human table on its runs of two or more blanks, checking that columns are aligned."""
+    lines = text.rstrip("\n").split("\n")
+    header = lines[0]
+    starts = [m.start() for m in re.finditer(r"(?:^|(?<=  ))\S", header)]
+    for line in lines[1:]:
+        for s in starts[1:]:
+            if s < len(line):
+                assert line[s - 1] == " " and line[s] != " ", f"column not aligned at {s}:\n{text}"
+    return [re.split(r"\s{2,}", line.strip()) for line in lines]
+
+
+def record(text: str) -> dict[str, str]:
+    return dict(re.split(r"\s{2,}", line, maxsplit=1) for line in text.rstrip("\n").split("\n"))
+
+
+def test_help_lists_the_commands(cli):
+    out = cli.ok("help")
+    for words in ("connector add", "connector remove", "mapping add", "mapping disable", "mapping list"):
+        assert words in out
+
+
+def test_connector_round_trip(cli):
+    assert cli.ok("connector", "list") == "no connectors (add one with: ferry connector add NAME --kind KIND)\n"
+    assert cli.json("connector", "list") == []
+    assert cli.ok("connector", "add", "ops", "--kind", "log", "--setting", f"path={LOG_PATH}") == \
+        "added connector ops (kind log)\n"
+    added = cli.json("connector", "add", "archive-2", "--kind=log", "--setting=path=/srv/a b.jsonl", "--disabled")
+    assert added["name"] == "archive-2" and added["kind"] == "log" and added["enabled"] is False
+    assert added["settings"] == {"path": "/srv/a b.jsonl"} and added["mappings"] == 0
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", added["created_at"])
+
+    rows = table(cli.ok("connector", "list"))
+    assert rows == [["NAME", "KIND", "ENABLED", "MAPPINGS", "SETTINGS"],
+                    ["archive-2", "log", "no", "0", "path=/srv/a b.jsonl"],
+                    ["ops", "log", "yes", "0", f"path={LOG_PATH}"]]
+    listed = cli.json("connector", "list")
+    assert [c["name"] for c in listed] == ["archive-2", "ops"]
+    assert listed[1]["settings"] == {"path": LOG_PATH} and listed[1]["enabled"] is True
+
+    shown = record(cli.ok("connector", "show", "ops"))
+    assert shown["name"] == "ops" and shown["kind"] == "log" and shown["enabled"] == "yes"
+    assert shown["settings"] == f"path={LOG_PATH}" and shown["mappings"] == "0"
+    assert cli.json("connector", "show", "ops") == listed[1]
+
+    assert cli.ok("connector", "remove", "archive-2") == "removed connector archive-2\n"
+    assert cli.json("connector", "remove", "ops")["name"] == "ops"
+    assert cli.json("connector", "list") == []
+
+
+def test_mapping_round_trip(ops):
+    cli = ops
+    assert cli.ok("mapping", "list") == "no mappings\n"
+    assert cli.ok("mapping", "add", "--xmpp", "Alice@Example.ORG", "--connector", "ops", "--remote", "#ops") == "1\n"
+    room = cli.json("mapping", "add", "--xmpp", "ops@rooms.example.org", "--connector", "ops", "--remote",
+                    "alerts", "--direction", "in", "--option", "nick=%s (ops)", "--option", "template=short")
+    assert room["id"] == 2 and room["xmpp"] == "ops@rooms.example.org" and room["direction"] == "in"
+    assert room["options"] == {"nick": "%s (ops)", "template": "short"} and room["enabled"] is True
+    assert cli.ok("mapping", "add", "--xmpp", "example.net", "--connector", "ops", "--remote", "x",
+                  "--direction", "out", "--disabled") == "3\n"
+
+    rows = table(cli.ok("mapping", "list"))
+    assert rows[0] == ["ID", "XMPP", "CONNECTOR", "REMOTE", "DIRECTION", "ENABLED", "OPTIONS"]
+    assert rows[1] == ["1", "alice@example.org", "ops", "#ops", "both", "yes", "-"]
+    assert rows[2] == ["2", "ops@rooms.example.org", "ops", "alerts", "in", "yes", "nick=%s (ops) template=short"]
+    assert rows[3] == ["3", "example.net", "ops", "x", "out", "no", "-"]
+    assert [m["id"] for m in cli.json("mapping", "list")] == [1, 2, 3]
+    assert [m["id"] for m in cli.json("mapping", "list", "--connector", "ops")] == [1, 2, 3]
+    assert [m["id"] for m in cli.json("mapping", "list", "--xmpp", "ALICE@example.org")] == [1]
+    assert cli.ok("mapping", "list", "--xmpp", "nobody@example.org") == "no mappings\n"
+    assert cli.json("connector", "show", "ops")["mappings"] == 3
+
+    shown = record(cli.ok("mapping", "show", "2"))
+    assert shown["id"] == "2" and shown["xmpp"] == "ops@rooms.example.org" and shown["connector"] == "ops"
+    assert shown["remote"] == "alerts" and shown["direction"] == "in" and shown["enabled"] == "yes"
+    before = cli.json("mapping", "show", "2")
+    assert before == room
+
+    time.sleep(1.1)  # updated_at has a resolution of one second in the output
+    assert cli.ok("mapping", "disable", "2") == "disabled mapping 2\n"
+    after = cli.json("mapping", "show", "2")
+    assert after["enabled"] is False and after["updated_at"] > before["updated_at"]
+    assert cli.ok("mapping", "disable", "2") == "mapping 2 is already disabled\n"
+    assert cli.json("mapping", "show", "2")["updated_at"] == after["updated_at"]
+    assert cli.json("mapping", "enable", "2")["enabled"] is True
+    assert cli.ok("mapping", "enable", "2") == "mapping 2 is already enabled\n"
+
+    assert cli.ok("mapping", "remove", "1") == "removed mapping 1\n"
+    assert cli.json("mapping", "remove", "3")["remote"] == "x"
+    assert [m["id"] for m in cli.json("mapping", "list")] == [2]
+    assert "no mapping with id 1" in cli.fails(2, "mapping", "show", "1")
+
+
+def test_removing_a_referenced_connector_is_refused(ops, pg_world):  # noqa: F811
+    cli = ops
+    cli.ok("mapping", "add", "--xmpp", "alice@example.org", "--connector", "ops", "--remote", "a")
+    err = cli.fails(2, "connector", "remove", "ops")
+    assert err == "ferry: connector ops still has 1 mapping(s); remove them first\n"
+    cli.ok("mapping", "remove", "1")
+    pg_world.sql("INSERT INTO outbox (connector_id, conversation, destination, payload) "
+                 "SELECT id, 'c', 'd', '{}' FROM connectors WHERE name = 'ops'")
+    assert "still has 1 message(s) waiting in the outbox" in cli.fails(2, "connector", "remove", "ops")
+    pg_world.sql("DELETE FROM outbox")
+    assert cli.ok("connector", "remove", "ops") == "removed connector ops\n"
+
+
+BAD_CONNECTOR_INPUT = [
+    (["connector", "add", "Ops!", "--kind", "log"], "invalid connector name \"Ops!\""),
+    (["connector", "add", "ops", "--kind", "slack"], "unknown connector kind \"slack\" (known: log)"),
+    (["connector", "add", "ops"], "--kind is required"),
+    (["connector", "add", "--kind", "log", "--setting", "path=/x"], "which name?"),
+    (["connector", "add", "ops", "--kind", "log"], "connector kind log needs --setting path=..."),
+    (["connector", "add", "ops", "--kind", "log", "--setting", "path"], "expected key=value"),
+    (["connector", "add", "ops", "--kind", "log", "--setting", "path=/x", "--setting", "path=/y"], "given twice"),
+    (["connector", "add", "ops", "--kind", "log", "--setting", "paht=/x"], "unknown setting \"paht\""),
+    (["connector", "add", "ops", "--kind", "log", "--setting", "path=rel.jsonl"], "must be an absolute file"),
+    (["connector", "add", "ops", "--kind"], "--kind needs a value"),
+    (["connector", "list", "extra"], "unexpected argument \"extra\""),
+    (["connector", "show", "nope"], "unknown connector nope (see ferry connector list)"),
+    (["connector", "show"], "which connector?"),
+    (["connector", "remove", "nope"], "unknown connector nope (see ferry connector list)"),
+    (["connector", "remove", "NOPE"], "invalid connector name"),
+    (["connector", "frobnicate"], "unknown subcommand \"frobnicate\""),
+]
+
+
+@pytest.mark.parametrize("args, message", BAD_CONNECTOR_INPUT, ids=[" ".join(a) for a, _ in BAD_CONNECTOR_INPUT])
+def test_bad_connector_input(cli, args, message):
+    assert message in cli.fails(2, *args)
+
+
+def test_duplicate_connector(ops):
+    err = ops.fails(2, "connector", "add", "ops", "--kind", "log", "--setting", "path=/other")
+    assert err == "ferry: connector ops already exists\n"
+
+
+def add(*extra: str) -> list[str]:
+    base = {"--xmpp": "alice@example.org", "--connector": "ops", "--remote": "a"}
+    args = ["mapping", "add"]
+    for flag, value in base.items():
+        if flag not in extra:
+            args += [flag, value]
+    return args + list(extra)
+
+
+BAD_MAPPING_INPUT = [
+    (add("--connector", "nope"), "unknown connector nope (see ferry connector list)"),
+    (add("--xmpp", "not a jid"), "invalid XMPP address \"not a jid\""),
+    (add("--xmpp", "@example.org"), "invalid XMPP address"),
+    (add("--xmpp", "alice@example.org/phone"), "a mapping binds a bare JID or a room, not a full JID"),
+    (add("--direction", "sideways"), "--direction must be in, out or both, not \"sideways\""),
+    (add("--option", "=x"), "expected key=value"),
+    (["mapping", "add", "--connector", "ops", "--remote", "a"], "--xmpp is required"),
+    (["mapping", "add", "--xmpp", "alice@example.org", "--remote", "a"], "--connector is required"),
+    (["mapping", "add", "--xmpp", "alice@example.org", "--connector", "ops"], "--remote is required"),
+    (add("--remote", ""), "--remote must not be empty"),
+    (add("--remote", "a\nb"), "--remote must be valid UTF-8 without control characters"),
+    (add("--xmpp", "a@b", "--xmpp", "c@d"), "--xmpp is given twice"),
+    (["mapping", "list", "--connector", "nope"], "unknown connector nope"),
+    (["mapping", "list", "--xmpp", "bob@example.org/r"], "not a full JID"),
+    (["mapping", "show"], "which mapping?"),
+    (["mapping", "show", "1", "2"], "unexpected argument \"2\""),
+    (["mapping", "show", "999"], "no mapping with id 999 (see ferry mapping list)"),
+    (["mapping", "remove", "999"], "no mapping with id 999"),
+    (["mapping", "enable", "999"], "no mapping with id 999"),
+    (["mapping", "disable", "999"], "no mapping with id 999"),
+]
+for sub in ("show", "remove", "enable", "disable"):
+    for bad in ("abc", "1x", "0", "1.5", "99999999999999999999"):
+        BAD_MAPPING_INPUT.append((["mapping", sub, bad], f"invalid mapping id \"{bad}\": expected a positive"))
+
+
+@pytest.mark.parametrize("args, message", BAD_MAPPING_INPUT, ids=[" ".join(a) for a, _ in BAD_MAPPING_INPUT])
+def test_bad_mapping_input(ops, args, message):
+    assert message in ops.fails(2, *args)
+
+
+def test_negative_id_is_refused(ops):
+    # "-1" looks like an option to the argument splitter: still a usage error that names it.
+    assert "-1" in ops.fails(2, "mapping", "show", "-1")
+
+
+def test_duplicate_mapping_names_the_existing_id(ops):
+    assert ops.ok(*add()) == "1\n"
+    err = ops.fails(2, *add("--xmpp", "ALICE@EXAMPLE.ORG", "--direction", "in"))
+    assert err == "ferry: this mapping exists already (id 1)\n"
+
+
+@pytest.mark.parametrize("command", [["connector", "list"], ["connector", "add", "x", "--kind", "log"],
+                                     ["mapping", "list"], ["mapping", "show", "1"]])
+def test_unknown_flag_goes_to_the_config_loader(cli, command):
+    err = cli.fails(2, *command, "--foo", "bar")
+    assert re.search(r"unknown .*option.*--foo", err), err
+
+
+def unused_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("command", [["connector", "list"], ["connector", "add", "ops", "--kind", "log",
+                                                              "--setting", "path=/x"],
+                                     ["mapping", "add", "--xmpp", "a@b.c", "--connector", "ops", "--remote", "r"],
+                                     ["mapping", "disable", "1"]])
+def test_database_unreachable(cli, command):
+    port = unused_port()
+    done = cli(*command, url=f"postgresql://ferry:hunter2-secret@127.0.0.1:{port}/ferry")
+    assert done.returncode == 1, done.stderr
+    assert done.stdout == ""
+    assert "127.0.0.1" in done.stderr and str(port) in done.stderr
+    assert "cannot connect" in done.stderr
+    assert "hunter2-secret" not in done.stderr
+
+
+def test_missing_database_url_is_a_configuration_error(cli):
+    done = cli("connector", "list", url="")
+    assert done.returncode == 2 and "database.url is required" in done.stderr
