@@ -200,7 +200,7 @@ asio::awaitable<void> MappingStore::reload_loop() {
             co_return;
         if (failure.empty()) {
             backoff.reset();
-            next_load = Clock::now() + std::chrono::hours(1);
+            next_load = Clock::now() + options_.poll_interval;
             continue;
         }
         const auto delay = backoff.next();

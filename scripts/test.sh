@@ -32,7 +32,9 @@ build_and_test() {
   cmake --build "$dir"
   step "unit tests ($dir)"
   ctest --test-dir "$dir" -L unit --output-on-failure -j2
-  step "integration tests against real Prosody and ejabberd ($dir)"
+  step "store tests against a private PostgreSQL ($dir)"
+  bash scripts/testworld/run-pg-tests.sh "$dir"
+  step "integration tests against real Prosody, ejabberd and PostgreSQL ($dir)"
   FERRY_BIN="$PWD/$dir/ferry" bash tests/integration/run.sh
 }
 

@@ -54,6 +54,10 @@ class Client:
         )
         self.message_errors: asyncio.Queue = asyncio.Queue()
         self.xmpp.add_event_handler("message_error", lambda m: self.message_errors.put_nowait(m))
+        self.receipts: asyncio.Queue = asyncio.Queue()
+        self.xmpp.register_handler(slixmpp.xmlstream.handler.Callback(
+            "receipt", slixmpp.xmlstream.matcher.MatchXPath("{jabber:client}message/{urn:xmpp:receipts}received"),
+            lambda m: self.receipts.put_nowait(m.xml.find("{urn:xmpp:receipts}received").get("id"))))
 
     async def login(self, timeout: float = 10.0) -> None:
         loop = asyncio.get_running_loop()
@@ -98,8 +102,21 @@ class Client:
             raise AssertionError(f"no reply from {to} to IQ {type_} {payload} within {timeout} s") from None
         return reply.xml
 
-    async def send_message(self, to: str, body: str) -> None:
-        self.xmpp.make_message(mto=to, mbody=body, mtype="chat").send()
+    async def send_message(self, to: str, body: str, id: str | None = None, receipt: bool = False) -> None:
+        """Sends a chat message; with receipt=True it asks for an XEP-0184 receipt (needs an id)."""
+        msg = self.xmpp.make_message(mto=to, mbody=body, mtype="chat")
+        if id is not None:
+            msg["id"] = id
+        if receipt:
+            msg.xml.append(ET.fromstring("<request xmlns='urn:xmpp:receipts'/>"))
+        msg.send()
+
+    async def next_receipt(self, timeout: float = 5.0) -> str:
+        """The id of the next XEP-0184 <received/> that arrives."""
+        try:
+            return await asyncio.wait_for(self.receipts.get(), timeout)
+        except asyncio.TimeoutError:
+            raise AssertionError(f"no receipt within {timeout} s") from None
 
     async def next_message_error(self, timeout: float = 5.0) -> ET.Element:
         """The next <message type='error'/> received."""
