@@ -62,8 +62,8 @@ int main(int argc, char** argv) {
         std::cout << "ferry " << ferry_version << '\n';
         return exit_ok;
     }
-    if (const auto code =
-            ferry::mappings::cli::run_store_command(command, args, environment_strings(), std::cout, std::cerr))
+    if (const auto code = ferry::mappings::cli::run_store_command(command, args, environment_strings(),
+                                                                  std::cout, std::cerr))
         return *code;
     if (command != "run" && command != "check-config") {
         std::cerr << "ferry: unknown command \"" << command << "\" (try: ferry help)\n";

@@ -3,7 +3,6 @@
 #include "bridge/core/message.hpp"
 
 #include <boost/asio/awaitable.hpp>
-
 #include <chrono>
 #include <optional>
 #include <string>
@@ -32,7 +31,9 @@ struct DeliveryResult {
     std::string error;
     std::optional<std::chrono::milliseconds> retry_after;
 
-    static DeliveryResult delivered(std::string remote_id = {}) { return {Outcome::delivered, std::move(remote_id), {}, {}}; }
+    static DeliveryResult delivered(std::string remote_id = {}) {
+        return {Outcome::delivered, std::move(remote_id), {}, {}};
+    }
     static DeliveryResult retry(std::string error, std::optional<std::chrono::milliseconds> after = {}) {
         return {Outcome::retry, {}, std::move(error), after};
     }

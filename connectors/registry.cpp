@@ -9,7 +9,9 @@ namespace ferry::connectors {
 ConnectorRegistry::ConnectorRegistry(const mappings::MappingStore& store, core::Logger& logger)
     : store_(store), logger_(logger) {}
 
-bool ConnectorRegistry::known_kind(const std::string& kind) { return kind == "log"; }
+bool ConnectorRegistry::known_kind(const std::string& kind) {
+    return kind == "log";
+}
 
 std::unique_ptr<Connector> ConnectorRegistry::make(const mappings::Connector& row) {
     try {

@@ -14,13 +14,13 @@ class Logger;
 namespace ferry::mappings {
 struct Connector;
 class MappingStore;
-}
+} // namespace ferry::mappings
 
 namespace ferry::connectors {
 
 /// The kinds of connector this binary can run, and the running instances, one per configured connector.
-/// An instance is made on first use from the connector's row in the current mapping snapshot and made again when
-/// its settings change; a disabled or unknown connector yields nullptr (its outbox rows wait).
+/// An instance is made on first use from the connector's row in the current mapping snapshot and made again
+/// when its settings change; a disabled or unknown connector yields nullptr (its outbox rows wait).
 class ConnectorRegistry {
 public:
     ConnectorRegistry(const mappings::MappingStore& store, core::Logger& logger);

@@ -38,13 +38,15 @@ boost::asio::awaitable<SchemaStatus> schema_status(pg::Connection& connection) {
             "SELECT version, name, to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
             "FROM schema_version ORDER BY version");
         for (int r = 0; r < rows.rows(); ++r) {
-            status.applied.push_back({to_int(rows.get(r, 0).value_or("0")), std::string(rows.get(r, 1).value_or("")),
+            status.applied.push_back({to_int(rows.get(r, 0).value_or("0")),
+                                      std::string(rows.get(r, 1).value_or("")),
                                       std::string(rows.get(r, 2).value_or(""))});
             status.database_version = std::max(status.database_version, status.applied.back().version);
         }
     }
     for (const Migration& m : known_migrations()) {
-        const bool done = std::ranges::any_of(status.applied, [&](const AppliedMigration& a) { return a.version == m.version; });
+        const bool done = std::ranges::any_of(
+            status.applied, [&](const AppliedMigration& a) { return a.version == m.version; });
         if (!done)
             status.pending.push_back(m);
     }
@@ -60,15 +62,16 @@ boost::asio::awaitable<std::vector<int>> migrate(pg::Connection& connection, cor
         co_await connection.execute(create_version_table);
         const SchemaStatus status = co_await schema_status(connection);
         if (status.newer_than_binary())
-            throw SchemaTooNew("the database schema is at version " + std::to_string(status.database_version) +
-                               ", newer than this ferry knows (" + std::to_string(status.binary_version) +
-                               "): upgrade ferry instead");
+            throw SchemaTooNew("the database schema is at version " +
+                               std::to_string(status.database_version) + ", newer than this ferry knows (" +
+                               std::to_string(status.binary_version) + "): upgrade ferry instead");
         for (const Migration& m : status.pending) {
-            co_await pg::with_transaction(connection, [&m](pg::Connection& c) -> boost::asio::awaitable<void> {
-                co_await c.execute_script(m.sql);
-                co_await c.execute("INSERT INTO schema_version (version, name) VALUES ($1, $2)",
-                                   pg::params(std::to_string(m.version), std::string(m.name)));
-            });
+            co_await pg::with_transaction(
+                connection, [&m](pg::Connection& c) -> boost::asio::awaitable<void> {
+                    co_await c.execute_script(m.sql);
+                    co_await c.execute("INSERT INTO schema_version (version, name) VALUES ($1, $2)",
+                                       pg::params(std::to_string(m.version), std::string(m.name)));
+                });
             logger.info("schema: applied migration " + std::string(m.name));
             applied.push_back(m.version);
         }

@@ -1,7 +1,6 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
-
 #include <span>
 #include <stdexcept>
 #include <string>

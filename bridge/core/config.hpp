@@ -37,8 +37,8 @@ struct LogConfig {
 
 /// The PostgreSQL store: INI section [database].
 struct DatabaseConfig {
-    std::string url;            // libpq URI or key=value string; holds the password, never printed
-    std::size_t pool_size = 4;  // 1..64
+    std::string url;           // libpq URI or key=value string; holds the password, never printed
+    std::size_t pool_size = 4; // 1..64
 
     bool operator==(const DatabaseConfig&) const = default;
 };

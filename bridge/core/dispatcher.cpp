@@ -6,14 +6,13 @@
 #include "mappings/pg/pool.hpp"
 #include "mappings/pg/transaction.hpp"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <nlohmann/json.hpp>
-
-#include <algorithm>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 
 namespace ferry::core {
@@ -89,8 +88,8 @@ struct Dispatcher::Outcome {
     std::chrono::milliseconds delay{0};
 };
 
-Dispatcher::Dispatcher(asio::any_io_executor executor, pg::Pool& pool, ConnectorLookup connectors, Logger& logger,
-                       DispatcherOptions options)
+Dispatcher::Dispatcher(asio::any_io_executor executor, pg::Pool& pool, ConnectorLookup connectors,
+                       Logger& logger, DispatcherOptions options)
     : executor_(executor), pool_(pool), connectors_(std::move(connectors)), logger_(logger),
       options_(std::move(options)), wakeup_(executor) {}
 
@@ -189,8 +188,8 @@ std::chrono::milliseconds Dispatcher::retry_delay(int attempts, const DeliveryRe
 }
 
 asio::awaitable<void> Dispatcher::deliver_conversation(std::vector<std::size_t> indexes,
-                                                      const std::vector<ClaimedRow>& rows,
-                                                      std::vector<Outcome>& outcomes) {
+                                                       const std::vector<ClaimedRow>& rows,
+                                                       std::vector<Outcome>& outcomes) {
     for (const std::size_t index : indexes) {
         const ClaimedRow& row = rows[index];
         Outcome& outcome = outcomes[index];
@@ -217,14 +216,16 @@ asio::awaitable<void> Dispatcher::deliver_conversation(std::vector<std::size_t> 
                 co_return; // later rows of this conversation wait behind this one
             }
             result.error = "gave up after " + std::to_string(row.attempts + 1) + " attempts over " +
-                           std::to_string(static_cast<long>(row.age_seconds)) + " s; last error: " + result.error;
+                           std::to_string(static_cast<long>(row.age_seconds)) +
+                           " s; last error: " + result.error;
         }
         outcome.kind = Outcome::Kind::failed;
         outcome.error = std::move(result.error);
     }
 }
 
-asio::awaitable<void> Dispatcher::record(const std::vector<ClaimedRow>& rows, const std::vector<Outcome>& outcomes) {
+asio::awaitable<void> Dispatcher::record(const std::vector<ClaimedRow>& rows,
+                                         const std::vector<Outcome>& outcomes) {
     std::vector<std::int64_t> delivered;
     std::vector<std::int64_t> untouched;
     nlohmann::json remote_ids = nlohmann::json::array();
@@ -243,15 +244,17 @@ asio::awaitable<void> Dispatcher::record(const std::vector<ClaimedRow>& rows, co
                                       {"conversation", row.delivery.destination}});
             break;
         case Outcome::Kind::retry:
-            retries.push_back({{"id", row.id}, {"error", outcome.error}, {"delay", outcome.delay.count() / 1000.0}});
-            logger_.warning("delivery of outbox row " + std::to_string(row.id) + " to " + row.delivery.destination +
-                            " failed (attempt " + std::to_string(row.delivery.attempt) + "), retrying in " +
+            retries.push_back(
+                {{"id", row.id}, {"error", outcome.error}, {"delay", outcome.delay.count() / 1000.0}});
+            logger_.warning("delivery of outbox row " + std::to_string(row.id) + " to " +
+                            row.delivery.destination + " failed (attempt " +
+                            std::to_string(row.delivery.attempt) + "), retrying in " +
                             std::to_string(outcome.delay.count()) + " ms: " + outcome.error);
             break;
         case Outcome::Kind::failed:
             failures.push_back({{"id", row.id}, {"reason", outcome.error}});
-            logger_.error("delivery of outbox row " + std::to_string(row.id) + " to " + row.delivery.destination +
-                          " failed for good: " + outcome.error);
+            logger_.error("delivery of outbox row " + std::to_string(row.id) + " to " +
+                          row.delivery.destination + " failed for good: " + outcome.error);
             break;
         case Outcome::Kind::not_attempted:
             untouched.push_back(row.id);
@@ -282,8 +285,10 @@ asio::awaitable<void> Dispatcher::record(const std::vector<ClaimedRow>& rows, co
             break;
         } catch (const pg::ConnectionLost& e) {
             if (std::chrono::steady_clock::now() > deadline) {
-                logger_.error(std::string("dispatcher: could not record delivery outcomes before the lease ran out; "
-                                          "those rows will be delivered again: ") + e.what());
+                logger_.error(
+                    std::string("dispatcher: could not record delivery outcomes before the lease ran out; "
+                                "those rows will be delivered again: ") +
+                    e.what());
                 co_return;
             }
             logger_.warning(std::string("dispatcher: recording outcomes failed, retrying: ") + e.what());

@@ -5,7 +5,6 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -15,15 +14,15 @@
 namespace ferry::pg {
 class Pool;
 class Connection;
-}
+} // namespace ferry::pg
 
 namespace ferry::core {
 
 class Logger;
 
 struct DispatcherOptions {
-    std::string owner;           ///< unique per process; names the leases this process holds
-    std::size_t batch = 1000;    ///< rows claimed per round trip at most
+    std::string owner;        ///< unique per process; names the leases this process holds
+    std::size_t batch = 1000; ///< rows claimed per round trip at most
     std::chrono::milliseconds lease{30000};
     std::chrono::milliseconds idle_poll{1000}; ///< how often to look for due rows when nothing wakes us
     std::chrono::milliseconds retry_min_delay{1000};
@@ -41,19 +40,19 @@ struct ClaimedRow {
     connectors::Delivery delivery;
 };
 
-/// The durable queue's delivering side. Claims due rows with FOR UPDATE SKIP LOCKED and a lease (any number of
-/// Ferry processes can share one database), delivers each conversation's rows in order through its connector,
-/// and records the outcome in one transaction per batch: delivered rows leave the outbox (their remote ids go to
-/// message_map), transient failures are retried with exponential backoff and jitter (honouring Retry-After),
-/// permanent failures and rows too old or tried too often become dead letters.
+/// The durable queue's delivering side. Claims due rows with FOR UPDATE SKIP LOCKED and a lease (any number
+/// of Ferry processes can share one database), delivers each conversation's rows in order through its
+/// connector, and records the outcome in one transaction per batch: delivered rows leave the outbox (their
+/// remote ids go to message_map), transient failures are retried with exponential backoff and jitter
+/// (honouring Retry-After), permanent failures and rows too old or tried too often become dead letters.
 class Dispatcher {
 public:
     /// The connector for a connector id, or nullptr when it is unknown or disabled (rows then wait).
     using ConnectorLookup = std::function<connectors::Connector*(std::int64_t connector_id)>;
     using DeadLetterHandler = std::function<void(const connectors::Delivery&, const std::string& reason)>;
 
-    Dispatcher(boost::asio::any_io_executor executor, pg::Pool& pool, ConnectorLookup connectors, Logger& logger,
-               DispatcherOptions options);
+    Dispatcher(boost::asio::any_io_executor executor, pg::Pool& pool, ConnectorLookup connectors,
+               Logger& logger, DispatcherOptions options);
     Dispatcher(const Dispatcher&) = delete;
     Dispatcher& operator=(const Dispatcher&) = delete;
 
@@ -71,9 +70,11 @@ public:
 private:
     struct Outcome;
     boost::asio::awaitable<std::vector<ClaimedRow>> claim();
-    boost::asio::awaitable<void> deliver_conversation(std::vector<std::size_t> indexes, const std::vector<ClaimedRow>& rows,
+    boost::asio::awaitable<void> deliver_conversation(std::vector<std::size_t> indexes,
+                                                      const std::vector<ClaimedRow>& rows,
                                                       std::vector<Outcome>& outcomes);
-    boost::asio::awaitable<void> record(const std::vector<ClaimedRow>& rows, const std::vector<Outcome>& outcomes);
+    boost::asio::awaitable<void> record(const std::vector<ClaimedRow>& rows,
+                                        const std::vector<Outcome>& outcomes);
     std::chrono::milliseconds retry_delay(int attempts, const connectors::DeliveryResult& result);
 
     boost::asio::any_io_executor executor_;

@@ -1,16 +1,15 @@
 #include "bridge/core/message.hpp"
 
-#include <nlohmann/json.hpp>
-
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <nlohmann/json.hpp>
 
 namespace ferry::core {
 
 nlohmann::json to_json(const Message& m) {
-    nlohmann::json json = {{"kind", m.kind}, {"source", m.source}, {"from", m.from}, {"to", m.to},
-                           {"text", m.text}, {"timestamp", m.timestamp}};
+    nlohmann::json json = {{"kind", m.kind}, {"source", m.source}, {"from", m.from},
+                           {"to", m.to},     {"text", m.text},     {"timestamp", m.timestamp}};
     if (!m.source_id.empty())
         json["source_id"] = m.source_id;
     if (!m.subject.empty())
@@ -41,12 +40,13 @@ Message message_from_json(const nlohmann::json& json) {
 std::string utc_timestamp() {
     const auto now = std::chrono::system_clock::now();
     const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
-    const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+    const auto millis =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
     std::tm utc{};
     gmtime_r(&seconds, &utc);
     char text[64];
-    std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900, utc.tm_mon + 1,
-                  utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<int>(millis));
+    std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
+                  utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<int>(millis));
     return text;
 }
 

@@ -8,7 +8,6 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
 #include <set>
 
 namespace ferry::core {
@@ -22,7 +21,8 @@ struct Outbox::Request {
     std::exception_ptr failure;
     bool finished = false;
     asio::steady_timer done;
-    explicit Request(asio::any_io_executor executor) : done(executor, asio::steady_timer::time_point::max()) {}
+    explicit Request(asio::any_io_executor executor)
+        : done(executor, asio::steady_timer::time_point::max()) {}
 };
 
 namespace {
@@ -47,7 +47,8 @@ Outbox::Outbox(asio::any_io_executor executor, pg::Pool& pool, Logger& logger, O
 
 Outbox::~Outbox() = default;
 
-asio::awaitable<EnqueueResult> Outbox::enqueue(std::vector<OutboxEntry> entries, std::optional<SourceKey> source) {
+asio::awaitable<EnqueueResult> Outbox::enqueue(std::vector<OutboxEntry> entries,
+                                               std::optional<SourceKey> source) {
     auto request = std::make_shared<Request>(executor_);
     request->entries = std::move(entries);
     request->source = std::move(source);
@@ -77,7 +78,8 @@ asio::awaitable<void> Outbox::run() {
             continue;
         }
         std::size_t rows = 0;
-        while (!requests_.empty() && (batch.empty() || rows + requests_.front()->entries.size() <= options_.max_batch)) {
+        while (!requests_.empty() &&
+               (batch.empty() || rows + requests_.front()->entries.size() <= options_.max_batch)) {
             rows += requests_.front()->entries.size();
             batch.push_back(std::move(requests_.front()));
             requests_.pop_front();
@@ -149,7 +151,8 @@ asio::awaitable<void> Outbox::commit(std::vector<std::shared_ptr<Request>>& batc
                                 {"payload", entry.payload}});
         }
         if (!rows.empty()) {
-            co_await db.execute(insert_rows, pg::params(rows.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
+            co_await db.execute(
+                insert_rows, pg::params(rows.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
             // A payload-less hint for dispatchers in other processes; one per transaction.
             co_await db.execute("SELECT pg_notify('ferry_outbox', '')");
             wrote = true;

@@ -42,7 +42,8 @@ bool Router::route(const xmpp::InboundStanza& in) {
     if (!remote)
         return false;
     const auto snapshot = store_.snapshot();
-    const mappings::Mapping* mapping = snapshot->outbound(in.from.bare_string(), remote->second, remote->first);
+    const mappings::Mapping* mapping =
+        snapshot->outbound(in.from.bare_string(), remote->second, remote->first);
     if (mapping == nullptr)
         return false;
     const xmpp::XmlNode* body = stanza.child("body");

@@ -3,7 +3,6 @@
 #include "bridge/xmpp/stanza_dispatcher.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
-
 #include <string>
 #include <string_view>
 #include <utility>

@@ -11,7 +11,6 @@
 #include "mappings/pg/pool.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
-
 #include <random>
 #include <unistd.h>
 
@@ -47,18 +46,18 @@ struct StoreServices::Parts {
     Dispatcher dispatcher;
     Router router;
 
-    Parts(asio::any_io_executor executor, const Config& config, xmpp::StanzaDispatcher& stanzas, Logger& logger)
-        : logger(logger), stanzas(stanzas),
-          pool(executor, config.database.url, pool_options(config), logger),
-          store(executor, pool, config.database.url, logger), outbox(executor, pool, logger), registry(store, logger),
-          dispatcher(
-              executor, pool, [this](std::int64_t id) { return registry.find(id); }, logger,
-              DispatcherOptions{.owner = lease_owner()}),
+    Parts(asio::any_io_executor executor, const Config& config, xmpp::StanzaDispatcher& stanzas,
+          Logger& logger)
+        : logger(logger), stanzas(stanzas), pool(executor, config.database.url, pool_options(config), logger),
+          store(executor, pool, config.database.url, logger), outbox(executor, pool, logger),
+          registry(store, logger), dispatcher(
+                                       executor, pool, [this](std::int64_t id) { return registry.find(id); },
+                                       logger, DispatcherOptions{.owner = lease_owner()}),
           router(executor, store, outbox, stanzas, logger) {}
 };
 
-StoreServices::StoreServices(asio::any_io_executor executor, const Config& config, xmpp::StanzaDispatcher& stanzas,
-                             Logger& logger)
+StoreServices::StoreServices(asio::any_io_executor executor, const Config& config,
+                             xmpp::StanzaDispatcher& stanzas, Logger& logger)
     : parts_(std::make_unique<Parts>(executor, config, stanzas, logger)) {
     Parts& p = *parts_;
     p.outbox.on_committed([&p] { p.dispatcher.wake(); });
@@ -74,8 +73,8 @@ StoreServices::StoreServices(asio::any_io_executor executor, const Config& confi
         if (!m.source_id.empty())
             original.set_attribute("id", m.source_id);
         p.stanzas.send(xmpp::make_error_reply(original, "recipient-unavailable",
-                                              "Ferry could not deliver this message to " + delivery.destination +
-                                                  ": " + reason));
+                                              "Ferry could not deliver this message to " +
+                                                  delivery.destination + ": " + reason));
     });
 }
 
@@ -89,12 +88,13 @@ asio::awaitable<void> StoreServices::run(bool migrate) {
             co_await mappings::migrate(*lease, p.logger);
         const mappings::SchemaStatus status = co_await mappings::schema_status(*lease);
         if (status.newer_than_binary())
-            throw SchemaNotReady("the database schema is at version " + std::to_string(status.database_version) +
-                                 ", newer than this ferry knows (" + std::to_string(status.binary_version) +
-                                 "); upgrade ferry");
+            throw SchemaNotReady("the database schema is at version " +
+                                 std::to_string(status.database_version) + ", newer than this ferry knows (" +
+                                 std::to_string(status.binary_version) + "); upgrade ferry");
         if (!status.up_to_date())
-            throw SchemaNotReady("the database schema is at version " + std::to_string(status.database_version) +
-                                 " but this ferry needs " + std::to_string(status.binary_version) +
+            throw SchemaNotReady("the database schema is at version " +
+                                 std::to_string(status.database_version) + " but this ferry needs " +
+                                 std::to_string(status.binary_version) +
                                  ": run `ferry db migrate` first, or start with `ferry run --migrate`");
     }
     co_await (p.store.run() && p.outbox.run() && p.dispatcher.run());

@@ -1,10 +1,9 @@
 #include "connectors/log/log_connector.hpp"
 
-#include <nlohmann/json.hpp>
-
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <nlohmann/json.hpp>
 #include <system_error>
 #include <unistd.h>
 
@@ -22,12 +21,10 @@ LogConnector::~LogConnector() {
 }
 
 boost::asio::awaitable<DeliveryResult> LogConnector::send(const Delivery& delivery) {
-    nlohmann::json line = {{"idempotency_key", delivery.idempotency_key},
-                           {"destination", delivery.destination},
-                           {"conversation", delivery.conversation},
-                           {"attempt", delivery.attempt},
-                           {"delivered_at", core::utc_timestamp()},
-                           {"message", core::to_json(delivery.message)}};
+    nlohmann::json line = {
+        {"idempotency_key", delivery.idempotency_key}, {"destination", delivery.destination},
+        {"conversation", delivery.conversation},       {"attempt", delivery.attempt},
+        {"delivered_at", core::utc_timestamp()},       {"message", core::to_json(delivery.message)}};
     // One write() with O_APPEND keeps lines whole even with several Ferry processes on one file. A local
     // append is short enough not to need a thread.
     const std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";

@@ -7,8 +7,8 @@
 namespace ferry::connectors {
 
 /// The `log` connector: appends each delivered message as one JSON line to a file (setting `path`).
-/// Proves the XMPP → mapping → outbox → delivery path before the real connectors exist, and gives operators an
-/// audit trail. Lines carry the idempotency key, so a reader can drop a duplicate delivery.
+/// Proves the XMPP → mapping → outbox → delivery path before the real connectors exist, and gives operators
+/// an audit trail. Lines carry the idempotency key, so a reader can drop a duplicate delivery.
 class LogConnector final : public Connector {
 public:
     /// Opens (creating, appending) the file; throws std::system_error when it cannot.

@@ -5,10 +5,9 @@
 #include "mappings/pg/connection.hpp"
 #include "mappings/pg/error.hpp"
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
-
-#include <algorithm>
 #include <ostream>
 
 namespace ferry::mappings::cli {
@@ -39,7 +38,8 @@ std::vector<std::string> SplitArguments::values(std::string_view name) const {
     return out;
 }
 
-SplitArguments split_arguments(const std::vector<std::string>& args, const std::vector<std::string>& own_flags,
+SplitArguments split_arguments(const std::vector<std::string>& args,
+                               const std::vector<std::string>& own_flags,
                                const std::vector<std::string>& own_switches) {
     SplitArguments split;
     for (std::size_t i = 0; i < args.size(); ++i) {
@@ -79,7 +79,8 @@ namespace {
 
 int run_subcommand(const Subcommand& sub, const SplitArguments& split, const core::Config& config,
                    std::ostream& out, std::ostream& err) {
-    core::Logger logger(core::parse_log_level(config.log.level).value_or(core::LogLevel::info), config.log.file);
+    core::Logger logger(core::parse_log_level(config.log.level).value_or(core::LogLevel::info),
+                        config.log.file);
     asio::io_context context(1);
     pg::Connection db(context.get_executor(), config.database.url,
                       pg::ConnectionOptions{.connect_timeout = std::chrono::seconds(5),
@@ -125,20 +126,21 @@ std::optional<int> run_store_command(std::string_view command, const std::vector
         err << "ferry " << command << ": which one? (try: ferry help)\n";
         return core::exit_usage;
     }
-    const auto sub = std::ranges::find_if(found->subcommands, [&](const Subcommand& s) { return s.name == args[0]; });
+    const auto sub =
+        std::ranges::find_if(found->subcommands, [&](const Subcommand& s) { return s.name == args[0]; });
     if (sub == found->subcommands.end()) {
         err << "ferry " << command << ": unknown subcommand \"" << args[0] << "\" (try: ferry help)\n";
         return core::exit_usage;
     }
     try {
-        const SplitArguments split =
-            split_arguments(std::vector<std::string>(args.begin() + 1, args.end()), sub->flags, sub->switches);
+        const SplitArguments split = split_arguments(std::vector<std::string>(args.begin() + 1, args.end()),
+                                                     sub->flags, sub->switches);
         const core::Config config =
             core::load_config(split.config_args, environment, {.component = false, .database = true});
         return run_subcommand(*sub, split, config, out, err);
     } catch (const UsageError& e) {
-        err << "ferry " << command << ' ' << sub->name << ": " << e.what() << "\nusage: ferry " << command << ' '
-            << sub->name << ' ' << sub->usage << '\n';
+        err << "ferry " << command << ' ' << sub->name << ": " << e.what() << "\nusage: ferry " << command
+            << ' ' << sub->name << ' ' << sub->usage << '\n';
         return core::exit_usage;
     } catch (const core::ConfigError& e) {
         err << "ferry: configuration error: " << e.what() << '\n';

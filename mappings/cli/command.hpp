@@ -3,13 +3,12 @@
 #include "bridge/core/config.hpp"
 
 #include <boost/asio/awaitable.hpp>
-
 #include <functional>
-#include <optional>
-#include <string_view>
 #include <iosfwd>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ferry::pg {
@@ -44,7 +43,8 @@ struct SplitArguments {
 
 /// Splits `args`: `own_flags` take a value (--name VALUE or --name=VALUE), `own_switches` take none, words
 /// without a leading '-' are positional, and every other option goes, with its value, to config_args.
-SplitArguments split_arguments(const std::vector<std::string>& args, const std::vector<std::string>& own_flags,
+SplitArguments split_arguments(const std::vector<std::string>& args,
+                               const std::vector<std::string>& own_flags,
                                const std::vector<std::string>& own_switches);
 
 /// What a store subcommand gets: its arguments, where to print, and an open database session.

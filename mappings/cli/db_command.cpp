@@ -1,9 +1,9 @@
-#include "mappings/cli/command.hpp"
 #include "mappings/cli/db_command.hpp"
+
+#include "mappings/cli/command.hpp"
 #include "mappings/migrations.hpp"
 
 #include <nlohmann/json.hpp>
-
 #include <ostream>
 
 namespace ferry::mappings::cli {
@@ -55,7 +55,8 @@ boost::asio::awaitable<int> status_command(CommandContext& ctx) {
         for (const auto& m : status.pending)
             ctx.out << "  pending  " << m.name << '\n';
     }
-    // Scripts can test `ferry db status` alone: non-zero unless the schema is exactly what this binary expects.
+    // Scripts can test `ferry db status` alone: non-zero unless the schema is exactly what this binary
+    // expects.
     co_return status.up_to_date() ? 0 : 1;
 }
 
@@ -64,8 +65,17 @@ boost::asio::awaitable<int> status_command(CommandContext& ctx) {
 Command db_command() {
     return {"db",
             "the database schema",
-            {{"migrate", "[--json]", "apply pending schema migrations (idempotent)", {}, {"json"}, migrate_command},
-             {"status", "[--json]", "show applied and pending migrations; exit 1 unless up to date", {}, {"json"},
+            {{"migrate",
+              "[--json]",
+              "apply pending schema migrations (idempotent)",
+              {},
+              {"json"},
+              migrate_command},
+             {"status",
+              "[--json]",
+              "show applied and pending migrations; exit 1 unless up to date",
+              {},
+              {"json"},
               status_command}}};
 }
 

@@ -449,8 +449,8 @@ TEST(Config, InvalidHostIsRejected) {
 }
 
 TEST(Config, DatabasePasswordIsNeverPrinted) {
-    const std::string text = describe_config(
-        load_config({"--database.url", "postgresql://ferry:hunter2@db.example.org:5433/ferry"}, required_env));
+    const std::string text = describe_config(load_config(
+        {"--database.url", "postgresql://ferry:hunter2@db.example.org:5433/ferry"}, required_env));
     EXPECT_EQ(text.find("hunter2"), std::string::npos) << text;
     EXPECT_NE(text.find("password=***"), std::string::npos) << text;
     EXPECT_NE(text.find("host='db.example.org'"), std::string::npos) << text;

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
+#include <optional>
 #include <thread>
 #include <unistd.h>
 
@@ -86,27 +87,37 @@ protected:
 
     /// Runs `body` on a connection of its own, to completion.
     void admin(std::function<asio::awaitable<void>(pg::Connection&)> body) {
-        run_until_done([&]() -> asio::awaitable<void> {
+        std::string failure = "did not finish";
+        auto task = [&]() -> asio::awaitable<void> {
             pg::Connection c(context.get_executor(), url);
             co_await c.connect();
             co_await body(c);
-        });
-    }
-
-    void run_until_done(Task body) {
-        std::string failure = "did not finish";
-        asio::co_spawn(context, std::move(body), [&](std::exception_ptr e) { failure = describe(e); });
+        };
+        asio::co_spawn(context, task, [&](std::exception_ptr e) { failure = describe(e); });
         context.restart();
         context.run_for(20s);
         ASSERT_EQ(failure, "");
     }
 
+    /// A store with `options`, and its pool, on `conninfo` (the test server by default).
+    MappingStore& make_store(std::string conninfo = {}) {
+        if (conninfo.empty())
+            conninfo = url;
+        pg::PoolOptions p;
+        p.size = 2;
+        p.retry_min_delay = options.retry_min_delay;
+        p.retry_max_delay = options.retry_max_delay;
+        p.connection = options.connection;
+        pool.emplace(context.get_executor(), conninfo, p, *log);
+        return store.emplace(context.get_executor(), *pool, conninfo, *log, options);
+    }
+
     /// Runs store.run() beside `body`; when `body` ends, stops the store and checks that run() ends promptly.
-    void run_with(MappingStore& store, Task body, std::chrono::seconds limit = 60s) {
+    void run_with(Task body, std::chrono::seconds limit = 60s) {
         bool body_done = false, store_done = false;
         std::string body_failure, store_failure;
         Clock::time_point stopped_at, store_done_at;
-        asio::co_spawn(context, store.run(), [&](std::exception_ptr e) {
+        asio::co_spawn(context, store->run(), [&](std::exception_ptr e) {
             store_done = true;
             store_done_at = Clock::now();
             store_failure = describe(e);
@@ -115,7 +126,7 @@ protected:
             body_done = true;
             body_failure = describe(e);
             stopped_at = Clock::now();
-            store.stop();
+            store->stop();
         });
         context.restart();
         const auto deadline = Clock::now() + limit;
@@ -126,24 +137,6 @@ protected:
         EXPECT_EQ(body_failure, "");
         EXPECT_EQ(store_failure, "");
         EXPECT_LT(store_done_at - stopped_at, 500ms) << "stop() did not end run() promptly";
-    }
-
-    pg::PoolOptions pool_options() {
-        pg::PoolOptions o;
-        o.size = 2;
-        o.retry_min_delay = 50ms;
-        o.retry_max_delay = 400ms;
-        o.connection.connect_timeout = 3s;
-        return o;
-    }
-
-    MappingStoreOptions store_options(std::chrono::milliseconds poll = 1h) {
-        MappingStoreOptions o;
-        o.poll_interval = poll; // by default long: only NOTIFY can explain what a test sees
-        o.retry_min_delay = 50ms;
-        o.retry_max_delay = 400ms;
-        o.connection.connect_timeout = 3s;
-        return o;
     }
 
     std::string name(std::string_view suffix) const { return prefix + "-" + std::string(suffix); }
@@ -167,8 +160,18 @@ protected:
 
     asio::io_context context;
     core::Logger logger{core::LogLevel::warning};
+    std::optional<core::Logger> own_log; // for a test that logs elsewhere
+    core::Logger* log = &logger;
     std::string url;
     std::string prefix;
+    // A long poll by default, so that only NOTIFY can explain what a test sees.
+    MappingStoreOptions options{.poll_interval = 1h,
+                                .retry_min_delay = 50ms,
+                                .retry_max_delay = 400ms,
+                                .connection = {.connect_timeout = 3s}};
+    // After the context: destroyed first, while their timers' io_context still exists.
+    std::optional<pg::Pool> pool;
+    std::optional<MappingStore> store;
 };
 
 TEST_F(PgMappingStore, FirstLoadHoldsWhatTheTablesHold) {
@@ -182,12 +185,11 @@ TEST_F(PgMappingStore, FirstLoadHoldsWhatTheTablesHold) {
         co_await c.execute("UPDATE mappings SET enabled = false WHERE id = $1::bigint", pg::params(carol));
         co_await add_mapping(c, "dave@example.org", off, "dave@mail.example");
     });
-    pg::Pool pool(context.get_executor(), url, pool_options(), logger);
-    MappingStore store(context.get_executor(), pool, url, logger, store_options());
+    MappingStore& store = make_store();
     EXPECT_EQ(store.generation(), 0u);
     ASSERT_NE(store.snapshot(), nullptr);
     EXPECT_EQ(store.snapshot()->size(), 0u);
-    run_with(store, [&]() -> asio::awaitable<void> {
+    run_with([&]() -> asio::awaitable<void> {
         co_await store.wait_loaded();
         EXPECT_EQ(store.generation(), 1u);
         const Snapshot s = store.snapshot();
@@ -213,9 +215,8 @@ TEST_F(PgMappingStore, FirstLoadHoldsWhatTheTablesHold) {
 }
 
 TEST_F(PgMappingStore, AddedChangedDisabledAndRemovedMappingsAreLiveWithinOneSecond) {
-    pg::Pool pool(context.get_executor(), url, pool_options(), logger);
-    MappingStore store(context.get_executor(), pool, url, logger, store_options());
-    run_with(store, [&]() -> asio::awaitable<void> {
+    MappingStore& store = make_store();
+    run_with([&]() -> asio::awaitable<void> {
         pg::Connection c(context.get_executor(), url);
         co_await c.connect();
         const std::string slack = co_await add_connector(c, "slack");
@@ -260,9 +261,8 @@ TEST_F(PgMappingStore, AddedChangedDisabledAndRemovedMappingsAreLiveWithinOneSec
 }
 
 TEST_F(PgMappingStore, DisabledConnectorHidesItsMappingsUntilEnabledAgain) {
-    pg::Pool pool(context.get_executor(), url, pool_options(), logger);
-    MappingStore store(context.get_executor(), pool, url, logger, store_options());
-    run_with(store, [&]() -> asio::awaitable<void> {
+    MappingStore& store = make_store();
+    run_with([&]() -> asio::awaitable<void> {
         pg::Connection c(context.get_executor(), url);
         co_await c.connect();
         const std::string hook = co_await add_connector(c, "hook");
@@ -289,13 +289,12 @@ TEST_F(PgMappingStore, DisabledConnectorHidesItsMappingsUntilEnabledAgain) {
 TEST_F(PgMappingStore, BurstOfInsertsCostsFewReloadsAndOneLogLinePerReload) {
     const auto log_path = std::filesystem::temp_directory_path() / (prefix + ".log");
     std::filesystem::remove(log_path);
-    core::Logger info_logger(core::LogLevel::info, log_path.string());
-    pg::Pool pool(context.get_executor(), url, pool_options(), logger);
-    MappingStore store(context.get_executor(), pool, url, info_logger, store_options());
+    log = &own_log.emplace(core::LogLevel::info, log_path.string());
+    MappingStore& store = make_store();
     constexpr int inserts = 1000;
     std::uint64_t reloads = 0;
     Clock::duration burst{};
-    run_with(store, [&]() -> asio::awaitable<void> {
+    run_with([&]() -> asio::awaitable<void> {
         pg::Connection c(context.get_executor(), url);
         co_await c.connect();
         co_await c.execute("SET synchronous_commit = off"); // each insert still commits (and notifies) alone
@@ -331,9 +330,9 @@ TEST_F(PgMappingStore, BurstOfInsertsCostsFewReloadsAndOneLogLinePerReload) {
 }
 
 TEST_F(PgMappingStore, ChangeWithoutNotificationIsFoundByPolling) {
-    pg::Pool pool(context.get_executor(), url, pool_options(), logger);
-    MappingStore store(context.get_executor(), pool, url, logger, store_options(300ms));
-    run_with(store, [&]() -> asio::awaitable<void> {
+    options.poll_interval = 300ms;
+    MappingStore& store = make_store();
+    run_with([&]() -> asio::awaitable<void> {
         pg::Connection c(context.get_executor(), url);
         co_await c.connect();
         const std::string quiet = co_await add_connector(c, "quiet");
@@ -355,11 +354,9 @@ TEST_F(PgMappingStore, ChangeWithoutNotificationIsFoundByPolling) {
 }
 
 TEST_F(PgMappingStore, ChangeMadeWhileTheListenConnectionIsDownIsLoadedAfterReconnecting) {
-    pg::Pool pool(context.get_executor(), url, pool_options(), logger);
-    MappingStoreOptions options = store_options();
     options.retry_min_delay = 600ms; // the store reconnects 300..600 ms after losing the connection
-    MappingStore store(context.get_executor(), pool, url, logger, options);
-    run_with(store, [&]() -> asio::awaitable<void> {
+    MappingStore& store = make_store();
+    run_with([&]() -> asio::awaitable<void> {
         pg::Connection c(context.get_executor(), url);
         co_await c.connect();
         const std::string gap = co_await add_connector(c, "gap");
@@ -402,10 +399,9 @@ TEST_F(PgMappingStore, PostgresRestartMidRunIsSurvivedAndLaterChangesArrive) {
     std::atomic<bool> restarted = false;
     std::atomic<int> restart_status = -1;
     std::thread restarter;
-    pg::Pool pool(context.get_executor(), url, pool_options(), logger);
-    MappingStore store(context.get_executor(), pool, url, logger, store_options());
+    MappingStore& store = make_store();
     std::string started_before, started_after;
-    run_with(store, [&]() -> asio::awaitable<void> {
+    run_with([&]() -> asio::awaitable<void> {
         std::string phoenix;
         {
             pg::Connection c(context.get_executor(), url);
@@ -448,11 +444,10 @@ TEST_F(PgMappingStore, StopEndsRunPromptlyWhilePostgresIsUnreachable) {
         port = probe.local_endpoint().port();
     }
     const std::string nowhere = "postgresql://ferry:secret@127.0.0.1:" + std::to_string(port) + "/ferry";
-    core::Logger quiet(core::LogLevel::error);
-    pg::Pool pool(context.get_executor(), nowhere, pool_options(), quiet);
-    MappingStore store(context.get_executor(), pool, nowhere, quiet, store_options());
+    log = &own_log.emplace(core::LogLevel::error);
+    MappingStore& store = make_store(nowhere);
     bool aborted = false;
-    run_with(store, [&]() -> asio::awaitable<void> {
+    run_with([&]() -> asio::awaitable<void> {
         asio::co_spawn(context, store.wait_loaded(), [&](std::exception_ptr e) { aborted = e != nullptr; });
         co_await sleep_for(500ms);
         EXPECT_EQ(store.generation(), 0u);
