@@ -89,9 +89,9 @@ std::string milliseconds(Clock::duration duration) {
 
 MappingStore::MappingStore(asio::any_io_executor executor, pg::Pool& pool, std::string conninfo,
                            core::Logger& logger, MappingStoreOptions options)
-    : executor_(executor), pool_(pool), conninfo_(std::move(conninfo)), logger_(logger),
-      options_(std::move(options)), snapshot_(std::make_shared<const MappingSnapshot>()),
-      listener_(executor, conninfo_, options_.connection), wake_(executor),
+    : executor_(executor), pool_(pool), logger_(logger), options_(options),
+      snapshot_(std::make_shared<const MappingSnapshot>()),
+      listener_(executor, std::move(conninfo), options.connection), wake_(executor),
       stopped_(executor, asio::steady_timer::time_point::max()),
       loaded_(executor, asio::steady_timer::time_point::max()) {}
 

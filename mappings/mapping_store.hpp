@@ -80,7 +80,6 @@ private:
 
     boost::asio::any_io_executor executor_;
     pg::Pool& pool_;
-    std::string conninfo_;
     core::Logger& logger_;
     MappingStoreOptions options_;
     std::shared_ptr<const MappingSnapshot> snapshot_;

@@ -8,6 +8,8 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cstdio>
+#include <random>
 #include <set>
 
 namespace ferry::core {
@@ -16,6 +18,7 @@ namespace asio = boost::asio;
 
 struct Outbox::Request {
     std::vector<OutboxEntry> entries;
+    std::vector<std::string> keys; ///< one idempotency key per entry, kept when a lost COMMIT is retried
     std::optional<SourceKey> source;
     std::optional<EnqueueResult> result;
     std::exception_ptr failure;
@@ -34,11 +37,32 @@ SELECT (s->>0)::bigint, s->>1 FROM jsonb_array_elements($1::jsonb) AS s
 ON CONFLICT DO NOTHING
 RETURNING connector_id, source_id)";
 
+// The keys come from the client: a batch written again after a lost COMMIT acknowledgement (the first COMMIT
+// may have succeeded) then adds nothing twice.
 constexpr std::string_view insert_rows = R"(
-INSERT INTO outbox (connector_id, conversation, destination, payload)
-SELECT (e->>'connector_id')::bigint, e->>'conversation', e->>'destination', e->'payload'
+INSERT INTO outbox (idempotency_key, connector_id, conversation, destination, payload)
+SELECT (e->>'key')::uuid, (e->>'connector_id')::bigint, e->>'conversation', e->>'destination', e->'payload'
 FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS rows(e, n)
-ORDER BY n)";
+ORDER BY n
+ON CONFLICT (idempotency_key) DO NOTHING)";
+
+/// Random (version 4) UUIDs, one per entry.
+std::vector<std::string> new_keys(std::size_t count) {
+    std::random_device random;
+    std::vector<std::string> keys;
+    keys.reserve(count);
+    for (std::size_t i = 0; i < count; ++i) {
+        const std::uint32_t a = random();
+        const std::uint32_t b = (random() & 0xffff0fffu) | 0x00004000u; // version 4
+        const std::uint32_t c = (random() & 0x3fffffffu) | 0x80000000u; // RFC 4122 variant
+        const std::uint32_t d = random();
+        char text[37];
+        std::snprintf(text, sizeof text, "%08x-%04x-%04x-%04x-%04x%08x", a, b >> 16, b & 0xffffu, c >> 16,
+                      c & 0xffffu, d);
+        keys.emplace_back(text);
+    }
+    return keys;
+}
 
 } // namespace
 
@@ -51,6 +75,7 @@ asio::awaitable<EnqueueResult> Outbox::enqueue(std::vector<OutboxEntry> entries,
                                                std::optional<SourceKey> source) {
     auto request = std::make_shared<Request>(executor_);
     request->entries = std::move(entries);
+    request->keys = new_keys(request->entries.size());
     request->source = std::move(source);
     requests_.push_back(request);
     wakeup_.cancel();
@@ -144,11 +169,14 @@ asio::awaitable<void> Outbox::commit(std::vector<std::shared_ptr<Request>>& batc
         for (auto& request : batch) {
             if (request->result != EnqueueResult::committed)
                 continue;
-            for (auto& entry : request->entries)
-                rows.push_back({{"connector_id", entry.connector_id},
+            for (std::size_t i = 0; i < request->entries.size(); ++i) {
+                const OutboxEntry& entry = request->entries[i];
+                rows.push_back({{"key", request->keys[i]},
+                                {"connector_id", entry.connector_id},
                                 {"conversation", entry.conversation},
                                 {"destination", entry.destination},
                                 {"payload", entry.payload}});
+            }
         }
         if (!rows.empty()) {
             co_await db.execute(

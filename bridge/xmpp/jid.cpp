@@ -56,7 +56,7 @@ bool is_space(char32_t c) {
            c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000;
 }
 
-bool is_ascii_alnum(char32_t c) {
+constexpr bool is_ascii_alnum(char32_t c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
@@ -64,53 +64,90 @@ std::string quoted(char32_t c) {
     return std::string("'") + static_cast<char>(c) + "'";
 }
 
-// Checks shared by every part; on success fills code_points for the part-specific checks.
-Reason check_common(std::string_view part, std::string_view name, std::u32string& code_points) {
+// Checks shared by every part, then `each` on every code point; no allocation on success.
+template <class Each> Reason check_part(std::string_view part, std::string_view name, Each each) {
     if (part.empty())
         return "empty " + std::string(name);
     if (part.size() > Jid::max_part_bytes)
         return std::string(name) + " longer than " + std::to_string(Jid::max_part_bytes) + " bytes";
-    code_points.clear();
     for (std::size_t pos = 0; pos < part.size();) {
         const auto c = decode_utf8(part, pos);
         if (!c)
             return "invalid UTF-8 in " + std::string(name);
         if (is_control(*c))
             return "control character in " + std::string(name);
-        code_points.push_back(*c);
+        if (auto reason = each(*c))
+            return reason;
     }
     return std::nullopt;
 }
 
+// Byte classes for the pure-ASCII fast path: bit 1 allowed in a localpart, bit 2 in a domainpart, bit 4 in a
+// resourcepart.
+constexpr std::array<unsigned char, 128> ascii_class = [] {
+    std::array<unsigned char, 128> t{};
+    for (int c = 0x20; c < 0x7f; ++c)
+        t[c] = 4;
+    for (int c = 0x21; c < 0x7f; ++c)
+        t[c] |= 1;
+    for (char c : std::string_view("\"&'/:<>@"))
+        t[static_cast<unsigned char>(c)] &= ~1;
+    for (int c = 0; c < 128; ++c)
+        if (is_ascii_alnum(c) || c == '-' || c == '.' || c == '_')
+            t[c] |= 2;
+    return t;
+}();
+
+/// True when `part` is non-empty, short enough, pure ASCII and every byte has `bit`: then it is valid as far
+/// as the per-character rules go.
+bool ascii_ok(std::string_view part, unsigned char bit) {
+    if (part.empty() || part.size() > Jid::max_part_bytes)
+        return false;
+    for (const char ch : part) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (c >= 0x80 || (ascii_class[c] & bit) == 0)
+            return false;
+    }
+    return true;
+}
+
 Reason check_local(std::string_view local) {
-    std::u32string code_points;
-    if (auto reason = check_common(local, "localpart", code_points))
-        return reason;
-    for (const char32_t c : code_points) {
+    if (ascii_ok(local, 1))
+        return std::nullopt;
+    return check_part(local, "localpart", [](char32_t c) -> Reason {
         if (is_space(c))
             return "whitespace in localpart";
         if (std::u32string_view(U"\"&'/:<>@").find(c) != std::u32string_view::npos)
             return "forbidden character " + quoted(c) + " in localpart";
-    }
-    return std::nullopt;
+        return std::nullopt;
+    });
 }
 
 Reason check_domain(std::string_view domain) {
-    std::u32string code_points;
-    if (auto reason = check_common(domain, "domainpart", code_points))
+    const bool literal = !domain.empty() && domain.front() == '[';
+    if (!literal && ascii_ok(domain, 2)) {
+        if (domain.front() == '.' || domain.back() == '.')
+            return "domainpart begins or ends with a dot";
+        if (domain.find("..") != std::string_view::npos)
+            return "empty label in domainpart";
+        return std::nullopt;
+    }
+    if (auto reason = check_part(domain, "domainpart", [literal](char32_t c) -> Reason {
+            if (literal)
+                return std::nullopt;
+            if (is_space(c))
+                return "whitespace in domainpart";
+            if (c < 0x80 && !is_ascii_alnum(c) && c != '-' && c != '.' && c != '_')
+                return "forbidden character " + quoted(c) + " in domainpart";
+            return std::nullopt;
+        }))
         return reason;
-    if (domain.front() == '[') {
+    if (literal) {
         struct in6_addr address {};
         const std::string inner(domain.substr(1, domain.size() - 1 - (domain.back() == ']' ? 1 : 0)));
         if (domain.back() != ']' || inet_pton(AF_INET6, inner.c_str(), &address) != 1)
             return "invalid IPv6 literal in domainpart";
         return std::nullopt;
-    }
-    for (const char32_t c : code_points) {
-        if (is_space(c))
-            return "whitespace in domainpart";
-        if (c < 0x80 && !is_ascii_alnum(c) && c != '-' && c != '.' && c != '_')
-            return "forbidden character " + quoted(c) + " in domainpart";
     }
     if (domain.front() == '.' || domain.back() == '.')
         return "domainpart begins or ends with a dot";
@@ -174,9 +211,9 @@ std::variant<Jid, std::string> Jid::make(std::optional<std::string_view> local, 
         domain.remove_suffix(1);
     if (auto reason = check_domain(domain))
         return std::move(*reason);
-    if (resource) {
-        std::u32string code_points;
-        if (auto reason = check_common(*resource, "resourcepart", code_points))
+    if (resource && !ascii_ok(*resource, 4)) {
+        if (auto reason =
+                check_part(*resource, "resourcepart", [](char32_t) -> Reason { return std::nullopt; }))
             return std::move(*reason);
     }
     return Jid(ascii_lower(local.value_or("")), ascii_lower(domain), std::string(resource.value_or("")));

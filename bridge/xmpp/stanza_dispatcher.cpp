@@ -43,7 +43,8 @@ void StanzaDispatcher::dispatch(const XmlNode& stanza) {
         return;
     }
     if (is_error_stanza(stanza)) {
-        logger_.debug("error stanza from " + from->full() + ": " + stanza.to_string());
+        if (logger_.enabled(core::LogLevel::debug))
+            logger_.debug("error stanza from " + from->full() + ": " + stanza.to_string());
         if (address_handler_)
             address_handler_({stanza, *from, *to});
         return;
@@ -63,7 +64,8 @@ void StanzaDispatcher::dispatch(const XmlNode& stanza) {
     // subscription requests and probes get service-unavailable.
     const std::string_view type = stanza.attribute("type");
     if (type.empty() || type == "unavailable") {
-        logger_.debug("ignoring presence to unknown address " + to->full());
+        if (logger_.enabled(core::LogLevel::debug))
+            logger_.debug("ignoring presence to unknown address " + to->full());
         return;
     }
     reply_error(stanza, "service-unavailable", "no bridge is mapped to " + to->bare_string());

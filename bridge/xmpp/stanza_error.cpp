@@ -22,6 +22,7 @@ namespace {
 
 XmlNode reply_skeleton(const XmlNode& stanza, std::string type) {
     XmlNode reply(stanza.name());
+    reply.reserve_attributes(4);
     if (auto from = stanza.attribute("to"); !from.empty())
         reply.set_attribute("from", std::string(from));
     if (auto to = stanza.attribute("from"); !to.empty())

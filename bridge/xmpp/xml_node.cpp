@@ -1,6 +1,7 @@
 #include "bridge/xmpp/xml_node.hpp"
 
 #include <algorithm>
+#include <array>
 
 namespace ferry::xmpp {
 
@@ -76,45 +77,40 @@ XmlNode* XmlNode::child(std::string_view name, std::string_view xmlns) {
     return const_cast<XmlNode*>(std::as_const(*this).child(name, xmlns));
 }
 
+namespace {
+// 0: copy as is; 1..6: index into replacements; 7: a control character. XML 1.0 cannot carry those at all and
+// the server would close the stream, so they become U+FFFD. A literal CR would be read back as LF: &#13;.
+constexpr std::array<unsigned char, 256> escape_class = [] {
+    std::array<unsigned char, 256> t{};
+    for (int c = 0; c < 0x20; ++c)
+        t[c] = 7;
+    t['\t'] = 0;
+    t['\n'] = 0;
+    t['&'] = 1;
+    t['<'] = 2;
+    t['>'] = 3;
+    t['"'] = 4;
+    t['\''] = 5;
+    t['\r'] = 6;
+    return t;
+}();
+constexpr std::string_view replacements[] = {"",       "&amp;",  "&lt;",  "&gt;",
+                                             "&quot;", "&apos;", "&#13;", "\xEF\xBF\xBD"};
+} // namespace
+
 void append_escaped(std::string& out, std::string_view text) {
-    std::size_t start = 0;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        const char* replacement = nullptr;
-        switch (text[i]) {
-        case '&':
-            replacement = "&amp;";
+    const char* p = text.data();
+    const char* const end = p + text.size();
+    while (p != end) {
+        const char* run = p;
+        while (p != end && escape_class[static_cast<unsigned char>(*p)] == 0)
+            ++p;
+        out.append(run, static_cast<std::size_t>(p - run));
+        if (p == end)
             break;
-        case '<':
-            replacement = "&lt;";
-            break;
-        case '>':
-            replacement = "&gt;";
-            break;
-        case '"':
-            replacement = "&quot;";
-            break;
-        case '\'':
-            replacement = "&apos;";
-            break;
-        case '\r':
-            replacement = "&#13;"; // a literal CR would be normalised to LF by the reader
-            break;
-        case '\t':
-        case '\n':
-            continue;
-        default:
-            if (static_cast<unsigned char>(text[i]) >= 0x20)
-                continue;
-            // Control characters cannot be represented in XML 1.0 at all; sending one would make the
-            // server close the stream, so they become U+FFFD REPLACEMENT CHARACTER.
-            replacement = "\xEF\xBF\xBD";
-            break;
-        }
-        out.append(text.substr(start, i - start));
-        out.append(replacement);
-        start = i + 1;
+        out.append(replacements[escape_class[static_cast<unsigned char>(*p)]]);
+        ++p;
     }
-    out.append(text.substr(start));
 }
 
 std::string escape_xml(std::string_view text) {
@@ -157,6 +153,7 @@ void XmlNode::append_to(std::string& out, std::string_view parent_xmlns) const {
 
 std::string XmlNode::to_string(std::string_view parent_xmlns) const {
     std::string out;
+    out.reserve(512);
     append_to(out, parent_xmlns);
     return out;
 }

@@ -34,6 +34,7 @@ public:
     /// Sets (or replaces) an attribute; returns *this for chaining.
     XmlNode& set_attribute(std::string name, std::string value);
     void remove_attribute(std::string_view name);
+    void reserve_attributes(std::size_t n) { attributes_.reserve(n); }
     const std::vector<Attribute>& attributes() const { return attributes_; }
 
     /// Text directly inside this element, before its first child.

@@ -33,6 +33,10 @@ ExpandedName split_name(const char* raw) {
 XmlNode make_element(const char* raw_name, const char** attributes) {
     const ExpandedName name = split_name(raw_name);
     XmlNode node{std::string(name.local), std::string(name.uri)};
+    std::size_t count = 0;
+    for (const char** a = attributes; *a != nullptr; a += 2)
+        ++count;
+    node.reserve_attributes(count);
     for (const char** a = attributes; *a != nullptr; a += 2) {
         const ExpandedName attribute = split_name(a[0]);
         if (attribute.uri.empty()) {
