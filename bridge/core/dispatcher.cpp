@@ -150,8 +150,9 @@ asio::awaitable<void> Dispatcher::run() {
 asio::awaitable<std::vector<ClaimedRow>> Dispatcher::claim() {
     pg::Lease lease = co_await pool_.acquire();
     const pg::Result result = co_await lease->execute(
-        claim_rows, pg::params(options_.owner, std::to_string(options_.lease.count() / 1000.0),
-                               std::to_string(options_.batch)));
+        claim_rows,
+        pg::params(options_.owner, std::to_string(static_cast<double>(options_.lease.count()) / 1000.0),
+                   std::to_string(options_.batch)));
     std::vector<ClaimedRow> rows;
     rows.reserve(static_cast<std::size_t>(result.rows()));
     for (int r = 0; r < result.rows(); ++r) {
@@ -244,8 +245,9 @@ asio::awaitable<void> Dispatcher::record(const std::vector<ClaimedRow>& rows,
                                       {"conversation", row.delivery.destination}});
             break;
         case Outcome::Kind::retry:
-            retries.push_back(
-                {{"id", row.id}, {"error", outcome.error}, {"delay", outcome.delay.count() / 1000.0}});
+            retries.push_back({{"id", row.id},
+                               {"error", outcome.error},
+                               {"delay", static_cast<double>(outcome.delay.count()) / 1000.0}});
             logger_.warning("delivery of outbox row " + std::to_string(row.id) + " to " +
                             row.delivery.destination + " failed (attempt " +
                             std::to_string(row.delivery.attempt) + "), retrying in " +

@@ -78,7 +78,7 @@ bool Router::route(const xmpp::InboundStanza& in) {
     reply_to->set_attribute("id", std::string(stanza.attribute("id")));
     ++accepted_;
     asio::co_spawn(executor_, outbox_.enqueue(std::move(entries)),
-                   [this, reply_to, wants_receipt](std::exception_ptr failure, EnqueueResult) {
+                   [this, reply_to, wants_receipt](const std::exception_ptr& failure, EnqueueResult) {
                        if (failure) {
                            std::string reason = "unknown error";
                            try {

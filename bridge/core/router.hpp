@@ -33,7 +33,7 @@ public:
     Router& operator=(const Router&) = delete;
 
     /// The StanzaDispatcher's address handler: true when the stanza was taken.
-    bool route(const xmpp::InboundStanza& stanza);
+    bool route(const xmpp::InboundStanza& in);
     std::uint64_t accepted() const { return accepted_; }
 
 private:

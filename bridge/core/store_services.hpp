@@ -26,7 +26,7 @@ public:
 class StoreServices {
 public:
     StoreServices(boost::asio::any_io_executor executor, const Config& config,
-                  xmpp::StanzaDispatcher& dispatcher, Logger& logger);
+                  xmpp::StanzaDispatcher& stanzas, Logger& logger);
     ~StoreServices();
     StoreServices(const StoreServices&) = delete;
     StoreServices& operator=(const StoreServices&) = delete;

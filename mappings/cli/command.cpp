@@ -93,7 +93,7 @@ int run_subcommand(const Subcommand& sub, const SplitArguments& split, const cor
             CommandContext ctx{split, out, db, logger, config};
             co_return co_await sub.run(ctx);
         },
-        [&](std::exception_ptr failure, int code) {
+        [&](const std::exception_ptr& failure, int code) {
             if (!failure) {
                 exit_code = code;
                 return;

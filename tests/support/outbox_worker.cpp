@@ -13,7 +13,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
-
 #include <csignal>
 #include <exception>
 #include <iostream>
@@ -47,8 +46,8 @@ int main(int argc, char** argv) {
         options.idle_poll = 100ms;
         options.retry_min_delay = 100ms;
         ferry::core::Dispatcher dispatcher(
-            context.get_executor(), pool, [&log](std::int64_t) -> ferry::connectors::Connector* { return &log; },
-            logger, options);
+            context.get_executor(), pool,
+            [&log](std::int64_t) -> ferry::connectors::Connector* { return &log; }, logger, options);
 
         asio::signal_set signals(context, SIGTERM, SIGINT);
         signals.async_wait([&](const boost::system::error_code& error, int) {

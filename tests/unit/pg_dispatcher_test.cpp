@@ -1,7 +1,7 @@
 // The outbox's promises (issue 3) against a real PostgreSQL, delivering side: order per conversation, exactly
-// once with two dispatchers, retries with backoff and Retry-After, dead letters, and a dead owner's leases taken
-// over. Run with scripts/testworld/run-pg-tests.sh BUILD_DIR (sets FERRY_TEST_PG_URL). The writing side is in
-// pg_outbox_test.cpp.
+// once with two dispatchers, retries with backoff and Retry-After, dead letters, and a dead owner's leases
+// taken over. Run with scripts/testworld/run-pg-tests.sh BUILD_DIR (sets FERRY_TEST_PG_URL). The writing side
+// is in pg_outbox_test.cpp.
 #include "bridge/core/dispatcher.hpp"
 #include "bridge/core/logger.hpp"
 #include "bridge/core/message.hpp"
@@ -51,9 +51,15 @@ struct Service {
     std::function<asio::awaitable<void>()> run;
     std::function<void()> stop;
 };
-Service service(Outbox& outbox) { return {[&outbox] { return outbox.run(); }, [&outbox] { outbox.stop(); }}; }
-Service service(Dispatcher& d) { return {[&d] { return d.run(); }, [&d] { d.stop(); }}; }
-template <typename... S> std::vector<Service> services(S... list) { return std::vector<Service>{list...}; }
+Service service(Outbox& outbox) {
+    return {[&outbox] { return outbox.run(); }, [&outbox] { outbox.stop(); }};
+}
+Service service(Dispatcher& d) {
+    return {[&d] { return d.run(); }, [&d] { d.stop(); }};
+}
+template <typename... S> std::vector<Service> services(S... list) {
+    return std::vector<Service>{list...};
+}
 
 /// Runs `scenario` beside `services`; afterwards (also when it throws) stops them and waits until every run()
 /// has returned, so no loop outlives the objects it works on. A run() that threw fails the scenario.
@@ -79,7 +85,8 @@ asio::awaitable<void> while_running(std::vector<Service> list, Task scenario) {
     while (*left > 0 && Clock::now() < deadline)
         co_await sleep_for(5ms);
     if (scenario_failure)
-        throw std::runtime_error(describe(scenario_failure) + (failure->empty() ? "" : " (" + *failure + ")"));
+        throw std::runtime_error(describe(scenario_failure) +
+                                 (failure->empty() ? "" : " (" + *failure + ")"));
     require(*left == 0, "every run() returned after stop()");
     require(failure->empty(), *failure);
 }
@@ -168,9 +175,9 @@ protected:
             co_await c.connect();
             co_await mappings::migrate(c, logger);
             co_await c.execute_script(reset_sql);
-            const pg::Result r = co_await c.execute(
-                "INSERT INTO connectors (name, kind) VALUES ('dispatcher-test', 'test') "
-                "ON CONFLICT (name) DO UPDATE SET enabled = true RETURNING id");
+            const pg::Result r =
+                co_await c.execute("INSERT INTO connectors (name, kind) VALUES ('dispatcher-test', 'test') "
+                                   "ON CONFLICT (name) DO UPDATE SET enabled = true RETURNING id");
             connector_id = std::stoll(std::string(*r.get(0, 0)));
         });
     }
@@ -260,8 +267,8 @@ TEST_F(PgDispatcher, EachConversationIsDeliveredInEnqueueOrder) {
         const auto executor = context.get_executor();
         pg::Pool pool(executor, url, pool_options(3), logger);
         Outbox outbox(executor, pool, logger);
-        // Each message takes its own time (0–1.6 ms), so deliveries interleave unlike their enqueues, and sends
-        // of one conversation that overlapped would complete out of order.
+        // Each message takes its own time (0–1.6 ms), so deliveries interleave unlike their enqueues, and
+        // sends of one conversation that overlapped would complete out of order.
         std::map<std::string, std::vector<std::string>> completed;
         RecordingConnector recorder([&](const Delivery& d) -> asio::awaitable<DeliveryResult> {
             co_await sleep_for(std::chrono::microseconds(400 * ((std::stoi(d.message.text) * 7) % 5)));
@@ -270,24 +277,26 @@ TEST_F(PgDispatcher, EachConversationIsDeliveredInEnqueueOrder) {
         });
         Dispatcher dispatcher(executor, pool, lookup(recorder), logger, options("order", 50));
         outbox.on_committed([&] { dispatcher.wake(); });
-        co_await while_running(services(service(outbox), service(dispatcher)), [&]() -> asio::awaitable<void> {
-            // Interleaved c0 #0, c1 #0, c2 #0, c0 #1, …, in waves of concurrent enqueue() calls (several
-            // transactions) while the dispatcher already claims.
-            for (int wave = 0; wave < 10; ++wave) {
-                std::size_t left = 0;
-                for (int i = wave * 20; i < (wave + 1) * 20; ++i)
-                    for (int c = 0; c < conversations; ++c) {
-                        std::vector<OutboxEntry> one;
-                        one.push_back(entry("c" + std::to_string(c), std::to_string(i)));
-                        ++left;
-                        asio::co_spawn(executor, outbox.enqueue(std::move(one)),
-                                       [&left](std::exception_ptr, EnqueueResult) { --left; });
-                    }
-                while (left > 0)
-                    co_await sleep_for(1ms);
-            }
-            co_await drained(pool, [&] { return recorder.calls.size() >= conversations * per_conversation; }, 20s);
-        });
+        co_await while_running(
+            services(service(outbox), service(dispatcher)), [&]() -> asio::awaitable<void> {
+                // Interleaved c0 #0, c1 #0, c2 #0, c0 #1, …, in waves of concurrent enqueue() calls (several
+                // transactions) while the dispatcher already claims.
+                for (int wave = 0; wave < 10; ++wave) {
+                    std::size_t left = 0;
+                    for (int i = wave * 20; i < (wave + 1) * 20; ++i)
+                        for (int c = 0; c < conversations; ++c) {
+                            std::vector<OutboxEntry> one;
+                            one.push_back(entry("c" + std::to_string(c), std::to_string(i)));
+                            ++left;
+                            asio::co_spawn(executor, outbox.enqueue(std::move(one)),
+                                           [&left](std::exception_ptr, EnqueueResult) { --left; });
+                        }
+                    while (left > 0)
+                        co_await sleep_for(1ms);
+                }
+                co_await drained(
+                    pool, [&] { return recorder.calls.size() >= conversations * per_conversation; }, 20s);
+            });
         std::vector<std::string> expected;
         for (int i = 0; i < per_conversation; ++i)
             expected.push_back(std::to_string(i));
@@ -321,14 +330,16 @@ TEST_F(PgDispatcher, TwoDispatchersDeliverEveryMessageExactlyOnce) {
                     for (int k = 0; k < messages / 100; ++k) {
                         std::vector<OutboxEntry> entries;
                         for (int seq = k * 100; seq < (k + 1) * 100; ++seq)
-                            entries.push_back(entry("c" + std::to_string(seq % conversations), std::to_string(seq)));
+                            entries.push_back(
+                                entry("c" + std::to_string(seq % conversations), std::to_string(seq)));
                         ++left;
                         asio::co_spawn(executor, outbox.enqueue(std::move(entries)),
                                        [&left](std::exception_ptr, EnqueueResult) { --left; });
                     }
                     while (left > 0)
                         co_await sleep_for(5ms);
-                    co_await drained(writer, [] { return true; }, 40s);
+                    co_await drained(
+                        writer, [] { return true; }, 40s);
                 });
             std::map<std::string, int> per_key;
             std::set<int> seqs;
@@ -350,10 +361,13 @@ TEST_F(PgDispatcher, TwoDispatchersDeliverEveryMessageExactlyOnce) {
             for (int c = 0; c < conversations; ++c) {
                 std::vector<std::string> texts = recorder.texts("c" + std::to_string(c));
                 require(std::is_sorted(texts.begin(), texts.end(),
-                                       [](const std::string& x, const std::string& y) { return std::stoi(x) < std::stoi(y); }),
+                                       [](const std::string& x, const std::string& y) {
+                                           return std::stoi(x) < std::stoi(y);
+                                       }),
                         "conversation c" + std::to_string(c) + " delivered in order across both dispatchers");
             }
-            std::cout << "exactly once: owner-a delivered " << a.delivered() << ", owner-b " << b.delivered() << "\n";
+            std::cout << "exactly once: owner-a delivered " << a.delivered() << ", owner-b " << b.delivered()
+                      << "\n";
         },
         60s);
 }
@@ -369,7 +383,8 @@ TEST_F(PgDispatcher, TransientFailuresAreRetriedInOrderWithAttemptsRecordedAndRe
         RecordingConnector recorder([&](const Delivery& d) -> asio::awaitable<DeliveryResult> {
             if (d.message.text == "flaky") {
                 const pg::Result row = co_await query(
-                    observer, "SELECT attempts, coalesce(last_error, '-') FROM outbox WHERE idempotency_key = $1",
+                    observer,
+                    "SELECT attempts, coalesce(last_error, '-') FROM outbox WHERE idempotency_key = $1",
                     pg::params(d.idempotency_key));
                 flaky_rows.push_back(std::to_string(d.attempt) + ":" + std::string(*row.get(0, 0)) + ":" +
                                      std::string(*row.get(0, 1)));
@@ -397,7 +412,8 @@ TEST_F(PgDispatcher, TransientFailuresAreRetriedInOrderWithAttemptsRecordedAndRe
         co_await enqueue_each(pool, std::move(entries));
         Dispatcher dispatcher(executor, pool, lookup(recorder), logger, options("retry"));
         co_await while_running(services(service(dispatcher)), [&]() -> asio::awaitable<void> {
-            co_await drained(pool, [] { return true; }, 10s);
+            co_await drained(
+                pool, [] { return true; }, 10s);
         });
 
         EXPECT_EQ(flaky_rows, (std::vector<std::string>{"1:0:-", "2:1:flaky 1", "3:2:flaky 2"}));
@@ -434,7 +450,8 @@ TEST_F(PgDispatcher, PermanentFailuresAndExhaustedRetriesBecomeDeadLetters) {
         entries.push_back(entry("busy", "always-busy"));
         entries.push_back(entry("old", "too-old"));
         co_await enqueue_each(pool, std::move(entries));
-        co_await query(pool, "UPDATE outbox SET created_at = now() - interval '6 days' WHERE conversation = 'old'");
+        co_await query(pool,
+                       "UPDATE outbox SET created_at = now() - interval '6 days' WHERE conversation = 'old'");
         const pg::Result keys = co_await query(pool, "SELECT payload->>'text', idempotency_key FROM outbox");
         std::map<std::string, std::string> key_of;
         for (int r = 0; r < keys.rows(); ++r)
@@ -450,11 +467,13 @@ TEST_F(PgDispatcher, PermanentFailuresAndExhaustedRetriesBecomeDeadLetters) {
             handled_text[d.idempotency_key] = d.message.text + " to " + d.destination;
         });
         co_await while_running(services(service(dispatcher)), [&]() -> asio::awaitable<void> {
-            co_await drained(pool, [&] { return handled.size() >= 3; }, 10s);
+            co_await drained(
+                pool, [&] { return handled.size() >= 3; }, 10s);
         });
 
         const pg::Result dead = co_await query(
-            pool, "SELECT payload->>'text', idempotency_key, attempts, reason, destination FROM dead_letters");
+            pool,
+            "SELECT payload->>'text', idempotency_key, attempts, reason, destination FROM dead_letters");
         std::map<std::string, std::vector<std::string>> rows; // text -> key, attempts, reason, destination
         for (int r = 0; r < dead.rows(); ++r)
             for (int c = 1; c < 5; ++c)
@@ -464,7 +483,8 @@ TEST_F(PgDispatcher, PermanentFailuresAndExhaustedRetriesBecomeDeadLetters) {
                                                                   "550 5.1.1 no such user", "to-perm"}));
         EXPECT_EQ(rows["always-busy"].at(0), key_of["always-busy"]);
         EXPECT_EQ(rows["always-busy"].at(1), "3");
-        EXPECT_EQ(rows["always-busy"].at(2).rfind("gave up after 3 attempts", 0), 0u) << rows["always-busy"].at(2);
+        EXPECT_EQ(rows["always-busy"].at(2).rfind("gave up after 3 attempts", 0), 0u)
+            << rows["always-busy"].at(2);
         EXPECT_NE(rows["always-busy"].at(2).find("421 busy"), std::string::npos);
         EXPECT_EQ(rows["too-old"].at(0), key_of["too-old"]);
         EXPECT_EQ(rows["too-old"].at(1), "1") << "too old: no second attempt";
@@ -517,7 +537,8 @@ TEST_F(PgDispatcher, RowsOfADeadOwnerAreDeliveredByAnotherOnceItsLeaseExpires) {
             seen_by_dead.insert(call.delivery.idempotency_key);
         dead_context.stop();
     }
-    ASSERT_EQ(seen_by_dead.size(), 3u) << "the stuck dispatcher was meant to hold one delivery per conversation";
+    ASSERT_EQ(seen_by_dead.size(), 3u)
+        << "the stuck dispatcher was meant to hold one delivery per conversation";
 
     RecordingConnector live;
     run([&]() -> asio::awaitable<void> {
@@ -525,7 +546,8 @@ TEST_F(PgDispatcher, RowsOfADeadOwnerAreDeliveredByAnotherOnceItsLeaseExpires) {
         EXPECT_EQ(co_await count(pool, "SELECT count(*) FROM outbox WHERE lease_owner = 'dead'"), 12);
         Dispatcher alive(context.get_executor(), pool, lookup(live), logger, options("alive"));
         co_await while_running(services(service(alive)), [&]() -> asio::awaitable<void> {
-            co_await drained(pool, [&] { return live.calls.size() >= 12; }, 10s);
+            co_await drained(
+                pool, [&] { return live.calls.size() >= 12; }, 10s);
         });
     });
     std::map<std::string, std::string> delivered;
@@ -539,7 +561,7 @@ TEST_F(PgDispatcher, RowsOfADeadOwnerAreDeliveredByAnotherOnceItsLeaseExpires) {
     EXPECT_GE(live.calls.front().at - claim_started, 950ms) << "the lease was not honoured";
     for (const char* c : {"a", "b", "c"})
         EXPECT_EQ(live.texts(c), (std::vector<std::string>{std::string(c) + "0", std::string(c) + "1",
-                                                            std::string(c) + "2", std::string(c) + "3"}));
+                                                           std::string(c) + "2", std::string(c) + "3"}));
 }
 
 } // namespace

@@ -318,8 +318,8 @@ TEST_F(PgMappingStore, BurstOfInsertsCostsFewReloadsAndOneLogLinePerReload) {
               << std::chrono::duration_cast<std::chrono::milliseconds>(burst).count() << " ms caused "
               << reloads << " reloads\n";
     EXPECT_GE(reloads, 1u);
-    // Not a timing bound: under load (ASan, a busy CI machine) the burst takes longer and allows more reloads,
-    // but never anywhere near one per insert.
+    // Not a timing bound: under load (ASan, a busy CI machine) the burst takes longer and allows more
+    // reloads, but never anywhere near one per insert.
     EXPECT_LT(reloads, static_cast<std::uint64_t>(inserts) / 4) << "the debounce did not coalesce the burst";
     // Each reload after a notification waits the 50 ms debounce first.
     EXPECT_LE(reloads, static_cast<std::uint64_t>(burst / 50ms) + 3);

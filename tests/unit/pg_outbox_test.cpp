@@ -1,7 +1,7 @@
 // The outbox's promises (issue 3) against a real PostgreSQL, writing side: group commit, enqueue() returning
-// only after COMMIT, inbound dedup, one row per entry even when a COMMIT's acknowledgement is lost, and nothing
-// lost across a server restart. Run with scripts/testworld/run-pg-tests.sh BUILD_DIR (sets FERRY_TEST_PG_URL
-// and FERRY_TEST_PG_DIR). The delivering side is in pg_dispatcher_test.cpp.
+// only after COMMIT, inbound dedup, one row per entry even when a COMMIT's acknowledgement is lost, and
+// nothing lost across a server restart. Run with scripts/testworld/run-pg-tests.sh BUILD_DIR (sets
+// FERRY_TEST_PG_URL and FERRY_TEST_PG_DIR). The delivering side is in pg_dispatcher_test.cpp.
 #include "bridge/core/dispatcher.hpp"
 #include "bridge/core/logger.hpp"
 #include "bridge/core/message.hpp"
@@ -86,9 +86,15 @@ struct Service {
     std::function<asio::awaitable<void>()> run;
     std::function<void()> stop;
 };
-Service service(Outbox& outbox) { return {[&outbox] { return outbox.run(); }, [&outbox] { outbox.stop(); }}; }
-Service service(Dispatcher& d) { return {[&d] { return d.run(); }, [&d] { d.stop(); }}; }
-template <typename... S> std::vector<Service> services(S... list) { return std::vector<Service>{list...}; }
+Service service(Outbox& outbox) {
+    return {[&outbox] { return outbox.run(); }, [&outbox] { outbox.stop(); }};
+}
+Service service(Dispatcher& d) {
+    return {[&d] { return d.run(); }, [&d] { d.stop(); }};
+}
+template <typename... S> std::vector<Service> services(S... list) {
+    return std::vector<Service>{list...};
+}
 
 /// Runs `scenario` beside `services`; afterwards (also when it throws) stops them and waits until every run()
 /// has returned, so no loop outlives the objects it works on. A run() that threw fails the scenario.
@@ -114,7 +120,8 @@ asio::awaitable<void> while_running(std::vector<Service> list, Task scenario) {
     while (*left > 0 && Clock::now() < deadline)
         co_await sleep_for(5ms);
     if (scenario_failure)
-        throw std::runtime_error(describe(scenario_failure) + (failure->empty() ? "" : " (" + *failure + ")"));
+        throw std::runtime_error(describe(scenario_failure) +
+                                 (failure->empty() ? "" : " (" + *failure + ")"));
     require(*left == 0, "every run() returned after stop()");
     require(failure->empty(), *failure);
 }
@@ -158,7 +165,8 @@ std::vector<OutboxEntry> one(OutboxEntry entry) {
 }
 
 /// Test-only: a deferred constraint trigger runs inside COMMIT, so rows sent to 'slow-commit' make their
-/// COMMIT take `seconds` on the server (only the first time when `once`: a sequence counts, rollbacks or not).
+/// COMMIT take `seconds` on the server (only the first time when `once`: a sequence counts, rollbacks or
+/// not).
 std::string slow_commit_sql(double seconds, bool once) {
     std::ostringstream sql;
     sql << "CREATE SEQUENCE ferry_test_slow_commit_count;\n"
@@ -169,7 +177,8 @@ std::string slow_commit_sql(double seconds, bool once) {
            "    END IF;\n"
            "    RETURN NULL;\n"
            "END $$;\n"
-           "CREATE CONSTRAINT TRIGGER ferry_test_slow_commit AFTER INSERT ON outbox DEFERRABLE INITIALLY DEFERRED\n"
+           "CREATE CONSTRAINT TRIGGER ferry_test_slow_commit AFTER INSERT ON outbox DEFERRABLE INITIALLY "
+           "DEFERRED\n"
            "    FOR EACH ROW WHEN (NEW.destination = 'slow-commit')\n"
            "    EXECUTE FUNCTION ferry_test_slow_commit('"
         << seconds << "', '" << (once ? "once" : "always") << "')";
@@ -205,9 +214,9 @@ protected:
         admin([&](pg::Connection& c) -> asio::awaitable<void> {
             co_await mappings::migrate(c, logger);
             co_await c.execute_script(reset_sql);
-            const pg::Result r = co_await c.execute(
-                "INSERT INTO connectors (name, kind) VALUES ('outbox-test', 'test') "
-                "ON CONFLICT (name) DO UPDATE SET enabled = true RETURNING id");
+            const pg::Result r =
+                co_await c.execute("INSERT INTO connectors (name, kind) VALUES ('outbox-test', 'test') "
+                                   "ON CONFLICT (name) DO UPDATE SET enabled = true RETURNING id");
             connector_id = std::stoll(std::string(*r.get(0, 0)));
         });
     }
@@ -272,7 +281,8 @@ TEST_F(PgOutbox, ConcurrentEnqueuesShareFewTransactionsAndReturnOnlyOnceVisibleE
     constexpr int callers = 2000;
     run([&]() -> asio::awaitable<void> {
         const auto executor = context.get_executor();
-        pg::Pool observer(executor, url, pool_options(4), logger); // other sessions: see only what is committed
+        pg::Pool observer(executor, url, pool_options(4),
+                          logger); // other sessions: see only what is committed
         // One row makes its batch's COMMIT last 300 ms: an enqueue() answering before COMMIT would be seen.
         co_await script(observer, slow_commit_sql(0.3, false));
         pg::Pool pool(executor, url, pool_options(2), logger);
@@ -283,7 +293,8 @@ TEST_F(PgOutbox, ConcurrentEnqueuesShareFewTransactionsAndReturnOnlyOnceVisibleE
             std::vector<Task> tasks;
             for (int i = 0; i < callers; ++i)
                 tasks.push_back([&, i]() -> asio::awaitable<void> {
-                    const std::string destination = i == callers / 2 ? "slow-commit" : "gc-" + std::to_string(i);
+                    const std::string destination =
+                        i == callers / 2 ? "slow-commit" : "gc-" + std::to_string(i);
                     if (co_await outbox.enqueue(one(entry("gc", destination, i))) == EnqueueResult::committed)
                         ++committed;
                     if (co_await count(observer, "SELECT count(*) FROM outbox WHERE destination = $1",
@@ -296,12 +307,14 @@ TEST_F(PgOutbox, ConcurrentEnqueuesShareFewTransactionsAndReturnOnlyOnceVisibleE
         EXPECT_EQ(invisible, 0) << "enqueue() returned before its row was visible to another session";
         EXPECT_EQ(co_await count(observer, "SELECT count(*) FROM outbox WHERE conversation = 'gc'"), callers);
         // xmin is the id of the transaction that inserted the row.
-        const long transactions =
-            co_await count(observer, "SELECT count(DISTINCT xmin::text) FROM outbox WHERE conversation = 'gc'");
+        const long transactions = co_await count(
+            observer, "SELECT count(DISTINCT xmin::text) FROM outbox WHERE conversation = 'gc'");
         EXPECT_GE(transactions, 1);
-        EXPECT_LE(transactions, 20) << "group commit should write " << callers << " waiting enqueues in a few "
+        EXPECT_LE(transactions, 20) << "group commit should write " << callers
+                                    << " waiting enqueues in a few "
                                     << "transactions";
-        std::cout << "group commit: " << callers << " enqueue() calls in " << transactions << " transaction(s)\n";
+        std::cout << "group commit: " << callers << " enqueue() calls in " << transactions
+                  << " transaction(s)\n";
     });
 }
 
@@ -320,7 +333,8 @@ TEST_F(PgOutbox, SameSourceKeyIsAcceptedOnceSequentiallyAndWithinOneBatch) {
             sequential.push_back(co_await outbox.enqueue(one(entry("dedup", "seq-b", 2)), first));
         });
         EXPECT_EQ(sequential, (std::vector{EnqueueResult::committed, EnqueueResult::duplicate}));
-        EXPECT_EQ(co_await count(pool, "SELECT count(*) FROM outbox WHERE destination IN ('seq-a', 'seq-b')"), 1);
+        EXPECT_EQ(co_await count(pool, "SELECT count(*) FROM outbox WHERE destination IN ('seq-a', 'seq-b')"),
+                  1);
         EXPECT_EQ(co_await count(pool, "SELECT count(*) FROM outbox WHERE destination = 'seq-a'"), 1);
 
         // Three requests wait before the committer starts, so they travel in one batch.
@@ -348,7 +362,8 @@ TEST_F(PgOutbox, SameSourceKeyIsAcceptedOnceSequentiallyAndWithinOneBatch) {
         EXPECT_EQ(co_await count(pool, "SELECT count(*) FROM outbox WHERE destination = 'batch-a'"), 1);
         EXPECT_EQ(co_await count(pool, "SELECT count(*) FROM outbox WHERE destination = 'batch-b'"), 0);
         EXPECT_EQ(co_await count(pool, "SELECT count(*) FROM outbox WHERE destination = 'batch-c'"), 1);
-        EXPECT_EQ(co_await count(pool, "SELECT count(DISTINCT xmin::text) FROM outbox WHERE destination LIKE 'batch-%'"),
+        EXPECT_EQ(co_await count(
+                      pool, "SELECT count(DISTINCT xmin::text) FROM outbox WHERE destination LIKE 'batch-%'"),
                   1)
             << "the three requests were meant to share one transaction";
         EXPECT_EQ(co_await count(pool, "SELECT count(*) FROM inbound_seen WHERE connector_id = $1",
@@ -361,8 +376,9 @@ TEST_F(PgOutbox, LostCommitAcknowledgementDoesNotWriteTheEntriesTwice) {
     // The server takes 1 s over the first COMMIT; the client gives up after 0.5 s, drops the connection and
     // writes the batch again. The first COMMIT still succeeds on the server: both attempts may land, and the
     // entries must nevertheless be one row each, under one idempotency key.
-    const std::string log_path = (std::filesystem::temp_directory_path() /
-                                  ("ferry-lost-ack-" + std::to_string(::getpid()) + ".log")).string();
+    const std::string log_path =
+        (std::filesystem::temp_directory_path() / ("ferry-lost-ack-" + std::to_string(::getpid()) + ".log"))
+            .string();
     std::filesystem::remove(log_path);
     run([&]() -> asio::awaitable<void> {
         const auto executor = context.get_executor();
@@ -383,21 +399,23 @@ TEST_F(PgOutbox, LostCommitAcknowledgementDoesNotWriteTheEntriesTwice) {
         // The abandoned session may still be committing: wait until no backend sleeps in the trigger.
         const auto deadline = Clock::now() + 5s;
         for (;;) {
-            const long sleeping =
-                co_await count(observer, "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'");
+            const long sleeping = co_await count(
+                observer, "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'");
             if (sleeping == 0 || Clock::now() > deadline)
                 break;
             co_await sleep_for(20ms);
         }
         EXPECT_EQ(result, EnqueueResult::committed);
-        EXPECT_EQ(co_await count(observer, "SELECT count(*) FROM outbox WHERE destination = 'slow-commit'"), 1);
+        EXPECT_EQ(co_await count(observer, "SELECT count(*) FROM outbox WHERE destination = 'slow-commit'"),
+                  1);
         EXPECT_EQ(co_await count(observer, "SELECT count(*) FROM outbox WHERE destination = 'plain'"), 1);
     });
     std::ifstream log(log_path);
     const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
     std::filesystem::remove(log_path);
     EXPECT_NE(text.find("commit failed, retrying"), std::string::npos)
-        << "the COMMIT was meant to time out and be retried; log:\n" << text;
+        << "the COMMIT was meant to time out and be retried; log:\n"
+        << text;
 }
 
 TEST_F(PgOutbox, EveryMessageIsDeliveredWhenPostgresRestartsMidRun) {
@@ -429,7 +447,9 @@ TEST_F(PgOutbox, EveryMessageIsDeliveredWhenPostgresRestartsMidRun) {
             options.idle_poll = 50ms;
             Dispatcher dispatcher(
                 executor, readers,
-                [&](std::int64_t id) -> connectors::Connector* { return id == connector_id ? &recorder : nullptr; },
+                [&](std::int64_t id) -> connectors::Connector* {
+                    return id == connector_id ? &recorder : nullptr;
+                },
                 logger, options);
             outbox.on_committed([&] { dispatcher.wake(); });
             {
@@ -437,34 +457,35 @@ TEST_F(PgOutbox, EveryMessageIsDeliveredWhenPostgresRestartsMidRun) {
                 started_before = std::string(*r.get(0, 0));
             }
             int committed = 0;
-            co_await while_running(services(service(outbox), service(dispatcher)), [&]() -> asio::awaitable<void> {
-                std::vector<Task> tasks;
-                for (int p = 0; p < producers; ++p)
-                    tasks.push_back([&, p]() -> asio::awaitable<void> {
-                        for (int j = 0; j < per_producer; ++j) {
-                            const auto asked = Clock::now();
-                            co_await outbox.enqueue(
-                                one(entry("conv-" + std::to_string(p % 10), "dest", p * per_producer + j)));
-                            longest_enqueue = std::max(longest_enqueue, Clock::now() - asked);
-                            ++committed;
-                            co_await sleep_for(10ms);
-                        }
+            co_await while_running(
+                services(service(outbox), service(dispatcher)), [&]() -> asio::awaitable<void> {
+                    std::vector<Task> tasks;
+                    for (int p = 0; p < producers; ++p)
+                        tasks.push_back([&, p]() -> asio::awaitable<void> {
+                            for (int j = 0; j < per_producer; ++j) {
+                                const auto asked = Clock::now();
+                                co_await outbox.enqueue(one(
+                                    entry("conv-" + std::to_string(p % 10), "dest", p * per_producer + j)));
+                                longest_enqueue = std::max(longest_enqueue, Clock::now() - asked);
+                                ++committed;
+                                co_await sleep_for(10ms);
+                            }
+                        });
+                    tasks.push_back([&]() -> asio::awaitable<void> {
+                        co_await wait_until([&] { return committed >= 500; }, 20s, "500 messages enqueued");
+                        restarter = std::thread([&] {
+                            restart_status = std::system(restart.c_str());
+                            restarted = true;
+                        });
+                        co_await wait_until([&] { return restarted.load(); }, 60s, "the restart finished");
                     });
-                tasks.push_back([&]() -> asio::awaitable<void> {
-                    co_await wait_until([&] { return committed >= 500; }, 20s, "500 messages enqueued");
-                    restarter = std::thread([&] {
-                        restart_status = std::system(restart.c_str());
-                        restarted = true;
-                    });
-                    co_await wait_until([&] { return restarted.load(); }, 60s, "the restart finished");
+                    co_await all_of(std::move(tasks));
+                    const auto deadline = Clock::now() + 30s;
+                    while (co_await count_retrying(readers, "SELECT count(*) FROM outbox") > 0) {
+                        require(Clock::now() < deadline, "the outbox drained within 30 s");
+                        co_await sleep_for(20ms);
+                    }
                 });
-                co_await all_of(std::move(tasks));
-                const auto deadline = Clock::now() + 30s;
-                while (co_await count_retrying(readers, "SELECT count(*) FROM outbox") > 0) {
-                    require(Clock::now() < deadline, "the outbox drained within 30 s");
-                    co_await sleep_for(20ms);
-                }
-            });
             const pg::Result r = co_await query(writer, "SELECT pg_postmaster_start_time()::text");
             started_after = std::string(*r.get(0, 0));
             EXPECT_EQ(co_await count(writer, "SELECT count(*) FROM dead_letters"), 0);
