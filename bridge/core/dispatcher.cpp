@@ -238,7 +238,8 @@ asio::awaitable<void> Dispatcher::record(const std::vector<ClaimedRow>& rows,
         switch (outcome.kind) {
         case Outcome::Kind::delivered:
             delivered.push_back(row.id);
-            if (!outcome.remote_id.empty())
+            // message_map holds ids up to 1024 bytes; a longer one is not worth failing the batch for.
+            if (!outcome.remote_id.empty() && outcome.remote_id.size() <= 1024)
                 remote_ids.push_back({{"key", row.delivery.idempotency_key},
                                       {"system", std::to_string(row.connector_id)},
                                       {"native_id", outcome.remote_id},
@@ -294,6 +295,11 @@ asio::awaitable<void> Dispatcher::record(const std::vector<ClaimedRow>& rows,
                 co_return;
             }
             logger_.warning(std::string("dispatcher: recording outcomes failed, retrying: ") + e.what());
+        } catch (const pg::Error& e) {
+            // An SQL error will not go away by retrying; the leases expire and the rows are delivered again
+            // (same idempotency keys) rather than the dispatcher stopping.
+            logger_.error(std::string("dispatcher: could not record delivery outcomes: ") + e.what());
+            co_return;
         }
         asio::steady_timer pause(executor_, backoff.next());
         co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));

@@ -1,7 +1,8 @@
 """Two dispatcher processes share one outbox; one is SIGKILLed in the middle of the run.
 
-Each process is `ferry_outbox_worker CONNINFO OWNER OUTPUT_FILE LEASE_MS BATCH` (tests/support/outbox_worker.cpp):
-a Dispatcher whose log connector appends one JSON line per delivery to OUTPUT_FILE. Binaries: $FERRY_OUTBOX_WORKER
+Each process is `ferry_outbox_worker CONNINFO OWNER OUTPUT_FILE LEASE_MS BATCH ACK_DELAY_MS`
+(tests/support/outbox_worker.cpp): a Dispatcher whose log connector appends one JSON line per delivery to
+OUTPUT_FILE, then waits ACK_DELAY_MS before the delivery counts as done. Binaries: $FERRY_OUTBOX_WORKER
 (default build/ferry_outbox_worker) and $FERRY_BIN (default build/ferry, for `ferry db migrate`).
 
 Promises checked: every message is delivered at least once; a message delivered twice carries the same
@@ -27,9 +28,10 @@ WORKER = os.environ.get("FERRY_OUTBOX_WORKER", os.path.join(REPO, "build", "ferr
 FERRY = os.environ.get("FERRY_BIN", os.path.join(REPO, "build", "ferry"))
 
 MESSAGES = 10_000
-CONVERSATIONS = 50
+CONVERSATIONS = 200  # more than one batch holds, so both workers always find free conversations
 LEASE_MS = 2000  # the killed worker's rows are free again this long after its last claim
-BATCH = 25       # rows per claim: small, so the run lasts long enough to be interrupted
+BATCH = 50       # rows per claim: small, so the run lasts long enough to be interrupted
+ACK_DELAY_MS = 10  # written but not yet recorded for this long: where the SIGKILL lands
 RESET_SQL = ";".join(f"DELETE FROM {t}" for t in ("outbox", "dead_letters", "message_map", "inbound_seen")) + \
     ";DELETE FROM connectors WHERE name = 'outbox-procs'"
 
@@ -83,7 +85,8 @@ class Worker:
         self.output = os.path.join(directory, f"{owner}.jsonl")
         self.log = os.path.join(directory, f"{owner}.stderr")
         with open(self.log, "w") as log:
-            self.process = subprocess.Popen([WORKER, url, owner, self.output, str(LEASE_MS), str(BATCH)],
+            self.process = subprocess.Popen([WORKER, url, owner, self.output, str(LEASE_MS), str(BATCH),
+                                             str(ACK_DELAY_MS)],
                                             stdout=subprocess.PIPE, stderr=log, text=True)
         ready = self.process.stdout.readline().strip()
         assert ready == "ready", f"{owner} did not start: {ready!r}\n{self.log_text()}"
@@ -130,7 +133,7 @@ def test_every_message_survives_a_killed_worker_and_duplicates_keep_their_key(mi
         wait_for(lambda: line_count(victim.output) >= 1500 and line_count(survivor.output) >= 1, 60,
                  "both workers delivering")
         # Strike just after the victim wrote deliveries: it then holds leases on rows delivered but not yet
-        # recorded, the case that makes duplicates (a kill between two batches makes none).
+        # recorded (for ACK_DELAY_MS at least), the case that makes duplicates.
         size = os.path.getsize(victim.output)
         deadline = time.monotonic() + 10
         while os.path.getsize(victim.output) == size and time.monotonic() < deadline:
@@ -166,6 +169,7 @@ def test_every_message_survives_a_killed_worker_and_duplicates_keep_their_key(mi
             assert delivered_at(line) + 0.001 >= killed_at, \
                 f"{line['message']['text']} delivered by both workers while both lived"
     assert duplicates <= held, "a duplicate that the killed worker held no lease on"
+    assert duplicates, "the kill was meant to interrupt a batch already written but not yet recorded"
     assert db.sql("SELECT count(*) FROM dead_letters") == "0"
     print(f"\noutbox processes: {MESSAGES} messages, killed worker delivered {len(victim_lines)}, survivor "
           f"{len(survivor_lines)}; {len(held)} row(s) leased by the killed worker, {len(duplicates)} duplicate(s) "

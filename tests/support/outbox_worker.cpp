@@ -3,16 +3,22 @@
 // records its outcome and exits 0). tests/integration/test_outbox_processes.py runs several of them on one
 // database and SIGKILLs one.
 //
-// Usage: ferry_outbox_worker CONNINFO OWNER OUTPUT_FILE [LEASE_MS [BATCH]]
+// Usage: ferry_outbox_worker CONNINFO OWNER OUTPUT_FILE [LEASE_MS [BATCH [ACK_DELAY_MS]]]
+// ACK_DELAY_MS: after writing a line, wait this long before reporting the delivery done (a remote that
+// acknowledges slowly), which widens the window in which a delivery has happened but is not recorded yet.
 // It prints "ready" on stdout once it runs, and "delivered N" on stderr when it stops.
 #include "bridge/core/dispatcher.hpp"
 #include "bridge/core/logger.hpp"
 #include "connectors/log/log_connector.hpp"
 #include "mappings/pg/pool.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <csignal>
 #include <exception>
 #include <iostream>
@@ -20,10 +26,36 @@
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
+using ferry::connectors::Delivery;
+using ferry::connectors::DeliveryResult;
+
+namespace {
+
+/// Delivers through `inner`, then waits `delay` before answering.
+class SlowAcknowledgement final : public ferry::connectors::Connector {
+public:
+    SlowAcknowledgement(Connector& inner, std::chrono::milliseconds delay) : inner_(inner), delay_(delay) {}
+
+    asio::awaitable<DeliveryResult> send(const Delivery& delivery) override {
+        DeliveryResult result = co_await inner_.send(delivery);
+        if (delay_.count() > 0) {
+            asio::steady_timer timer(co_await asio::this_coro::executor, delay_);
+            co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        }
+        co_return result;
+    }
+
+private:
+    Connector& inner_;
+    std::chrono::milliseconds delay_;
+};
+
+} // namespace
 
 int main(int argc, char** argv) {
-    if (argc < 4 || argc > 6) {
-        std::cerr << "usage: ferry_outbox_worker CONNINFO OWNER OUTPUT_FILE [LEASE_MS [BATCH]]\n";
+    if (argc < 4 || argc > 7) {
+        std::cerr
+            << "usage: ferry_outbox_worker CONNINFO OWNER OUTPUT_FILE [LEASE_MS [BATCH [ACK_DELAY_MS]]]\n";
         return 2;
     }
     try {
@@ -37,6 +69,7 @@ int main(int argc, char** argv) {
         ferry::pg::Pool pool(context.get_executor(), argv[1], pool_options, logger);
 
         ferry::connectors::LogConnector log(argv[3]);
+        SlowAcknowledgement connector(log, std::chrono::milliseconds(argc > 6 ? std::stol(argv[6]) : 0));
         ferry::core::DispatcherOptions options;
         options.owner = argv[2];
         if (argc > 4)
@@ -47,7 +80,8 @@ int main(int argc, char** argv) {
         options.retry_min_delay = 100ms;
         ferry::core::Dispatcher dispatcher(
             context.get_executor(), pool,
-            [&log](std::int64_t) -> ferry::connectors::Connector* { return &log; }, logger, options);
+            [&connector](std::int64_t) -> ferry::connectors::Connector* { return &connector; }, logger,
+            options);
 
         asio::signal_set signals(context, SIGTERM, SIGINT);
         signals.async_wait([&](const boost::system::error_code& error, int) {
