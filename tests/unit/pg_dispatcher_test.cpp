@@ -8,6 +8,7 @@
 #include "bridge/core/outbox.hpp"
 #include "mappings/migrations.hpp"
 #include "mappings/pg/pool.hpp"
+#include "tests/support/store_test_support.hpp"
 
 #include <boost/asio.hpp>
 #include <cstdlib>
@@ -26,84 +27,16 @@ using Task = std::function<asio::awaitable<void>()>;
 using connectors::Delivery;
 using connectors::DeliveryResult;
 
-void require(bool condition, const std::string& what) {
-    if (!condition)
-        throw std::runtime_error("requirement failed: " + what);
-}
-
-std::string describe(std::exception_ptr error) {
-    try {
-        if (error)
-            std::rethrow_exception(error);
-    } catch (const std::exception& e) {
-        return e.what();
-    }
-    return "";
-}
-
-asio::awaitable<void> sleep_for(Clock::duration duration) {
-    asio::steady_timer timer(co_await asio::this_coro::executor, duration);
-    co_await timer.async_wait(asio::use_awaitable);
-}
-
-/// A long-lived loop (Outbox::run, Dispatcher::run) and the call that ends it.
-struct Service {
-    std::function<asio::awaitable<void>()> run;
-    std::function<void()> stop;
-};
-Service service(Outbox& outbox) {
-    return {[&outbox] { return outbox.run(); }, [&outbox] { outbox.stop(); }};
-}
-Service service(Dispatcher& d) {
-    return {[&d] { return d.run(); }, [&d] { d.stop(); }};
-}
-template <typename... S> std::vector<Service> services(S... list) {
-    return std::vector<Service>{list...};
-}
-
-/// Runs `scenario` beside `services`; afterwards (also when it throws) stops them and waits until every run()
-/// has returned, so no loop outlives the objects it works on. A run() that threw fails the scenario.
-asio::awaitable<void> while_running(std::vector<Service> list, Task scenario) {
-    const auto executor = co_await asio::this_coro::executor;
-    auto left = std::make_shared<std::size_t>(list.size());
-    auto failure = std::make_shared<std::string>();
-    for (auto& s : list)
-        asio::co_spawn(executor, s.run(), [left, failure](std::exception_ptr e) {
-            if (e && failure->empty())
-                *failure = "run() threw: " + describe(e);
-            --*left;
-        });
-    std::exception_ptr scenario_failure;
-    try {
-        co_await scenario();
-    } catch (...) {
-        scenario_failure = std::current_exception();
-    }
-    for (auto& s : list)
-        s.stop();
-    const auto deadline = Clock::now() + 20s;
-    while (*left > 0 && Clock::now() < deadline)
-        co_await sleep_for(5ms);
-    if (scenario_failure)
-        throw std::runtime_error(describe(scenario_failure) +
-                                 (failure->empty() ? "" : " (" + *failure + ")"));
-    require(*left == 0, "every run() returned after stop()");
-    require(failure->empty(), *failure);
-}
-
-asio::awaitable<pg::Result> query(pg::Pool& pool, std::string_view sql, pg::Params values = pg::Params()) {
-    pg::Lease lease = co_await pool.acquire();
-    co_return co_await lease->execute(sql, std::move(values));
-}
-
-asio::awaitable<std::string> scalar(pg::Pool& pool, std::string_view sql, pg::Params values = pg::Params()) {
-    const pg::Result r = co_await query(pool, sql, std::move(values));
-    co_return std::string(r.get(0, 0).value_or("NULL"));
-}
-
-asio::awaitable<long> count(pg::Pool& pool, std::string_view sql, pg::Params values = pg::Params()) {
-    co_return std::stol(co_await scalar(pool, sql, std::move(values)));
-}
+using store_test::count;
+using store_test::describe;
+using store_test::query;
+using store_test::require;
+using store_test::scalar;
+using store_test::service;
+using store_test::Service;
+using store_test::services;
+using store_test::sleep_for;
+using store_test::while_running;
 
 /// Waits until the outbox is empty and `done()` holds.
 asio::awaitable<void> drained(pg::Pool& pool, std::function<bool()> done, Clock::duration limit) {

@@ -1,0 +1,103 @@
+#pragma once
+// Helpers shared by the outbox and dispatcher tests against a real PostgreSQL: run the store's loops beside a
+// scenario, and read single values back.
+#include "bridge/core/dispatcher.hpp"
+#include "bridge/core/outbox.hpp"
+#include "mappings/pg/pool.hpp"
+
+#include <boost/asio.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace ferry::core::store_test {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+using Task = std::function<asio::awaitable<void>()>;
+
+inline void require(bool condition, const std::string& what) {
+    if (!condition)
+        throw std::runtime_error("requirement failed: " + what);
+}
+
+inline std::string describe(std::exception_ptr error) {
+    try {
+        if (error)
+            std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+        return e.what();
+    }
+    return "";
+}
+
+inline asio::awaitable<void> sleep_for(Clock::duration duration) {
+    asio::steady_timer timer(co_await asio::this_coro::executor, duration);
+    co_await timer.async_wait(asio::use_awaitable);
+}
+
+/// A long-lived loop (Outbox::run, Dispatcher::run) and the call that ends it.
+struct Service {
+    std::function<asio::awaitable<void>()> run;
+    std::function<void()> stop;
+};
+inline Service service(Outbox& outbox) {
+    return {[&outbox] { return outbox.run(); }, [&outbox] { outbox.stop(); }};
+}
+inline Service service(Dispatcher& d) {
+    return {[&d] { return d.run(); }, [&d] { d.stop(); }};
+}
+template <typename... S> std::vector<Service> services(S... list) {
+    return std::vector<Service>{list...};
+}
+
+/// Runs `scenario` beside `services`; afterwards (also when it throws) stops them and waits until every run()
+/// has returned, so no loop outlives the objects it works on. A run() that threw fails the scenario.
+inline asio::awaitable<void> while_running(std::vector<Service> list, Task scenario) {
+    const auto executor = co_await asio::this_coro::executor;
+    auto left = std::make_shared<std::size_t>(list.size());
+    auto failure = std::make_shared<std::string>();
+    for (auto& s : list)
+        asio::co_spawn(executor, s.run(), [left, failure](std::exception_ptr e) {
+            if (e && failure->empty())
+                *failure = "run() threw: " + describe(e);
+            --*left;
+        });
+    std::exception_ptr scenario_failure;
+    try {
+        co_await scenario();
+    } catch (...) {
+        scenario_failure = std::current_exception();
+    }
+    for (auto& s : list)
+        s.stop();
+    const auto deadline = Clock::now() + 20s;
+    while (*left > 0 && Clock::now() < deadline)
+        co_await sleep_for(5ms);
+    if (scenario_failure)
+        throw std::runtime_error(describe(scenario_failure) +
+                                 (failure->empty() ? "" : " (" + *failure + ")"));
+    require(*left == 0, "every run() returned after stop()");
+    require(failure->empty(), *failure);
+}
+
+inline asio::awaitable<pg::Result> query(pg::Pool& pool, std::string_view sql,
+                                         pg::Params values = pg::Params()) {
+    pg::Lease lease = co_await pool.acquire();
+    co_return co_await lease->execute(sql, std::move(values));
+}
+
+inline asio::awaitable<std::string> scalar(pg::Pool& pool, std::string_view sql,
+                                           pg::Params values = pg::Params()) {
+    const pg::Result r = co_await query(pool, sql, std::move(values));
+    co_return std::string(r.get(0, 0).value_or("NULL"));
+}
+
+inline asio::awaitable<long> count(pg::Pool& pool, std::string_view sql, pg::Params values = pg::Params()) {
+    co_return std::stol(co_await scalar(pool, sql, std::move(values)));
+}
+} // namespace ferry::core::store_test
