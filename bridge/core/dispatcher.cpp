@@ -4,7 +4,6 @@
 #include "bridge/core/logger.hpp"
 #include "mappings/pg/error.hpp"
 #include "mappings/pg/pool.hpp"
-#include "mappings/pg/transaction.hpp"
 
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
@@ -42,35 +41,36 @@ FROM picked WHERE o.id = picked.id
 RETURNING o.id, o.connector_id, o.idempotency_key, o.conversation, o.destination, o.payload, o.attempts,
           extract(epoch FROM now() - o.created_at))";
 
-constexpr std::string_view delete_delivered = R"(
-DELETE FROM outbox WHERE id = ANY($1::bigint[]) AND lease_owner = $2)";
-
-constexpr std::string_view record_remote_ids = R"(
-INSERT INTO message_map (message_key, system, native_id, conversation)
-SELECT (r->>'key')::uuid, r->>'system', r->>'native_id', r->>'conversation' FROM jsonb_array_elements($1::jsonb) r
-ON CONFLICT DO NOTHING)";
-
-constexpr std::string_view schedule_retries = R"(
-UPDATE outbox o
-SET attempts = o.attempts + 1, lease_owner = NULL, lease_expires_at = NULL, last_error = r->>'error',
-    next_attempt_at = now() + make_interval(secs => (r->>'delay')::double precision)
-FROM jsonb_array_elements($1::jsonb) r
-WHERE o.id = (r->>'id')::bigint AND o.lease_owner = $2)";
-
-constexpr std::string_view release_rows = R"(
-UPDATE outbox SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ANY($1::bigint[]) AND lease_owner = $2)";
-
-constexpr std::string_view bury_rows = R"(
-WITH gone AS (
-    DELETE FROM outbox o USING jsonb_array_elements($1::jsonb) r
-    WHERE o.id = (r->>'id')::bigint AND o.lease_owner = $2
+// Every outcome of a batch in one statement (one round trip, one implicit transaction): delivered rows leave
+// the outbox and their remote ids go to message_map, retries are rescheduled, failures become dead letters,
+// rows not attempted are released. Each part touches only rows this process still leases.
+constexpr std::string_view record_outcomes = R"(
+WITH delivered AS (
+    DELETE FROM outbox WHERE id = ANY($1::bigint[]) AND lease_owner = $6
+), remote_ids AS (
+    INSERT INTO message_map (message_key, system, native_id, conversation)
+    SELECT (r->>'key')::uuid, r->>'system', r->>'native_id', r->>'conversation' FROM jsonb_array_elements($2::jsonb) r
+    ON CONFLICT DO NOTHING
+), retries AS (
+    UPDATE outbox o
+    SET attempts = o.attempts + 1, lease_owner = NULL, lease_expires_at = NULL, last_error = r->>'error',
+        next_attempt_at = now() + make_interval(secs => (r->>'delay')::double precision)
+    FROM jsonb_array_elements($3::jsonb) r
+    WHERE o.id = (r->>'id')::bigint AND o.lease_owner = $6
+), gone AS (
+    DELETE FROM outbox o USING jsonb_array_elements($4::jsonb) r
+    WHERE o.id = (r->>'id')::bigint AND o.lease_owner = $6
     RETURNING o.idempotency_key, o.connector_id, o.conversation, o.destination, o.payload, o.attempts + 1 AS attempts,
               r->>'reason' AS reason, o.created_at
+), buried AS (
+    INSERT INTO dead_letters (idempotency_key, connector_id, conversation, destination, payload, attempts, reason,
+                              enqueued_at)
+    SELECT idempotency_key, connector_id, conversation, destination, payload, attempts, reason, created_at FROM gone
+    ON CONFLICT (idempotency_key) DO NOTHING
+), untouched AS (
+    UPDATE outbox SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ANY($5::bigint[]) AND lease_owner = $6
 )
-INSERT INTO dead_letters (idempotency_key, connector_id, conversation, destination, payload, attempts, reason,
-                          enqueued_at)
-SELECT idempotency_key, connector_id, conversation, destination, payload, attempts, reason, created_at FROM gone
-ON CONFLICT (idempotency_key) DO NOTHING)";
+SELECT 1)";
 
 std::string id_array(const std::vector<std::int64_t>& ids) {
     std::string text = "{";
@@ -149,7 +149,7 @@ asio::awaitable<void> Dispatcher::run() {
 
 asio::awaitable<std::vector<ClaimedRow>> Dispatcher::claim() {
     pg::Lease lease = co_await pool_.acquire();
-    const pg::Result result = co_await lease->execute(
+    const pg::Result result = co_await lease->execute_cached(
         claim_rows,
         pg::params(options_.owner, std::to_string(static_cast<double>(options_.lease.count()) / 1000.0),
                    std::to_string(options_.batch)));
@@ -273,18 +273,9 @@ asio::awaitable<void> Dispatcher::record(const std::vector<ClaimedRow>& rows,
     for (;;) {
         try {
             pg::Lease lease = co_await pool_.acquire();
-            co_await pg::with_transaction(lease, [&](pg::Connection& db) -> asio::awaitable<void> {
-                if (!delivered.empty())
-                    co_await db.execute(delete_delivered, pg::params(id_array(delivered), options_.owner));
-                if (!remote_ids.empty())
-                    co_await db.execute(record_remote_ids, pg::params(dump(remote_ids)));
-                if (!retries.empty())
-                    co_await db.execute(schedule_retries, pg::params(dump(retries), options_.owner));
-                if (!failures.empty())
-                    co_await db.execute(bury_rows, pg::params(dump(failures), options_.owner));
-                if (!untouched.empty())
-                    co_await db.execute(release_rows, pg::params(id_array(untouched), options_.owner));
-            });
+            co_await lease->execute_cached(record_outcomes,
+                                           pg::params(id_array(delivered), dump(remote_ids), dump(retries),
+                                                      dump(failures), id_array(untouched), options_.owner));
             break;
         } catch (const pg::ConnectionLost& e) {
             if (std::chrono::steady_clock::now() > deadline) {

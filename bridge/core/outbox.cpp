@@ -30,21 +30,33 @@ struct Outbox::Request {
 
 namespace {
 
-// One statement per table whatever the batch size: the rows travel as one JSON parameter.
-constexpr std::string_view record_sources = R"(
-INSERT INTO inbound_seen (connector_id, source_id)
-SELECT (s->>0)::bigint, s->>1 FROM jsonb_array_elements($1::jsonb) AS s
-ON CONFLICT DO NOTHING
-RETURNING connector_id, source_id)";
-
-// The keys come from the client: a batch written again after a lost COMMIT acknowledgement (the first COMMIT
-// may have succeeded) then adds nothing twice.
-constexpr std::string_view insert_rows = R"(
-INSERT INTO outbox (idempotency_key, connector_id, conversation, destination, payload)
-SELECT (e->>'key')::uuid, (e->>'connector_id')::bigint, e->>'conversation', e->>'destination', e->'payload'
-FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS rows(e, n)
-ORDER BY n
-ON CONFLICT (idempotency_key) DO NOTHING)";
+// The whole batch is one statement, so one round trip and one implicit transaction: the source keys go to
+// inbound_seen (those already there are duplicates, and their entries are skipped), the entries to the
+// outbox, and when rows were added a NOTIFY tells the dispatchers of other processes. The idempotency keys
+// come from the client: a batch written again after a lost COMMIT acknowledgement (the first COMMIT may have
+// succeeded) then adds nothing twice. The result lists the source keys that were new.
+constexpr std::string_view enqueue_batch = R"(
+WITH fresh AS (
+    INSERT INTO inbound_seen (connector_id, source_id)
+    SELECT (s->>0)::bigint, s->>1 FROM jsonb_array_elements($1::jsonb) AS s
+    ON CONFLICT DO NOTHING
+    RETURNING connector_id, source_id
+), added AS (
+    INSERT INTO outbox (idempotency_key, connector_id, conversation, destination, payload)
+    SELECT (e->>'key')::uuid, (e->>'connector_id')::bigint, e->>'conversation', e->>'destination', e->'payload'
+    FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS rows(e, n)
+    WHERE e->'source' IS NULL
+       OR EXISTS (SELECT 1 FROM fresh f
+                  WHERE f.connector_id = (e->'source'->>0)::bigint AND f.source_id = e->'source'->>1)
+    ORDER BY n
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING 1
+), hint AS (
+    SELECT pg_notify('ferry_outbox', $3) FROM (SELECT 1 FROM added LIMIT 1) AS any_added
+)
+SELECT connector_id, source_id FROM fresh
+UNION ALL
+SELECT NULL, NULL FROM hint)";
 
 /// Random (version 4) UUIDs, one per entry.
 std::vector<std::string> new_keys(std::size_t count) {
@@ -110,6 +122,7 @@ asio::awaitable<void> Outbox::run() {
             requests_.pop_front();
         }
         bool retry = false;
+        bool isolate = false;
         try {
             co_await commit(batch);
             backoff.reset();
@@ -119,74 +132,122 @@ asio::awaitable<void> Outbox::run() {
             requests_.insert(requests_.begin(), batch.begin(), batch.end());
             batch.clear();
             retry = true;
+        } catch (const pg::Error& e) {
+            // An SQL error is not transient, and nothing of the batch was written: find the requests at
+            // fault.
+            for (auto& request : batch)
+                request->result.reset();
+            isolate = batch.size() > 1;
+            if (isolate) {
+                logger_.warning(std::string("outbox: a batch of ") + std::to_string(batch.size()) +
+                                " requests was refused (" + e.what() + "); writing them one by one");
+            } else {
+                logger_.error(std::string("outbox: refused a request: ") + e.what());
+                batch.front()->failure = std::current_exception();
+            }
         } catch (const std::exception& e) {
-            // An SQL error is not transient: fail these callers, keep serving the others.
             logger_.error(std::string("outbox: commit failed: ") + e.what());
             for (auto& request : batch)
                 request->failure = std::current_exception();
+        }
+        if (isolate) {
+            try {
+                co_await commit_one_by_one(batch);
+            } catch (const pg::ConnectionLost& e) {
+                logger_.warning(std::string("outbox: commit failed, retrying: ") + e.what());
+                std::vector<std::shared_ptr<Request>> pending;
+                for (auto& request : batch)
+                    if (!request->result && !request->failure)
+                        pending.push_back(request);
+                    else
+                        finish(*request);
+                requests_.insert(requests_.begin(), pending.begin(), pending.end());
+                batch.clear();
+                retry = true;
+            }
         }
         if (retry) {
             asio::steady_timer pause(executor_, backoff.next());
             co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
             continue;
         }
-        for (auto& request : batch) {
-            request->finished = true;
-            request->done.cancel();
-        }
+        for (auto& request : batch)
+            finish(*request);
         batch.clear();
     }
 }
 
+asio::awaitable<void> Outbox::commit_one_by_one(std::vector<std::shared_ptr<Request>>& batch) {
+    for (auto& request : batch) {
+        if (request->result || request->failure)
+            continue; // settled before a lost connection interrupted this loop
+        std::vector<std::shared_ptr<Request>> alone{request};
+        try {
+            co_await commit(alone);
+        } catch (const pg::ConnectionLost&) {
+            request->result.reset();
+            throw;
+        } catch (const pg::Error& e) {
+            logger_.error(std::string("outbox: refused a request: ") + e.what());
+            request->result.reset();
+            request->failure = std::current_exception();
+        }
+    }
+}
+
+void Outbox::finish(Request& request) {
+    request.finished = true;
+    request.done.cancel();
+}
+
 asio::awaitable<void> Outbox::commit(std::vector<std::shared_ptr<Request>>& batch) {
+    // Inbound dedup: the first request with a source key wins, in this batch and across history.
+    nlohmann::json sources = nlohmann::json::array();
+    std::set<std::pair<std::int64_t, std::string>> in_batch;
+    for (auto& request : batch) {
+        request->result = EnqueueResult::committed;
+        if (!request->source)
+            continue;
+        if (!in_batch.emplace(request->source->connector_id, request->source->source_id).second) {
+            request->result = EnqueueResult::duplicate;
+            continue;
+        }
+        sources.push_back({request->source->connector_id, request->source->source_id});
+    }
+    nlohmann::json rows = nlohmann::json::array();
+    for (auto& request : batch) {
+        if (request->result != EnqueueResult::committed)
+            continue;
+        for (std::size_t i = 0; i < request->entries.size(); ++i) {
+            const OutboxEntry& entry = request->entries[i];
+            nlohmann::json row = {{"key", request->keys[i]},
+                                  {"connector_id", entry.connector_id},
+                                  {"conversation", entry.conversation},
+                                  {"destination", entry.destination},
+                                  {"payload", entry.payload}};
+            if (request->source)
+                row["source"] = {request->source->connector_id, request->source->source_id};
+            rows.push_back(std::move(row));
+        }
+    }
+    if (sources.empty() && rows.empty())
+        co_return;
+    const auto dump = [](const nlohmann::json& j) {
+        return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    };
     pg::Lease lease = co_await pool_.acquire();
-    bool wrote = false;
-    co_await pg::with_transaction(lease, [&](pg::Connection& db) -> asio::awaitable<void> {
-        // Inbound dedup: the first request with a source key wins, in this batch and across history.
-        nlohmann::json sources = nlohmann::json::array();
-        std::set<std::pair<std::int64_t, std::string>> in_batch;
-        for (auto& request : batch) {
-            request->result = EnqueueResult::committed;
-            if (!request->source)
-                continue;
-            if (!in_batch.emplace(request->source->connector_id, request->source->source_id).second) {
-                request->result = EnqueueResult::duplicate;
-                continue;
-            }
-            sources.push_back({request->source->connector_id, request->source->source_id});
-        }
-        if (!sources.empty()) {
-            const pg::Result fresh = co_await db.execute(record_sources, pg::params(sources.dump()));
-            std::set<std::pair<std::int64_t, std::string>> accepted;
-            for (int r = 0; r < fresh.rows(); ++r)
-                accepted.emplace(std::stoll(std::string(*fresh.get(r, 0))), std::string(*fresh.get(r, 1)));
-            for (auto& request : batch)
-                if (request->source && request->result == EnqueueResult::committed &&
-                    !accepted.contains({request->source->connector_id, request->source->source_id}))
-                    request->result = EnqueueResult::duplicate;
-        }
-        nlohmann::json rows = nlohmann::json::array();
-        for (auto& request : batch) {
-            if (request->result != EnqueueResult::committed)
-                continue;
-            for (std::size_t i = 0; i < request->entries.size(); ++i) {
-                const OutboxEntry& entry = request->entries[i];
-                rows.push_back({{"key", request->keys[i]},
-                                {"connector_id", entry.connector_id},
-                                {"conversation", entry.conversation},
-                                {"destination", entry.destination},
-                                {"payload", entry.payload}});
-            }
-        }
-        if (!rows.empty()) {
-            co_await db.execute(
-                insert_rows, pg::params(rows.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
-            // A payload-less hint for dispatchers in other processes; one per transaction.
-            co_await db.execute("SELECT pg_notify('ferry_outbox', '')");
-            wrote = true;
-        }
-    });
-    if (wrote && on_committed_)
+    const pg::Result fresh =
+        co_await lease->execute_cached(enqueue_batch, pg::params(dump(sources), dump(rows), options_.origin));
+    lease.release();
+    std::set<std::pair<std::int64_t, std::string>> accepted;
+    for (int r = 0; r < fresh.rows(); ++r)
+        if (const auto connector = fresh.get(r, 0))
+            accepted.emplace(std::stoll(std::string(*connector)), std::string(*fresh.get(r, 1)));
+    for (auto& request : batch)
+        if (request->source && request->result == EnqueueResult::committed &&
+            !accepted.contains({request->source->connector_id, request->source->source_id}))
+            request->result = EnqueueResult::duplicate;
+    if (!rows.empty() && on_committed_)
         on_committed_();
 }
 

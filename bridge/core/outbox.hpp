@@ -41,11 +41,14 @@ enum class EnqueueResult {
 
 struct OutboxOptions {
     std::size_t max_batch = 2000; ///< entries per commit at most
+    std::string origin;           ///< payload of the NOTIFY ferry_outbox it sends: who wrote the rows
 };
 
 /// The durable queue's writing side, with group commit: every enqueue() waiting at the same time is written
 /// in one transaction, so throughput does not stop at one fsync per message. enqueue() returns only after
 /// COMMIT; while PostgreSQL is down it waits (nothing is lost, the caller simply does not acknowledge yet).
+/// When PostgreSQL refuses a batch (an SQL error such as an unknown connector id), each of its requests is
+/// written again on its own, so only the request at fault fails.
 class Outbox {
 public:
     Outbox(boost::asio::any_io_executor executor, pg::Pool& pool, Logger& logger, OutboxOptions options = {});
@@ -66,6 +69,8 @@ public:
 private:
     struct Request;
     boost::asio::awaitable<void> commit(std::vector<std::shared_ptr<Request>>& batch);
+    static void finish(Request& request);
+    boost::asio::awaitable<void> commit_one_by_one(std::vector<std::shared_ptr<Request>>& batch);
 
     boost::asio::any_io_executor executor_;
     pg::Pool& pool_;

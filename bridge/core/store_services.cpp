@@ -37,6 +37,7 @@ pg::PoolOptions pool_options(const Config& config) {
 } // namespace
 
 struct StoreServices::Parts {
+    std::string owner = lease_owner(); ///< names this process's leases and its NOTIFYs
     Logger& logger;
     xmpp::StanzaDispatcher& stanzas;
     pg::Pool pool;
@@ -49,10 +50,11 @@ struct StoreServices::Parts {
     Parts(asio::any_io_executor executor, const Config& config, xmpp::StanzaDispatcher& stanzas,
           Logger& logger)
         : logger(logger), stanzas(stanzas), pool(executor, config.database.url, pool_options(config), logger),
-          store(executor, pool, config.database.url, logger), outbox(executor, pool, logger),
-          registry(store, logger), dispatcher(
-                                       executor, pool, [this](std::int64_t id) { return registry.find(id); },
-                                       logger, DispatcherOptions{.owner = lease_owner()}),
+          store(executor, pool, config.database.url, logger),
+          outbox(executor, pool, logger, OutboxOptions{.origin = owner}), registry(store, logger),
+          dispatcher(
+              executor, pool, [this](std::int64_t id) { return registry.find(id); }, logger,
+              DispatcherOptions{.owner = owner}),
           router(executor, store, outbox, stanzas, logger) {}
 };
 

@@ -29,6 +29,7 @@ void Connection::close() {
         PQfinish(conn_);
         conn_ = nullptr;
     }
+    prepared_.clear();
     wake_listener();
 }
 

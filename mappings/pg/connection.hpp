@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -78,6 +79,14 @@ public:
     execute_prepared(std::string_view name, Params params = {},
                      std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
+    /// Runs `sql` as a statement prepared once per session: the first call on a session prepares it (one
+    /// extra round trip), later calls skip parsing and planning. For the hot statements of the outbox and
+    /// dispatcher; `sql` must be a constant (every distinct text stays prepared until the session closes).
+    /// Errors as for execute().
+    boost::asio::awaitable<Result>
+    execute_cached(std::string_view sql, Params params = {},
+                   std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+
     /// LISTEN on `channel` (quoted as an identifier by libpq, so any name is safe).
     boost::asio::awaitable<void> listen(std::string_view channel);
     /// The next notification for a channel this session LISTENs to, waiting as long as it takes (wrap it in
@@ -127,7 +136,8 @@ private:
     bool busy_ = false;
     bool listening_ = false;
     std::deque<Notification> notifications_;
-    boost::asio::steady_timer wakeup_; ///< cancelled to wake wait_notification()
+    std::unordered_map<std::string, std::string> prepared_; ///< SQL text → statement name, this session
+    boost::asio::steady_timer wakeup_;                      ///< cancelled to wake wait_notification()
     NoticeHandler notice_handler_;
 };
 

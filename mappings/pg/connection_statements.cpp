@@ -97,6 +97,19 @@ asio::awaitable<Result> Connection::execute_prepared(std::string_view name, Para
     co_return co_await round_trip(std::move(send), timeout);
 }
 
+asio::awaitable<Result> Connection::execute_cached(std::string_view sql, Params params,
+                                                   std::optional<Milliseconds> timeout) {
+    std::string text(sql);
+    auto known = prepared_.find(text);
+    if (known == prepared_.end()) {
+        std::string name = "ferry_" + std::to_string(prepared_.size() + 1);
+        co_await prepare(name, text, timeout);
+        known = prepared_.emplace(std::move(text), std::move(name)).first;
+    }
+    const std::string name = known->second; // a copy: close() during the call clears the map
+    co_return co_await execute_prepared(name, std::move(params), timeout);
+}
+
 asio::awaitable<Result> Connection::round_trip(std::function<int(pg_conn*)> send,
                                                std::optional<Milliseconds> timeout) {
     if (!is_open())

@@ -167,6 +167,30 @@ TEST_F(PgConnection, PreparedStatementsRunWithParameters) {
     });
 }
 
+TEST_F(PgConnection, CachedStatementsArePreparedOncePerSession) {
+    run([&]() -> asio::awaitable<void> {
+        auto c = co_await connected();
+        const std::string_view add = "SELECT $1::int + $2::int AS sum";
+        const std::string_view count_prepared = "SELECT count(*) FROM pg_prepared_statements";
+        for (int i = 0; i < 3; ++i) {
+            const Result sum = co_await c->execute_cached(add, params(std::to_string(i), "10"));
+            EXPECT_EQ(sum.get(0, "sum"), std::to_string(i + 10));
+        }
+        const Result one = co_await c->execute(count_prepared);
+        EXPECT_EQ(one.get(0, 0), "1") << "three calls of one text prepare it once";
+        co_await c->execute_cached(count_prepared);
+        const Result two = co_await c->execute(count_prepared);
+        EXPECT_EQ(two.get(0, 0), "2");
+        // A new session starts with nothing prepared; the cache must not believe otherwise.
+        c->close();
+        co_await c->connect();
+        const Result again = co_await c->execute_cached(add, params("1", "1"));
+        EXPECT_EQ(again.get(0, "sum"), "2");
+        const Result fresh = co_await c->execute(count_prepared);
+        EXPECT_EQ(fresh.get(0, 0), "1");
+    });
+}
+
 TEST_F(PgConnection, NotificationArrivesWithinOneSecondWhileIdle) {
     run([&]() -> asio::awaitable<void> {
         auto listener = co_await connected();
