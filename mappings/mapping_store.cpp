@@ -91,9 +91,18 @@ MappingStore::MappingStore(asio::any_io_executor executor, pg::Pool& pool, std::
                            core::Logger& logger, MappingStoreOptions options)
     : executor_(executor), pool_(pool), logger_(logger), options_(options),
       snapshot_(std::make_shared<const MappingSnapshot>()),
-      listener_(executor, std::move(conninfo), options.connection), wake_(executor),
-      stopped_(executor, asio::steady_timer::time_point::max()),
-      loaded_(executor, asio::steady_timer::time_point::max()) {}
+      listener_(executor, std::move(conninfo), std::string(channel), "mapping store", logger,
+                pg::ListenerOptions{options.retry_min_delay, options.retry_max_delay, options.connection}),
+      wake_(executor), stopped_(executor, asio::steady_timer::time_point::max()),
+      loaded_(executor, asio::steady_timer::time_point::max()) {
+    listener_.on_notification([this](const pg::Notification&) { mark_dirty(); });
+    // A load that began before LISTEN took effect may have missed a change; one that begins later sees it,
+    // or is followed by its notification.
+    listener_.on_listening([this] {
+        if (loads_started_ > 0)
+            mark_dirty();
+    });
+}
 
 MappingStore::~MappingStore() = default;
 
@@ -113,13 +122,10 @@ asio::awaitable<void> MappingStore::run() {
     if (running_)
         throw std::logic_error("MappingStore: one run() at a time");
     running_ = true;
-    pg::OnExit done([this] {
-        listener_.close();
-        running_ = false;
-    });
+    pg::OnExit done([this] { running_ = false; });
     if (stopping_)
         co_return;
-    auto outcome = co_await (guarded(reload_loop()) || guarded(listen_loop()) || until_stopped());
+    auto outcome = co_await (guarded(reload_loop()) || guarded(listener_.run()) || until_stopped());
     std::exception_ptr failure;
     if (outcome.index() == 0)
         failure = std::get<0>(outcome);
@@ -207,42 +213,6 @@ asio::awaitable<void> MappingStore::reload_loop() {
         logger_.warning("mapping store: reload failed (" + failure + "); keeping the current snapshot, " +
                         "retrying in " + milliseconds(delay) + " ms");
         next_load = Clock::now() + delay; // or sooner, on a notification
-    }
-}
-
-asio::awaitable<void> MappingStore::listen_loop() {
-    core::Backoff backoff(options_.retry_min_delay, options_.retry_max_delay);
-    bool lost = false;
-    for (;;) {
-        std::string failure;
-        try {
-            co_await listener_.connect();
-            co_await listener_.listen(channel);
-            backoff.reset();
-            if (lost)
-                logger_.info("mapping store: listening for changes again");
-            lost = false;
-            // A load that began before LISTEN took effect may have missed a change; one that begins
-            // later sees it, or is followed by its notification.
-            if (loads_started_ > 0)
-                mark_dirty();
-            for (;;) {
-                co_await listener_.wait_notification();
-                mark_dirty();
-            }
-        } catch (const std::exception& e) {
-            failure = e.what();
-        }
-        listener_.close();
-        if (co_await ending())
-            co_return;
-        const auto delay = backoff.next();
-        // The first failure is worth a warning; the retries while PostgreSQL stays away are not.
-        logger_.log(lost ? core::LogLevel::debug : core::LogLevel::warning,
-                    "mapping store: no LISTEN connection (" + failure + "); reconnecting in " +
-                        milliseconds(delay) + " ms, polling meanwhile");
-        lost = true;
-        co_await sleep_until(Clock::now() + delay);
     }
 }
 

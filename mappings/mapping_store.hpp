@@ -1,7 +1,7 @@
 #pragma once
 
 #include "mappings/mapping_snapshot.hpp"
-#include "mappings/pg/connection.hpp"
+#include "mappings/pg/listener.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -71,7 +71,6 @@ public:
 
 private:
     boost::asio::awaitable<void> reload_loop();
-    boost::asio::awaitable<void> listen_loop();
     boost::asio::awaitable<void> until_stopped();
     boost::asio::awaitable<std::exception_ptr> guarded(boost::asio::awaitable<void> loop);
     boost::asio::awaitable<void> sleep_until(std::chrono::steady_clock::time_point until);
@@ -90,7 +89,7 @@ private:
     bool dirty_ = false;
     bool running_ = false;
     bool stopping_ = false;
-    pg::Connection listener_;
+    pg::Listener listener_;
     boost::asio::steady_timer wake_;    ///< cancelled by mark_dirty() to wake reload_loop()
     boost::asio::steady_timer stopped_; ///< cancelled by stop()
     boost::asio::steady_timer loaded_;  ///< cancelled after the first load, to wake wait_loaded()

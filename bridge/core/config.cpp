@@ -1,5 +1,6 @@
 #include "bridge/core/config.hpp"
 
+#include "mappings/accounts/secret_box.hpp"
 #include "mappings/pg/conninfo.hpp"
 
 #include <algorithm>
@@ -150,6 +151,18 @@ std::string parse_conninfo(const RawValue& raw) {
     return raw.value;
 }
 
+std::string parse_secret_key(const RawValue& raw) {
+    if (raw.value.empty())
+        return raw.value;
+    try {
+        mappings::SecretBox::from_base64(raw.value);
+    } catch (const std::invalid_argument& e) {
+        // Not reject(): never echo a key, even a malformed one.
+        throw ConfigError(raw.name + " is not a usable key: " + e.what() + " (from " + raw.origin + ")");
+    }
+    return raw.value;
+}
+
 std::string show_bool(bool value) {
     return value ? "true" : "false";
 }
@@ -175,7 +188,7 @@ struct OptionSpec {
 };
 
 // clang-format off
-const std::array<OptionSpec, 17> option_specs{{
+const std::array<OptionSpec, 18> option_specs{{
     {"component", "domain", "DOMAIN", true,
      "The component's JID domain, as declared on the XMPP server, e.g. ferry.example.org.",
      [](Config& c, const RawValue& r) { c.component.domain = parse_domain(r); },
@@ -239,6 +252,13 @@ const std::array<OptionSpec, 17> option_specs{{
     {"database", "pool_size", "COUNT", false, "PostgreSQL connections Ferry opens at most (1-64).",
      [](Config& c, const RawValue& r) { c.database.pool_size = parse_size(r, 1, 64); },
      [](const Config& c) { return std::to_string(c.database.pool_size); }},
+    {"database", "secret_key", "KEY", false,
+     "Key that encrypts account secrets in the database (AES-256-GCM): 32 random bytes in base64, e.g. from "
+     "`openssl rand -base64 32`. Never printed. Needed only to store or read account secrets; keep it out of "
+     "the database's backups.",
+     [](Config& c, const RawValue& r) { c.database.secret_key = parse_secret_key(r); },
+     // Shown empty when unset, so the description reads back; a set key is written as a comment.
+     [](const Config& c) { return std::string(c.database.secret_key.empty() ? "" : "<redacted>"); }},
     {"log", "level", "LEVEL", false, "Lowest severity written to the log: debug, info, warning or error.",
      [](Config& c, const RawValue& r) { c.log.level = parse_level(r); },
      [](const Config& c) { return c.log.level; }},
@@ -344,9 +364,10 @@ Source parse_command_line(const std::vector<std::string>& args) {
         const po::option& option = parsed.options[i];
         if (option.position_key >= 0) {
             // Never echo an argument that follows the secret: it is likely a piece of an unquoted secret.
-            if (i > 0 && parsed.options[i - 1].string_key == "component.secret")
-                throw ConfigError("unexpected command line argument after --component.secret (quote a value "
-                                  "that contains spaces)");
+            if (i > 0 && (parsed.options[i - 1].string_key == "component.secret" ||
+                          parsed.options[i - 1].string_key == "database.secret_key"))
+                throw ConfigError("unexpected command line argument after --" +
+                                  parsed.options[i - 1].string_key + " (quote a value that contains spaces)");
             throw ConfigError("unexpected command line argument \"" + option.value.at(0) +
                               "\" (options take the form --section.key VALUE)");
         }
@@ -541,6 +562,10 @@ std::string describe_config(const Config& config) {
             out += "\n[" + std::string(section) + "]\n";
         }
         const std::string value = spec.show(config);
+        if (spec.section == "database" && spec.key == "secret_key" && !value.empty()) {
+            out += "# secret_key = <redacted> (set; give it again through FERRY_DATABASE_SECRET_KEY)\n";
+            continue;
+        }
         out += std::string(spec.key) + (value.empty() ? " =" : " = " + value) + "\n";
     }
     return out;

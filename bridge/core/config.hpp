@@ -39,6 +39,7 @@ struct LogConfig {
 struct DatabaseConfig {
     std::string url;           // libpq URI or key=value string; holds the password, never printed
     std::size_t pool_size = 4; // 1..64
+    std::string secret_key;    // base64 of 32 bytes; encrypts account secrets at rest; never printed
 
     bool operator==(const DatabaseConfig&) const = default;
 };

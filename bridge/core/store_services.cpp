@@ -8,6 +8,7 @@
 #include "connectors/registry.hpp"
 #include "mappings/mapping_store.hpp"
 #include "mappings/migrations.hpp"
+#include "mappings/pg/listener.hpp"
 #include "mappings/pg/pool.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -45,6 +46,7 @@ struct StoreServices::Parts {
     Outbox outbox;
     connectors::ConnectorRegistry registry;
     Dispatcher dispatcher;
+    pg::Listener outbox_listener; ///< wakes the dispatcher when another process enqueued rows
     Router router;
 
     Parts(asio::any_io_executor executor, const Config& config, xmpp::StanzaDispatcher& stanzas,
@@ -55,6 +57,7 @@ struct StoreServices::Parts {
           dispatcher(
               executor, pool, [this](std::int64_t id) { return registry.find(id); }, logger,
               DispatcherOptions{.owner = owner}),
+          outbox_listener(executor, config.database.url, "ferry_outbox", "outbox listener", logger),
           router(executor, store, outbox, stanzas, logger) {}
 };
 
@@ -63,6 +66,11 @@ StoreServices::StoreServices(asio::any_io_executor executor, const Config& confi
     : parts_(std::make_unique<Parts>(executor, config, stanzas, logger)) {
     Parts& p = *parts_;
     p.outbox.on_committed([&p] { p.dispatcher.wake(); });
+    p.outbox_listener.on_notification([&p](const pg::Notification& n) {
+        if (n.payload != p.owner) // our own commits have woken the dispatcher already
+            p.dispatcher.wake();
+    });
+    p.outbox_listener.on_listening([&p] { p.dispatcher.wake(); });
     p.stanzas.on_address([&p](const xmpp::InboundStanza& stanza) { return p.router.route(stanza); });
     p.dispatcher.on_dead_letter([&p](const connectors::Delivery& delivery, const std::string& reason) {
         const Message& m = delivery.message;
@@ -99,13 +107,14 @@ asio::awaitable<void> StoreServices::run(bool migrate) {
                                  std::to_string(status.binary_version) +
                                  ": run `ferry db migrate` first, or start with `ferry run --migrate`");
     }
-    co_await (p.store.run() && p.outbox.run() && p.dispatcher.run());
+    co_await (p.store.run() && p.outbox.run() && p.dispatcher.run() && p.outbox_listener.run());
 }
 
 void StoreServices::stop() {
     parts_->store.stop();
     parts_->outbox.stop();
     parts_->dispatcher.stop();
+    parts_->outbox_listener.stop();
 }
 
 } // namespace ferry::core

@@ -211,14 +211,14 @@ asio::awaitable<int> set_enabled(CommandContext& ctx, bool enabled) {
 
 } // namespace
 
-std::string mapping_address(std::string_view text) {
+std::string mapping_address(std::string_view text, std::string_view full_jid_refusal) {
     auto parsed = xmpp::Jid::parse_or_reason(text);
     if (const auto* reason = std::get_if<std::string>(&parsed))
         throw UsageError("invalid XMPP address \"" + printable(text) + "\": " + *reason);
     const xmpp::Jid& jid = std::get<xmpp::Jid>(parsed);
     if (!jid.is_bare())
-        throw UsageError("a mapping binds a bare JID or a room, not a full JID: leave out \"/" +
-                         printable(jid.resource()) + "\"");
+        throw UsageError(std::string(full_jid_refusal) + ": leave out \"/" + printable(jid.resource()) +
+                         "\"");
     std::string bare = jid.bare_string();
     if (bare.size() < 3) // the schema's CHECK on mappings.xmpp_address
         throw UsageError("invalid XMPP address \"" + printable(text) +

@@ -7,15 +7,13 @@ names and ids).
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import socket
-import subprocess
 import time
 
 import pytest
 
+from ferry_cli import Cli
 from pg_world import pg_world  # noqa: F401  (module-scoped fixture)
 
 # DELETE and setval rather than TRUNCATE: every TRUNCATE makes new files, which the server then syncs one by
@@ -25,36 +23,6 @@ RESET_SQL = ";".join(
                                   "connectors")]
     + [f"SELECT setval(pg_get_serial_sequence('{t}', 'id'), 1, false)" for t in ("connectors", "mappings")])
 LOG_PATH = "/var/log/ferry/ops.jsonl"
-
-
-class Cli:
-    """Runs the ferry binary with FERRY_DATABASE_URL set and no other FERRY_* variable."""
-
-    def __init__(self, binary: str, url: str) -> None:
-        self.binary = binary
-        self.url = url
-
-    def __call__(self, *args: str, url: str | None = None) -> subprocess.CompletedProcess:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("FERRY_")}
-        env["FERRY_DATABASE_URL"] = self.url if url is None else url
-        return subprocess.run([self.binary, *args], capture_output=True, text=True, env=env, timeout=30)
-
-    def ok(self, *args: str) -> str:
-        done = self(*args)
-        assert done.returncode == 0, f"ferry {' '.join(args)} → {done.returncode}: {done.stderr}"
-        assert done.stderr == ""
-        return done.stdout
-
-    def json(self, *args: str):
-        out = self.ok(*args, "--json")
-        assert out.endswith("\n") and out.count("\n") == 1, "--json prints one line"
-        return json.loads(out)
-
-    def fails(self, code: int, *args: str) -> str:
-        done = self(*args)
-        assert done.returncode == code, f"ferry {' '.join(args)} → {done.returncode}: {done.stderr}"
-        assert done.stdout == ""
-        return done.stderr
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,11 @@
 #pragma once
 // Helpers shared by the outbox and dispatcher tests against a real PostgreSQL: run the store's loops beside a
-// scenario, and read single values back.
+// scenario, and read single values back. The generic helpers (require, sleep_for, all_of, the PgTest fixture)
+// are in pg_test_support.hpp.
 #include "bridge/core/dispatcher.hpp"
 #include "bridge/core/outbox.hpp"
 #include "mappings/pg/pool.hpp"
+#include "tests/support/pg_test_support.hpp"
 
 #include <boost/asio.hpp>
 #include <chrono>
@@ -17,28 +19,11 @@ namespace ferry::core::store_test {
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
-using Task = std::function<asio::awaitable<void>()>;
-
-inline void require(bool condition, const std::string& what) {
-    if (!condition)
-        throw std::runtime_error("requirement failed: " + what);
-}
-
-inline std::string describe(std::exception_ptr error) {
-    try {
-        if (error)
-            std::rethrow_exception(error);
-    } catch (const std::exception& e) {
-        return e.what();
-    }
-    return "";
-}
-
-inline asio::awaitable<void> sleep_for(Clock::duration duration) {
-    asio::steady_timer timer(co_await asio::this_coro::executor, duration);
-    co_await timer.async_wait(asio::use_awaitable);
-}
+using pg_test::Clock;
+using pg_test::describe;
+using pg_test::require;
+using pg_test::sleep_for;
+using pg_test::Task;
 
 /// A long-lived loop (Outbox::run, Dispatcher::run) and the call that ends it.
 struct Service {

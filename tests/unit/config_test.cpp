@@ -482,13 +482,43 @@ TEST(Config, DescribeConfigRedactsSecret) {
     EXPECT_NE(describe_config(unset).find("secret = <unset>\n"), std::string::npos);
 }
 
+TEST(Config, SecretKeyIsCheckedAndNeverPrinted) {
+    const std::string key = "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=";
+    Args env = required_env;
+    env.push_back("FERRY_DATABASE_SECRET_KEY=" + key);
+    const Config config = load_config({}, env);
+    EXPECT_EQ(config.database.secret_key, key);
+    const std::string text = describe_config(config);
+    EXPECT_EQ(text.find(key), std::string::npos);
+    EXPECT_NE(text.find("# secret_key = <redacted> (set; give it again through FERRY_DATABASE_SECRET_KEY)\n"),
+              std::string::npos)
+        << text;
+    Config reloaded = load_config({"--config", TempDir().write("described.conf", text)}, required_env);
+    EXPECT_EQ(reloaded.database.secret_key, "") << "a key comes back only from where it was given";
+
+    const std::string short_key = "c2hvcnQta2V5LXNob3J0LWtleQ=="; // 19 bytes
+    try {
+        load_config({"--database.secret_key", short_key}, required_env);
+        FAIL() << "a 19-byte key was accepted";
+    } catch (const ConfigError& e) {
+        const std::string message = e.what();
+        EXPECT_NE(message.find("database.secret_key is not a usable key: expected 32 bytes in base64"),
+                  std::string::npos)
+            << message;
+        EXPECT_EQ(message.find(short_key), std::string::npos) << "the key was echoed: " << message;
+    }
+    Args not_base64 = required_env;
+    not_base64.push_back("FERRY_DATABASE_SECRET_KEY=" + std::string(43, '!') + "=");
+    EXPECT_THROW(load_config({}, not_base64), ConfigError);
+}
+
 TEST(Config, DescribeConfigPrintsEveryOption) {
     const std::string text = describe_config(load_config({}, required_env));
     EXPECT_NE(text.find("[component]\ndomain = ferry.example.org\nhost = localhost\nport = 5347\n"
                         "secret = <redacted>\ntls = false\ntls_verify = true\nmax_stanza_size = 262144\n"
                         "max_depth = 64\nreconnect_min_delay = 1\nreconnect_max_delay = 60\n"
                         "keepalive_interval = 60\nkeepalive_timeout = 20\nsend_queue_limit = 10000\n\n"
-                        "[database]\nurl =\npool_size = 4\n\n"
+                        "[database]\nurl =\npool_size = 4\nsecret_key =\n\n"
                         "[log]\nlevel = info\nfile =\n"),
               std::string::npos)
         << text;

@@ -3,10 +3,10 @@
 // `ctest -L unit` leaves them out).
 #include "mappings/pg/connection.hpp"
 #include "mappings/pg/error.hpp"
+#include "tests/support/pg_test_support.hpp"
 
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <cstdlib>
 #include <gtest/gtest.h>
 
 namespace ferry::pg {
@@ -16,57 +16,20 @@ namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using namespace asio::experimental::awaitable_operators;
 using Clock = std::chrono::steady_clock;
+using pg_test::require;
+using pg_test::sleep_for;
+using pg_test::Task;
 
-/// Fails the running coroutine (ASSERT_* cannot `return` from a coroutine).
-void require(bool condition, const std::string& what) {
-    if (!condition)
-        throw std::runtime_error("requirement failed: " + what);
-}
-
-asio::awaitable<void> sleep_for(std::chrono::milliseconds duration) {
-    asio::steady_timer timer(co_await asio::this_coro::executor, duration);
-    co_await timer.async_wait(asio::use_awaitable);
-}
-
-class PgConnection : public testing::Test {
+class PgConnection : public pg_test::PgTest {
 protected:
-    void SetUp() override {
-        const char* value = std::getenv("FERRY_TEST_PG_URL");
-        if (!value || !*value)
-            FAIL()
-                << "FERRY_TEST_PG_URL is not set: these tests need a PostgreSQL server. Run "
-                   "scripts/testworld/run-pg-tests.sh BUILD_DIR, or scripts/testworld/postgres.sh start DIR "
-                   "and export the FERRY_TEST_PG_URL it prints (and FERRY_TEST_PG_DIR=DIR).";
-        url = value;
-    }
-
-    /// Runs `body` on the io_context until it finishes, at most `limit`; an exception fails the test.
-    void run(std::function<asio::awaitable<void>()> body, std::chrono::seconds limit = 20s) {
-        bool done = false;
-        std::string failure;
-        asio::co_spawn(context, std::move(body), [&](std::exception_ptr error) {
-            done = true;
-            context.stop();
-            try {
-                if (error)
-                    std::rethrow_exception(error);
-            } catch (const std::exception& e) {
-                failure = e.what();
-            }
-        });
-        context.run_for(limit);
-        EXPECT_TRUE(done) << "the scenario did not finish within " << limit.count() << " s";
-        EXPECT_EQ(failure, "");
-    }
+    /// These scenarios are short: 20 s rather than the usual 30 s.
+    void run(Task body, std::chrono::seconds limit = 20s) { PgTest::run(std::move(body), limit); }
 
     asio::awaitable<std::unique_ptr<Connection>> connected(ConnectionOptions options = {}) {
         auto connection = std::make_unique<Connection>(context.get_executor(), url, options);
         co_await connection->connect();
         co_return connection;
     }
-
-    asio::io_context context;
-    std::string url;
 };
 
 TEST_F(PgConnection, ParametersRoundTripAsDataNeverAsSql) {

@@ -11,7 +11,6 @@
 #include "tests/support/store_test_support.hpp"
 
 #include <boost/asio.hpp>
-#include <cstdlib>
 #include <gtest/gtest.h>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -23,19 +22,17 @@ namespace {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-using Task = std::function<asio::awaitable<void>()>;
 using connectors::Delivery;
 using connectors::DeliveryResult;
 
+using pg_test::require;
+using pg_test::sleep_for;
 using store_test::count;
-using store_test::describe;
 using store_test::query;
-using store_test::require;
 using store_test::scalar;
 using store_test::service;
 using store_test::Service;
 using store_test::services;
-using store_test::sleep_for;
 using store_test::while_running;
 
 /// Waits until the outbox is empty and `done()` holds.
@@ -96,13 +93,12 @@ DELETE FROM dead_letters;
 DELETE FROM message_map;
 DELETE FROM inbound_seen)";
 
-class PgDispatcher : public testing::Test {
+class PgDispatcher : public pg_test::PgTest {
 protected:
     void SetUp() override {
-        const char* value = std::getenv("FERRY_TEST_PG_URL");
-        if (!value || !*value)
-            GTEST_FAIL() << "FERRY_TEST_PG_URL is not set: run scripts/testworld/run-pg-tests.sh BUILD_DIR";
-        url = value;
+        PgTest::SetUp();
+        if (url.empty())
+            return;
         run([&]() -> asio::awaitable<void> {
             pg::Connection c(context.get_executor(), url);
             co_await c.connect();
@@ -124,21 +120,6 @@ protected:
             co_await c.execute_script(reset_sql);
             co_await c.execute("DELETE FROM connectors WHERE name = 'dispatcher-test'");
         });
-    }
-
-    void run(Task body, std::chrono::seconds limit = 30s) {
-        bool done = false;
-        std::string failure;
-        asio::co_spawn(context, std::move(body), [&](std::exception_ptr e) {
-            done = true;
-            failure = describe(e);
-        });
-        context.restart();
-        const auto deadline = Clock::now() + limit;
-        while (!done && Clock::now() < deadline)
-            context.run_one_for(100ms);
-        ASSERT_TRUE(done) << "the scenario did not finish within " << limit.count() << " s";
-        EXPECT_EQ(failure, "");
     }
 
     pg::PoolOptions pool_options(std::size_t size = 2) {
@@ -187,9 +168,7 @@ protected:
         });
     }
 
-    asio::io_context context;
     Logger logger{LogLevel::error};
-    std::string url;
     std::int64_t connector_id = 0;
 };
 

@@ -5,6 +5,7 @@
 #include "mappings/mapping_store.hpp"
 #include "mappings/migrations.hpp"
 #include "mappings/pg/pool.hpp"
+#include "tests/support/pg_test_support.hpp"
 
 #include <atomic>
 #include <boost/asio.hpp>
@@ -22,13 +23,12 @@ namespace {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-using Task = std::function<asio::awaitable<void>()>;
 using Snapshot = std::shared_ptr<const MappingSnapshot>;
-
-asio::awaitable<void> sleep_for(Clock::duration duration) {
-    asio::steady_timer timer(co_await asio::this_coro::executor, duration);
-    co_await timer.async_wait(asio::use_awaitable);
-}
+using pg_test::describe;
+using pg_test::require;
+using pg_test::scalar;
+using pg_test::sleep_for;
+using pg_test::Task;
 
 /// Looks at the store's snapshot every 10 ms until `seen` holds; returns how long that took (or `limit`).
 asio::awaitable<Clock::duration>
@@ -39,35 +39,12 @@ time_until(const MappingStore& store, std::function<bool(const Snapshot&)> seen,
     co_return Clock::now() - start;
 }
 
-asio::awaitable<std::string> scalar(pg::Connection& c, std::string_view sql,
-                                    pg::Params values = pg::Params()) {
-    const pg::Result r = co_await c.execute(sql, std::move(values));
-    co_return std::string(r.get(0, 0).value_or("NULL"));
-}
-
-/// ASSERT_* cannot be used in a coroutine (it returns): this ends the scenario with a failure instead.
-void require(bool condition, const std::string& what) {
-    if (!condition)
-        throw std::runtime_error("requirement failed: " + what);
-}
-
-std::string describe(std::exception_ptr error) {
-    try {
-        if (error)
-            std::rethrow_exception(error);
-    } catch (const std::exception& e) {
-        return e.what();
-    }
-    return "";
-}
-
-class PgMappingStore : public testing::Test {
+class PgMappingStore : public pg_test::PgTest {
 protected:
     void SetUp() override {
-        const char* value = std::getenv("FERRY_TEST_PG_URL");
-        if (!value || !*value)
-            GTEST_FAIL() << "FERRY_TEST_PG_URL is not set: run scripts/testworld/run-pg-tests.sh BUILD_DIR";
-        url = value;
+        PgTest::SetUp();
+        if (url.empty())
+            return;
         static int counter = 0;
         prefix = "mst-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
         admin([&](pg::Connection& c) -> asio::awaitable<void> { co_await migrate(c, logger); });
@@ -158,18 +135,16 @@ protected:
             pg::params(std::string(xmpp), connector, std::string(remote), std::string(direction)));
     }
 
-    asio::io_context context;
     core::Logger logger{core::LogLevel::warning};
     std::optional<core::Logger> own_log; // for a test that logs elsewhere
     core::Logger* log = &logger;
-    std::string url;
     std::string prefix;
     // A long poll by default, so that only NOTIFY can explain what a test sees.
     MappingStoreOptions options{.poll_interval = 1h,
                                 .retry_min_delay = 50ms,
                                 .retry_max_delay = 400ms,
                                 .connection = {.connect_timeout = 3s}};
-    // After the context: destroyed first, while their timers' io_context still exists.
+    // Destroyed before the base class's context, while their timers' io_context still exists.
     std::optional<pg::Pool> pool;
     std::optional<MappingStore> store;
 };

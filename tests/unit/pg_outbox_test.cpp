@@ -31,18 +31,19 @@ namespace {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-using Task = std::function<asio::awaitable<void>()>;
 using connectors::Delivery;
 using connectors::DeliveryResult;
 
+using pg_test::all_of;
+using pg_test::describe;
+using pg_test::require;
+using pg_test::sleep_for;
+using pg_test::Task;
 using store_test::count;
-using store_test::describe;
 using store_test::query;
-using store_test::require;
 using store_test::service;
 using store_test::Service;
 using store_test::services;
-using store_test::sleep_for;
 using store_test::while_running;
 
 asio::awaitable<void> wait_until(std::function<bool()> done, Clock::duration limit, std::string what) {
@@ -51,25 +52,6 @@ asio::awaitable<void> wait_until(std::function<bool()> done, Clock::duration lim
         require(Clock::now() < deadline, what);
         co_await sleep_for(5ms);
     }
-}
-
-/// Runs every task concurrently and returns when all have finished; rethrows the first failure.
-asio::awaitable<void> all_of(std::vector<Task> tasks) {
-    const auto executor = co_await asio::this_coro::executor;
-    std::size_t left = tasks.size();
-    std::exception_ptr first_failure;
-    asio::steady_timer finished(executor, asio::steady_timer::time_point::max());
-    for (auto& task : tasks)
-        asio::co_spawn(executor, std::move(task), [&](std::exception_ptr error) {
-            if (error && !first_failure)
-                first_failure = error;
-            if (--left == 0)
-                finished.cancel();
-        });
-    if (left > 0)
-        co_await finished.async_wait(asio::as_tuple(asio::use_awaitable));
-    if (first_failure)
-        std::rethrow_exception(first_failure);
 }
 
 /// Runs trusted SQL that may hold several statements.
@@ -140,13 +122,12 @@ public:
     std::vector<Delivery> deliveries;
 };
 
-class PgOutbox : public testing::Test {
+class PgOutbox : public pg_test::PgTest {
 protected:
     void SetUp() override {
-        const char* value = std::getenv("FERRY_TEST_PG_URL");
-        if (!value || !*value)
-            GTEST_FAIL() << "FERRY_TEST_PG_URL is not set: run scripts/testworld/run-pg-tests.sh BUILD_DIR";
-        url = value;
+        PgTest::SetUp();
+        if (url.empty())
+            return;
         admin([&](pg::Connection& c) -> asio::awaitable<void> {
             co_await mappings::migrate(c, logger);
             co_await c.execute_script(reset_sql);
@@ -174,21 +155,6 @@ protected:
         });
     }
 
-    void run(Task body, std::chrono::seconds limit = 30s) {
-        bool done = false;
-        std::string failure;
-        asio::co_spawn(context, std::move(body), [&](std::exception_ptr e) {
-            done = true;
-            failure = describe(e);
-        });
-        context.restart();
-        const auto deadline = Clock::now() + limit;
-        while (!done && Clock::now() < deadline)
-            context.run_one_for(100ms);
-        ASSERT_TRUE(done) << "the scenario did not finish within " << limit.count() << " s";
-        EXPECT_EQ(failure, "");
-    }
-
     pg::PoolOptions pool_options(std::size_t size) {
         pg::PoolOptions o;
         o.size = size;
@@ -207,9 +173,7 @@ protected:
         return {connector_id, std::move(conversation), std::move(destination), to_json(m)};
     }
 
-    asio::io_context context;
     Logger logger{LogLevel::error};
-    std::string url;
     std::int64_t connector_id = 0;
 };
 
@@ -251,6 +215,40 @@ TEST_F(PgOutbox, ConcurrentEnqueuesShareFewTransactionsAndReturnOnlyOnceVisibleE
                                     << "transactions";
         std::cout << "group commit: " << callers << " enqueue() calls in " << transactions
                   << " transaction(s)\n";
+    });
+}
+
+TEST_F(PgOutbox, RefusedRequestFailsAloneAndTheRestOfItsBatchIsCommitted) {
+    constexpr int callers = 200;
+    constexpr int bad_caller = 77;
+    run([&]() -> asio::awaitable<void> {
+        const auto executor = context.get_executor();
+        pg::Pool pool(executor, url, pool_options(2), logger);
+        pg::Pool observer(executor, url, pool_options(1), logger);
+        Outbox outbox(executor, pool, logger);
+        int committed = 0;
+        std::vector<std::string> refusals;
+        co_await while_running(services(service(outbox)), [&]() -> asio::awaitable<void> {
+            std::vector<Task> tasks;
+            for (int i = 0; i < callers; ++i)
+                tasks.push_back([&, i]() -> asio::awaitable<void> {
+                    OutboxEntry e = entry("isolate", "to-" + std::to_string(i), i);
+                    if (i == bad_caller)
+                        e.connector_id = connector_id + 1000000; // no such connector: a foreign key violation
+                    try {
+                        if (co_await outbox.enqueue(one(std::move(e))) == EnqueueResult::committed)
+                            ++committed;
+                    } catch (const pg::Error& error) {
+                        refusals.push_back(error.sqlstate() + " to-" + std::to_string(i));
+                    }
+                });
+            co_await all_of(std::move(tasks)); // all queued before the committer runs: one batch
+        });
+        EXPECT_EQ(committed, callers - 1);
+        EXPECT_EQ(refusals, std::vector<std::string>{"23503 to-" + std::to_string(bad_caller)});
+        EXPECT_EQ(co_await count(observer, "SELECT count(*) FROM outbox WHERE conversation = 'isolate'"),
+                  callers - 1);
+        EXPECT_EQ(co_await count(observer, "SELECT count(*) FROM outbox WHERE destination = 'to-77'"), 0);
     });
 }
 

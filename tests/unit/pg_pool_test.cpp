@@ -6,6 +6,7 @@
 #include "mappings/pg/pool.hpp"
 #include "mappings/pg/transaction.hpp"
 #include "mappings/pg/within.hpp"
+#include "tests/support/pg_test_support.hpp"
 
 #include <atomic>
 #include <boost/asio.hpp>
@@ -22,72 +23,14 @@ namespace {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-using Task = std::function<asio::awaitable<void>()>;
+using pg_test::all_of;
+using pg_test::require;
+using pg_test::scalar;
+using pg_test::sleep_for;
+using pg_test::Task;
 
-void require(bool condition, const std::string& what) {
-    if (!condition)
-        throw std::runtime_error("requirement failed: " + what);
-}
-
-asio::awaitable<void> sleep_for(std::chrono::milliseconds duration) {
-    asio::steady_timer timer(co_await asio::this_coro::executor, duration);
-    co_await timer.async_wait(asio::use_awaitable);
-}
-
-/// Runs every task concurrently and returns when all have finished; rethrows the first failure.
-asio::awaitable<void> all_of(std::vector<Task> tasks) {
-    const auto executor = co_await asio::this_coro::executor;
-    std::size_t left = tasks.size();
-    std::exception_ptr first_failure;
-    asio::steady_timer finished(executor, asio::steady_timer::time_point::max());
-    for (auto& task : tasks)
-        asio::co_spawn(executor, std::move(task), [&](std::exception_ptr error) {
-            if (error && !first_failure)
-                first_failure = error;
-            if (--left == 0)
-                finished.cancel();
-        });
-    if (left > 0)
-        co_await finished.async_wait(asio::as_tuple(asio::use_awaitable));
-    if (first_failure)
-        std::rethrow_exception(first_failure);
-}
-
-asio::awaitable<std::string> scalar(Connection& connection, std::string_view sql, Params values = Params()) {
-    const Result r = co_await connection.execute(sql, std::move(values));
-    co_return std::string(r.get(0, 0).value_or("NULL"));
-}
-
-class PgPool : public testing::Test {
+class PgPool : public pg_test::PgTest {
 protected:
-    void SetUp() override {
-        const char* value = std::getenv("FERRY_TEST_PG_URL");
-        if (!value || !*value)
-            FAIL()
-                << "FERRY_TEST_PG_URL is not set: these tests need a PostgreSQL server. Run "
-                   "scripts/testworld/run-pg-tests.sh BUILD_DIR, or scripts/testworld/postgres.sh start DIR "
-                   "and export the FERRY_TEST_PG_URL it prints (and FERRY_TEST_PG_DIR=DIR).";
-        url = value;
-    }
-
-    void run(Task body, std::chrono::seconds limit = 30s) {
-        bool done = false;
-        std::string failure;
-        asio::co_spawn(context, std::move(body), [&](std::exception_ptr error) {
-            done = true;
-            context.stop();
-            try {
-                if (error)
-                    std::rethrow_exception(error);
-            } catch (const std::exception& e) {
-                failure = e.what();
-            }
-        });
-        context.run_for(limit);
-        EXPECT_TRUE(done) << "the scenario did not finish within " << limit.count() << " s";
-        EXPECT_EQ(failure, "");
-    }
-
     PoolOptions options(std::size_t size) {
         PoolOptions o;
         o.size = size;
@@ -98,9 +41,7 @@ protected:
         return o;
     }
 
-    asio::io_context context;
     core::Logger logger{core::LogLevel::warning};
-    std::string url;
 };
 
 TEST_F(PgPool, ManyConcurrentQueriesShareTheConnections) {
