@@ -10,7 +10,7 @@ ConnectorRegistry::ConnectorRegistry(const mappings::MappingStore& store, core::
     : store_(store), logger_(logger) {}
 
 bool ConnectorRegistry::known_kind(const std::string& kind) {
-    return kind == "log";
+    return kind == "log" || kind == "alertmanager";
 }
 
 std::unique_ptr<Connector> ConnectorRegistry::make(const mappings::Connector& row) {
@@ -22,6 +22,11 @@ std::unique_ptr<Connector> ConnectorRegistry::make(const mappings::Connector& ro
                 return nullptr;
             }
             return std::make_unique<LogConnector>(path->get<std::string>());
+        }
+        if (row.kind == "alertmanager") {
+            logger_.error("connector " + row.name +
+                          ": an alertmanager connector receives alerts, it delivers nothing");
+            return nullptr;
         }
         logger_.error("connector " + row.name + ": unknown kind " + row.kind);
     } catch (const std::exception& e) {

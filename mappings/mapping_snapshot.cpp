@@ -80,8 +80,10 @@ void MappingSnapshot::index(const Mapping& mapping) {
     if (carries_outbound(mapping.direction))
         outbound_.emplace(RouteKey{mapping.xmpp_address, mapping.connector_name, mapping.remote_address},
                           &mapping);
-    if (carries_inbound(mapping.direction))
+    if (carries_inbound(mapping.direction)) {
         inbound_[RemoteKey{mapping.connector_name, mapping.remote_address}].push_back(&mapping);
+        inbound_by_connector_[mapping.connector_name].push_back(&mapping);
+    }
     by_xmpp_[mapping.xmpp_address].push_back(&mapping);
 }
 
@@ -95,6 +97,11 @@ const std::vector<const Mapping*>& MappingSnapshot::inbound(std::string_view con
                                                             std::string_view remote_address) const {
     const auto found = inbound_.find(RemoteKey{connector_name, remote_address});
     return found == inbound_.end() ? no_mappings() : found->second;
+}
+
+const std::vector<const Mapping*>& MappingSnapshot::inbound_of(std::string_view connector_name) const {
+    const auto found = inbound_by_connector_.find(connector_name);
+    return found == inbound_by_connector_.end() ? no_mappings() : found->second;
 }
 
 const Connector* MappingSnapshot::connector(std::string_view name) const {

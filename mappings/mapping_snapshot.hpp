@@ -46,6 +46,10 @@ public:
     /// (direction in or both), ordered by id; empty when there are none. O(1).
     const std::vector<const Mapping*>& inbound(std::string_view connector_name,
                                                std::string_view remote_address) const;
+    /// Every routable mapping of the connector named `connector_name` that carries messages to XMPP
+    /// (direction in or both), whatever its remote address, ordered by id. For connectors that pick mappings
+    /// by matching their remote address against the input (Alertmanager label matchers). O(1).
+    const std::vector<const Mapping*>& inbound_of(std::string_view connector_name) const;
     /// The connector named `name`, enabled or not (check `enabled`), or null. O(1).
     const Connector* connector(std::string_view name) const;
     /// Every routable mapping of `xmpp_bare_jid`, whatever its direction, ordered by id. O(1).
@@ -89,6 +93,7 @@ private:
     std::unordered_map<RouteKey, const Mapping*, KeyHash> outbound_;
     std::unordered_map<RemoteKey, MappingList, KeyHash> inbound_;
     std::unordered_map<std::string_view, MappingList, KeyHash> by_xmpp_;
+    std::unordered_map<std::string_view, MappingList, KeyHash> inbound_by_connector_;
 };
 
 } // namespace ferry::mappings

@@ -11,7 +11,7 @@ packages=(
   libgmime-3.0-dev libgtest-dev libgmock-dev googletest libbenchmark-dev
   clang-format clang-tidy
   # real servers for the demo and the integration tests
-  prosody ejabberd postgresql
+  prosody ejabberd postgresql prometheus-alertmanager
   # test drivers
   python3-slixmpp python3-pytest procps iproute2
 )
@@ -44,7 +44,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Servers started by package installs on an earlier run (without policy-rc.d) must not hold ports.
-for svc in prosody ejabberd postgresql; do
+for svc in prosody ejabberd postgresql prometheus-alertmanager; do
   if command -v service >/dev/null 2>&1; then
     "${sudo_cmd[@]}" service "$svc" stop >/dev/null 2>&1 || true
   fi

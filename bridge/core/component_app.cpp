@@ -60,7 +60,8 @@ int run_component(const Config& config, const std::vector<std::string>& args,
     stream.on_stanza([&dispatcher](xmpp::XmlNode stanza) { dispatcher.dispatch(stanza); });
     std::unique_ptr<StoreServices> store;
     if (!config.database.url.empty())
-        store = std::make_unique<StoreServices>(context.get_executor(), config, dispatcher, logger);
+        store = std::make_unique<StoreServices>(
+            context.get_executor(), config, dispatcher, [&stream] { return stream.connected(); }, logger);
 
     asio::signal_set signals(context, SIGINT, SIGTERM, SIGHUP);
     asio::steady_timer stop_deadline(context);

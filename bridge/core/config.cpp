@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <boost/asio/ip/address.hpp>
 #include <boost/program_options.hpp>
 #include <cctype>
 #include <cerrno>
@@ -151,6 +152,14 @@ std::string parse_conninfo(const RawValue& raw) {
     return raw.value;
 }
 
+std::string parse_ip_address(const RawValue& raw) {
+    boost::system::error_code error;
+    boost::asio::ip::make_address(raw.value, error);
+    if (error)
+        reject(raw, "is not an IP address (such as 127.0.0.1, 0.0.0.0 or ::1)");
+    return raw.value;
+}
+
 std::string parse_secret_key(const RawValue& raw) {
     if (raw.value.empty())
         return raw.value;
@@ -188,7 +197,7 @@ struct OptionSpec {
 };
 
 // clang-format off
-const std::array<OptionSpec, 18> option_specs{{
+const std::array<OptionSpec, 23> option_specs{{
     {"component", "domain", "DOMAIN", true,
      "The component's JID domain, as declared on the XMPP server, e.g. ferry.example.org.",
      [](Config& c, const RawValue& r) { c.component.domain = parse_domain(r); },
@@ -259,6 +268,27 @@ const std::array<OptionSpec, 18> option_specs{{
      [](Config& c, const RawValue& r) { c.database.secret_key = parse_secret_key(r); },
      // Shown empty when unset, so the description reads back; a set key is written as a comment.
      [](const Config& c) { return std::string(c.database.secret_key.empty() ? "" : "<redacted>"); }},
+    {"http", "address", "ADDRESS", false,
+     "IP address the HTTP listener (webhooks, /healthz, /metrics) binds to.",
+     [](Config& c, const RawValue& r) { c.http.address = parse_ip_address(r); },
+     [](const Config& c) { return c.http.address; }},
+    {"http", "port", "PORT", false,
+     "Port of the HTTP listener; 0 (the default) means no listener. It needs the store (database.url).",
+     [](Config& c, const RawValue& r) {
+         c.http.port = r.value == "0" ? std::uint16_t{0} : parse_port(r);
+     },
+     [](const Config& c) { return std::to_string(c.http.port); }},
+    {"http", "max_body_size", "BYTES", false, "Largest request body accepted (1024-67108864); larger gets 413.",
+     [](Config& c, const RawValue& r) { c.http.max_body_size = parse_size(r, 1024, 67108864); },
+     [](const Config& c) { return std::to_string(c.http.max_body_size); }},
+    {"http", "max_connections", "COUNT", false,
+     "HTTP connections served at once (1-100000); more get 503 with Retry-After.",
+     [](Config& c, const RawValue& r) { c.http.max_connections = parse_size(r, 1, 100000); },
+     [](const Config& c) { return std::to_string(c.http.max_connections); }},
+    {"http", "request_timeout", "SECONDS", false,
+     "Seconds to read one request, and how long an idle keep-alive connection stays open (> 0).",
+     [](Config& c, const RawValue& r) { c.http.request_timeout = parse_seconds(r); },
+     [](const Config& c) { return show_seconds(c.http.request_timeout); }},
     {"log", "level", "LEVEL", false, "Lowest severity written to the log: debug, info, warning or error.",
      [](Config& c, const RawValue& r) { c.log.level = parse_level(r); },
      [](const Config& c) { return c.log.level; }},

@@ -44,6 +44,17 @@ struct DatabaseConfig {
     bool operator==(const DatabaseConfig&) const = default;
 };
 
+/// The HTTP listener for webhooks, /healthz and /metrics: INI section [http]. Off while port is 0.
+struct HttpConfig {
+    std::string address = "127.0.0.1";   // an IP address to listen on
+    std::uint16_t port = 0;              // 0 = no listener; 1..65535
+    std::size_t max_body_size = 1048576; // bytes; 1024..67108864
+    std::size_t max_connections = 256;   // 1..100000
+    double request_timeout = 30.0;       // seconds to read a request, and of idle keep-alive
+
+    bool operator==(const HttpConfig&) const = default;
+};
+
 /// Which sections a command cannot do without: their required options must then be set.
 struct ConfigNeeds {
     bool component = true;
@@ -55,6 +66,7 @@ struct Config {
     std::string config_file; // the file that was read; empty when none was given
     ComponentConfig component;
     DatabaseConfig database;
+    HttpConfig http;
     LogConfig log;
 
     bool operator==(const Config&) const = default;

@@ -194,7 +194,7 @@ asio::awaitable<void> Dispatcher::deliver_conversation(std::vector<std::size_t> 
     for (const std::size_t index : indexes) {
         const ClaimedRow& row = rows[index];
         Outcome& outcome = outcomes[index];
-        connectors::Connector* connector = connectors_(row.connector_id);
+        connectors::Connector* connector = connectors_(row);
         // Not a conditional expression: GCC 12 destroys a temporary twice when co_await is one of its arms.
         DeliveryResult result;
         if (connector == nullptr)
@@ -296,6 +296,14 @@ asio::awaitable<void> Dispatcher::record(const std::vector<ClaimedRow>& rows,
         co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
     }
     delivered_ += delivered.size();
+    if (on_outcome_)
+        for (std::size_t i = 0; i < rows.size(); ++i) {
+            const Outcome::Kind kind = outcomes[i].kind;
+            if (kind != Outcome::Kind::not_attempted)
+                on_outcome_(rows[i], kind == Outcome::Kind::delivered ? "delivered"
+                                     : kind == Outcome::Kind::retry   ? "retry"
+                                                                      : "failed");
+        }
     if (on_dead_letter_)
         for (std::size_t i = 0; i < rows.size(); ++i)
             if (outcomes[i].kind == Outcome::Kind::failed)

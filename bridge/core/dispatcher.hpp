@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ferry::pg {
@@ -47,8 +48,9 @@ struct ClaimedRow {
 /// (honouring Retry-After), permanent failures and rows too old or tried too often become dead letters.
 class Dispatcher {
 public:
-    /// The connector for a connector id, or nullptr when it is unknown or disabled (rows then wait).
-    using ConnectorLookup = std::function<connectors::Connector*(std::int64_t connector_id)>;
+    /// Who delivers a claimed row: the connector for its connector id (or, for rows bound to XMPP, the XMPP
+    /// side), or nullptr when it is unknown or disabled (the row then waits).
+    using ConnectorLookup = std::function<connectors::Connector*(const ClaimedRow& row)>;
     using DeadLetterHandler = std::function<void(const connectors::Delivery&, const std::string& reason)>;
 
     Dispatcher(boost::asio::any_io_executor executor, pg::Pool& pool, ConnectorLookup connectors,
@@ -58,6 +60,9 @@ public:
 
     /// Called for each row that became a dead letter, after that was committed.
     void on_dead_letter(DeadLetterHandler handler) { on_dead_letter_ = std::move(handler); }
+    /// Called for each attempted row once its outcome is committed: "delivered", "retry" or "failed".
+    using OutcomeObserver = std::function<void(const ClaimedRow&, std::string_view outcome)>;
+    void on_outcome(OutcomeObserver observer) { on_outcome_ = std::move(observer); }
     /// Claims and delivers until stop(); PostgreSQL outages pause it.
     boost::asio::awaitable<void> run();
     /// Looks for due rows now (after a local commit, or a NOTIFY from another process).
@@ -83,6 +88,7 @@ private:
     Logger& logger_;
     DispatcherOptions options_;
     DeadLetterHandler on_dead_letter_;
+    OutcomeObserver on_outcome_;
     boost::asio::steady_timer wakeup_;
     bool woken_ = false;
     bool stopping_ = false;

@@ -7,6 +7,7 @@
 #include "mappings/pg/transaction.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cstdio>
 #include <random>
@@ -37,9 +38,11 @@ namespace {
 // succeeded) then adds nothing twice. The result lists the source keys that were new.
 constexpr std::string_view enqueue_batch = R"(
 WITH fresh AS (
-    INSERT INTO inbound_seen (connector_id, source_id)
-    SELECT (s->>0)::bigint, s->>1 FROM jsonb_array_elements($1::jsonb) AS s
-    ON CONFLICT DO NOTHING
+    INSERT INTO inbound_seen (connector_id, source_id, expires_at)
+    SELECT (s->>0)::bigint, s->>1, now() + make_interval(secs => (s->>2)::double precision)
+    FROM jsonb_array_elements($1::jsonb) AS s
+    ON CONFLICT (connector_id, source_id) DO UPDATE SET seen_at = now(), expires_at = EXCLUDED.expires_at
+        WHERE inbound_seen.expires_at <= now()
     RETURNING connector_id, source_id
 ), added AS (
     INSERT INTO outbox (idempotency_key, connector_id, conversation, destination, payload)
@@ -91,8 +94,14 @@ asio::awaitable<EnqueueResult> Outbox::enqueue(std::vector<OutboxEntry> entries,
     request->source = std::move(source);
     requests_.push_back(request);
     wakeup_.cancel();
-    while (!request->finished)
+    while (!request->finished) {
         co_await request->done.async_wait(asio::as_tuple(asio::use_awaitable));
+        // A caller that gave up (a timeout around enqueue()) stops waiting; the request is still committed.
+        const asio::cancellation_state state = co_await asio::this_coro::cancellation_state;
+        if (!request->finished && state.cancelled() != asio::cancellation_type::none)
+            throw boost::system::system_error(asio::error::operation_aborted,
+                                              "enqueue abandoned by its caller");
+    }
     if (request->failure)
         std::rethrow_exception(request->failure);
     co_return *request->result;
@@ -212,7 +221,10 @@ asio::awaitable<void> Outbox::commit(std::vector<std::shared_ptr<Request>>& batc
             request->result = EnqueueResult::duplicate;
             continue;
         }
-        sources.push_back({request->source->connector_id, request->source->source_id});
+        nlohmann::json source = {request->source->connector_id, request->source->source_id, nullptr};
+        if (request->source->window)
+            source[2] = request->source->window->count();
+        sources.push_back(std::move(source));
     }
     nlohmann::json rows = nlohmann::json::array();
     for (auto& request : batch) {

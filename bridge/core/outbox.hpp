@@ -3,6 +3,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -32,6 +33,8 @@ struct OutboxEntry {
 struct SourceKey {
     std::int64_t connector_id = 0;
     std::string source_id;
+    /// How long the id counts as seen; unset: for good. Seen again after that, it is accepted as new.
+    std::optional<std::chrono::seconds> window;
 };
 
 enum class EnqueueResult {
@@ -56,7 +59,8 @@ public:
     Outbox(const Outbox&) = delete;
     Outbox& operator=(const Outbox&) = delete;
 
-    /// Writes `entries` (and records `source`, when given, in inbound_seen in the same transaction).
+    /// Writes `entries` (and records `source`, when given, in inbound_seen in the same transaction). A
+    /// caller that cancels the wait (pg::within) gets operation_aborted; the entries are committed anyway.
     boost::asio::awaitable<EnqueueResult> enqueue(std::vector<OutboxEntry> entries,
                                                   std::optional<SourceKey> source = std::nullopt);
     /// The committer; run it once. Returns after stop() once everything accepted so far is committed.

@@ -1,9 +1,14 @@
 #include "bridge/core/store_services.hpp"
 
 #include "bridge/core/dispatcher.hpp"
+#include "bridge/core/http_api.hpp"
 #include "bridge/core/logger.hpp"
+#include "bridge/core/metrics.hpp"
 #include "bridge/core/outbox.hpp"
 #include "bridge/core/router.hpp"
+#include "bridge/core/webhooks.hpp"
+#include "bridge/core/xmpp_delivery.hpp"
+#include "bridge/http/server.hpp"
 #include "bridge/xmpp/stanza_error.hpp"
 #include "connectors/registry.hpp"
 #include "mappings/mapping_store.hpp"
@@ -12,6 +17,8 @@
 #include "mappings/pg/pool.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <optional>
 #include <random>
 #include <unistd.h>
 
@@ -45,26 +52,62 @@ struct StoreServices::Parts {
     mappings::MappingStore store;
     Outbox outbox;
     connectors::ConnectorRegistry registry;
+    XmppDelivery xmpp_delivery; ///< delivers rows bound for XMPP (conversations ending in ":in")
     Dispatcher dispatcher;
     pg::Listener outbox_listener; ///< wakes the dispatcher when another process enqueued rows
     Router router;
+    Metrics metrics;
+    Webhooks webhooks;
+    HttpApi http_api;
+    HttpConfig http_config;
+    std::optional<http::Server> http_server; ///< made by run() when http.port is set
+    bool stopping = false;
 
     Parts(asio::any_io_executor executor, const Config& config, xmpp::StanzaDispatcher& stanzas,
-          Logger& logger)
+          std::function<bool()> xmpp_online, Logger& logger)
         : logger(logger), stanzas(stanzas), pool(executor, config.database.url, pool_options(config), logger),
           store(executor, pool, config.database.url, logger),
           outbox(executor, pool, logger, OutboxOptions{.origin = owner}), registry(store, logger),
+          xmpp_delivery(stanzas, xmpp_online),
           dispatcher(
-              executor, pool, [this](std::int64_t id) { return registry.find(id); }, logger,
+              executor, pool, [this](const ClaimedRow& row) { return deliverer(row); }, logger,
               DispatcherOptions{.owner = owner}),
           outbox_listener(executor, config.database.url, "ferry_outbox", "outbox listener", logger),
-          router(executor, store, outbox, stanzas, logger) {}
+          router(executor, store, outbox, stanzas, logger), webhooks(store, outbox, metrics, logger),
+          http_api(webhooks, metrics, pool, xmpp_online), http_config(config.http) {}
+
+    connectors::Connector* deliverer(const ClaimedRow& row) {
+        if (row.delivery.conversation.ends_with(":in"))
+            return &xmpp_delivery;
+        return registry.find(row.connector_id);
+    }
+
+    std::string connector_name(std::int64_t id) const {
+        for (const auto& c : store.snapshot()->connectors())
+            if (c.id == id)
+                return c.name;
+        return std::to_string(id);
+    }
 };
 
 StoreServices::StoreServices(asio::any_io_executor executor, const Config& config,
-                             xmpp::StanzaDispatcher& stanzas, Logger& logger)
-    : parts_(std::make_unique<Parts>(executor, config, stanzas, logger)) {
+                             xmpp::StanzaDispatcher& stanzas, std::function<bool()> xmpp_online,
+                             Logger& logger)
+    : parts_(std::make_unique<Parts>(executor, config, stanzas, std::move(xmpp_online), logger)) {
     Parts& p = *parts_;
+    p.dispatcher.on_outcome([&p](const ClaimedRow& row, std::string_view outcome) {
+        const std::string name = row.delivery.conversation.ends_with(":in")
+                                     ? std::string("xmpp")
+                                     : p.connector_name(row.connector_id);
+        if (outcome == "delivered") {
+            p.metrics.message_out(name);
+            p.metrics.delivery_latency(row.age_seconds);
+        } else if (outcome == "retry") {
+            p.metrics.retry(name);
+        } else {
+            p.metrics.dead_letter(name);
+        }
+    });
     p.outbox.on_committed([&p] { p.dispatcher.wake(); });
     p.outbox_listener.on_notification([&p](const pg::Notification& n) {
         if (n.payload != p.owner) // our own commits have woken the dispatcher already
@@ -107,10 +150,31 @@ asio::awaitable<void> StoreServices::run(bool migrate) {
                                  std::to_string(status.binary_version) +
                                  ": run `ferry db migrate` first, or start with `ferry run --migrate`");
     }
-    co_await (p.store.run() && p.outbox.run() && p.dispatcher.run() && p.outbox_listener.run());
+    if (p.http_config.port != 0 && !p.stopping) {
+        http::ServerSettings settings;
+        settings.address = p.http_config.address;
+        settings.port = p.http_config.port;
+        settings.max_body_size = p.http_config.max_body_size;
+        settings.max_connections = p.http_config.max_connections;
+        settings.request_timeout =
+            std::chrono::milliseconds(static_cast<long>(p.http_config.request_timeout * 1000.0));
+        p.http_server.emplace(
+            co_await asio::this_coro::executor, settings,
+            [&p](const http::Request& request) { return p.http_api.handle(request); }, p.logger);
+    }
+    co_await (p.store.run() && p.outbox.run() && p.dispatcher.run() && p.outbox_listener.run() &&
+              serve_http());
+}
+
+asio::awaitable<void> StoreServices::serve_http() {
+    if (parts_->http_server)
+        co_await parts_->http_server->run();
 }
 
 void StoreServices::stop() {
+    parts_->stopping = true;
+    if (parts_->http_server)
+        parts_->http_server->stop();
     parts_->store.stop();
     parts_->outbox.stop();
     parts_->dispatcher.stop();

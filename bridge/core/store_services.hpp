@@ -4,6 +4,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -22,11 +23,13 @@ public:
 };
 
 /// Everything `ferry run` does with PostgreSQL: the pool, the mapping snapshot, the outbox and its
-/// dispatcher, the connectors, and the router that feeds XMPP messages into the outbox.
+/// dispatcher, the connectors, the router that feeds XMPP messages into the outbox, and the HTTP listener
+/// (webhooks, /healthz, /metrics) when http.port is set.
 class StoreServices {
 public:
+    /// `xmpp_online` tells whether the component stream is established (rows for XMPP wait while it is not).
     StoreServices(boost::asio::any_io_executor executor, const Config& config,
-                  xmpp::StanzaDispatcher& stanzas, Logger& logger);
+                  xmpp::StanzaDispatcher& stanzas, std::function<bool()> xmpp_online, Logger& logger);
     ~StoreServices();
     StoreServices(const StoreServices&) = delete;
     StoreServices& operator=(const StoreServices&) = delete;
@@ -39,6 +42,7 @@ public:
     void stop();
 
 private:
+    boost::asio::awaitable<void> serve_http();
     struct Parts;
     std::unique_ptr<Parts> parts_;
 };

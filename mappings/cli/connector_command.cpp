@@ -25,7 +25,8 @@ struct KindSpec {
 };
 
 const std::vector<KindSpec>& known_kinds() {
-    static const std::vector<KindSpec> kinds = {{"log", {"path"}, {}}};
+    static const std::vector<KindSpec> kinds = {{"log", {"path"}, {}},
+                                                {"alertmanager", {}, {"token", "dedup_window"}}};
     return kinds;
 }
 
@@ -62,6 +63,14 @@ void check_kind_and_settings(const std::string& kind, const json& settings) {
             throw UsageError("connector kind " + kind + " needs --setting " + std::string(key) + "=...");
     if (kind == "log" && !settings.at("path").get<std::string>().starts_with("/"))
         throw UsageError("the path setting of a log connector must be an absolute file name");
+    if (settings.contains("dedup_window")) {
+        const std::string window = settings.at("dedup_window").get<std::string>();
+        const bool digits = !window.empty() && window.size() <= 7 &&
+                            std::ranges::all_of(window, [](char c) { return c >= '0' && c <= '9'; });
+        if (!digits)
+            throw UsageError("dedup_window is a number of seconds (0-9999999), not \"" + printable(window) +
+                             "\"");
+    }
 }
 
 std::string connector_columns() {
@@ -277,7 +286,8 @@ Command connector_command() {
             "remote systems",
             {{"add",
               "NAME --kind KIND [--setting KEY=VALUE]... [--disabled] [--json]",
-              "add a connector (kinds: log, which needs --setting path=/absolute/file.jsonl)",
+              "add a connector (kinds: log, which needs --setting path=/absolute/file.jsonl; alertmanager, a "
+              "webhook at POST /hooks/NAME taking --setting token=SECRET and dedup_window=SECONDS)",
               {"kind", "setting"},
               {"disabled", "json"},
               add_command},

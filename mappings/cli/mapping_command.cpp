@@ -1,6 +1,7 @@
 #include "mappings/cli/mapping_command.hpp"
 
 #include "bridge/xmpp/jid.hpp"
+#include "connectors/rest/alertmanager.hpp"
 #include "mappings/cli/connector_command.hpp"
 #include "mappings/cli/table.hpp"
 #include "mappings/mapping.hpp"
@@ -113,6 +114,17 @@ asio::awaitable<int> add_command(CommandContext& ctx) {
     const std::string way = direction(ctx.args);
     const std::string options = key_values(ctx.args, "option").dump();
     const std::string enabled = ctx.args.has("disabled") ? "false" : "true";
+    const pg::Result kind =
+        co_await ctx.db.execute("SELECT kind FROM connectors WHERE name = $1", pg::params(connector));
+    if (kind.rows() == 1 && text(kind, 0, 0) == "alertmanager") {
+        if (!connectors::alertmanager::Matcher::parse(remote))
+            throw UsageError(
+                "--remote \"" + printable(remote) +
+                "\" is not a label matcher for an alertmanager connector: use '*' for every alert, "
+                "or name=value / name!=value pairs separated by commas, e.g. severity=critical,team=ops");
+        if (way != "in")
+            throw UsageError("an alertmanager connector only receives alerts: use --direction in");
+    }
     const std::string sql =
         "WITH m AS (INSERT INTO mappings (xmpp_address, connector_id, remote_address, direction, options, "
         "enabled) "

@@ -54,6 +54,8 @@ class Client:
         )
         self.message_errors: asyncio.Queue = asyncio.Queue()
         self.xmpp.add_event_handler("message_error", lambda m: self.message_errors.put_nowait(m))
+        self.messages: asyncio.Queue = asyncio.Queue()
+        self.xmpp.add_event_handler("message", lambda m: m["body"] and self.messages.put_nowait(m.xml))
         self.receipts: asyncio.Queue = asyncio.Queue()
         self.xmpp.register_handler(slixmpp.xmlstream.handler.Callback(
             "receipt", slixmpp.xmlstream.matcher.MatchXPath("{jabber:client}message/{urn:xmpp:receipts}received"),
@@ -76,6 +78,10 @@ class Client:
             await asyncio.wait_for(ready, timeout)
         except asyncio.TimeoutError:
             raise AssertionError(f"{self.jid} not logged in within {timeout} s") from None
+        # Available: without initial presence the server keeps messages to the bare JID offline. The IQ
+        # round trip after it makes sure the server has handled the presence before the test goes on.
+        self.xmpp.send_presence()
+        await self.iq("get", self.server.domain, "<query xmlns='http://jabber.org/protocol/disco#info'/>")
 
     async def close(self) -> None:
         try:
@@ -117,6 +123,21 @@ class Client:
             return await asyncio.wait_for(self.receipts.get(), timeout)
         except asyncio.TimeoutError:
             raise AssertionError(f"no receipt within {timeout} s") from None
+
+    async def next_message(self, timeout: float = 10.0) -> ET.Element:
+        """The next chat or normal message with a body that arrives."""
+        try:
+            return await asyncio.wait_for(self.messages.get(), timeout)
+        except asyncio.TimeoutError:
+            raise AssertionError(f"{self.jid}: no message within {timeout} s") from None
+
+    async def no_message(self, seconds: float) -> None:
+        """Fails if a message with a body arrives within `seconds`."""
+        try:
+            msg = await asyncio.wait_for(self.messages.get(), seconds)
+        except asyncio.TimeoutError:
+            return
+        raise AssertionError(f"{self.jid}: unexpected message {ET.tostring(msg, encoding='unicode')}")
 
     async def next_message_error(self, timeout: float = 5.0) -> ET.Element:
         """The next <message type='error'/> received."""

@@ -80,8 +80,10 @@ int main(int argc, char** argv) {
         options.retry_min_delay = 100ms;
         ferry::core::Dispatcher dispatcher(
             context.get_executor(), pool,
-            [&connector](std::int64_t) -> ferry::connectors::Connector* { return &connector; }, logger,
-            options);
+            [&connector](const ferry::core::ClaimedRow&) -> ferry::connectors::Connector* {
+                return &connector;
+            },
+            logger, options);
 
         asio::signal_set signals(context, SIGTERM, SIGINT);
         signals.async_wait([&](const boost::system::error_code& error, int) {

@@ -514,13 +514,16 @@ TEST(Config, SecretKeyIsCheckedAndNeverPrinted) {
 
 TEST(Config, DescribeConfigPrintsEveryOption) {
     const std::string text = describe_config(load_config({}, required_env));
-    EXPECT_NE(text.find("[component]\ndomain = ferry.example.org\nhost = localhost\nport = 5347\n"
-                        "secret = <redacted>\ntls = false\ntls_verify = true\nmax_stanza_size = 262144\n"
-                        "max_depth = 64\nreconnect_min_delay = 1\nreconnect_max_delay = 60\n"
-                        "keepalive_interval = 60\nkeepalive_timeout = 20\nsend_queue_limit = 10000\n\n"
-                        "[database]\nurl =\npool_size = 4\nsecret_key =\n\n"
-                        "[log]\nlevel = info\nfile =\n"),
-              std::string::npos)
+    EXPECT_NE(
+        text.find("[component]\ndomain = ferry.example.org\nhost = localhost\nport = 5347\n"
+                  "secret = <redacted>\ntls = false\ntls_verify = true\nmax_stanza_size = 262144\n"
+                  "max_depth = 64\nreconnect_min_delay = 1\nreconnect_max_delay = 60\n"
+                  "keepalive_interval = 60\nkeepalive_timeout = 20\nsend_queue_limit = 10000\n\n"
+                  "[database]\nurl =\npool_size = 4\nsecret_key =\n\n"
+                  "[http]\naddress = 127.0.0.1\nport = 0\nmax_body_size = 1048576\nmax_connections = 256\n"
+                  "request_timeout = 30\n\n"
+                  "[log]\nlevel = info\nfile =\n"),
+        std::string::npos)
         << text;
     EXPECT_NE(text.find("# Config file: (none)"), std::string::npos);
 }

@@ -144,7 +144,9 @@ protected:
     }
 
     Dispatcher::ConnectorLookup lookup(connectors::Connector& connector) {
-        return [this, &connector](std::int64_t id) { return id == connector_id ? &connector : nullptr; };
+        return [this, &connector](const ClaimedRow& row) {
+            return row.connector_id == connector_id ? &connector : nullptr;
+        };
     }
 
     OutboxEntry entry(std::string conversation, std::string text) {

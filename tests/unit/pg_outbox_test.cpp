@@ -256,9 +256,9 @@ TEST_F(PgOutbox, SameSourceKeyIsAcceptedOnceSequentiallyAndWithinOneBatch) {
     run([&]() -> asio::awaitable<void> {
         const auto executor = context.get_executor();
         pg::Pool pool(executor, url, pool_options(2), logger);
-        const std::optional<SourceKey> first = SourceKey{connector_id, "source-1"};
-        const std::optional<SourceKey> second = SourceKey{connector_id, "source-2"};
-        const std::optional<SourceKey> third = SourceKey{connector_id, "source-3"};
+        const std::optional<SourceKey> first = SourceKey{connector_id, "source-1", std::nullopt};
+        const std::optional<SourceKey> second = SourceKey{connector_id, "source-2", std::nullopt};
+        const std::optional<SourceKey> third = SourceKey{connector_id, "source-3", std::nullopt};
 
         Outbox outbox(executor, pool, logger);
         std::vector<EnqueueResult> sequential;
@@ -303,6 +303,26 @@ TEST_F(PgOutbox, SameSourceKeyIsAcceptedOnceSequentiallyAndWithinOneBatch) {
         EXPECT_EQ(co_await count(pool, "SELECT count(*) FROM inbound_seen WHERE connector_id = $1",
                                  pg::params(std::to_string(connector_id))),
                   3);
+    });
+}
+
+TEST_F(PgOutbox, SourceKeyWithAWindowIsNewAgainOnceTheWindowHasPassed) {
+    run([&]() -> asio::awaitable<void> {
+        const auto executor = context.get_executor();
+        pg::Pool pool(executor, url, pool_options(2), logger);
+        Outbox outbox(executor, pool, logger);
+        const SourceKey reminder{connector_id, "alert-group-1", std::chrono::seconds(1)};
+        std::vector<EnqueueResult> results;
+        co_await while_running(services(service(outbox)), [&]() -> asio::awaitable<void> {
+            results.push_back(co_await outbox.enqueue(one(entry("window", "first", 1)), reminder));
+            results.push_back(co_await outbox.enqueue(one(entry("window", "resent", 2)), reminder));
+            co_await sleep_for(1200ms);
+            results.push_back(co_await outbox.enqueue(one(entry("window", "reminder", 3)), reminder));
+            results.push_back(co_await outbox.enqueue(one(entry("window", "resent-again", 4)), reminder));
+        });
+        EXPECT_EQ(results, (std::vector<EnqueueResult>{EnqueueResult::committed, EnqueueResult::duplicate,
+                                                       EnqueueResult::committed, EnqueueResult::duplicate}));
+        EXPECT_EQ(co_await count(pool, "SELECT count(*) FROM outbox WHERE conversation = 'window'"), 2);
     });
 }
 
@@ -381,8 +401,8 @@ TEST_F(PgOutbox, EveryMessageIsDeliveredWhenPostgresRestartsMidRun) {
             options.idle_poll = 50ms;
             Dispatcher dispatcher(
                 executor, readers,
-                [&](std::int64_t id) -> connectors::Connector* {
-                    return id == connector_id ? &recorder : nullptr;
+                [&](const ClaimedRow& row) -> connectors::Connector* {
+                    return row.connector_id == connector_id ? &recorder : nullptr;
                 },
                 logger, options);
             outbox.on_committed([&] { dispatcher.wake(); });

@@ -1,0 +1,91 @@
+#include "bridge/core/http_api.hpp"
+
+#include "bridge/core/metrics.hpp"
+#include "bridge/core/webhooks.hpp"
+#include "mappings/pg/pool.hpp"
+#include "mappings/pg/within.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace ferry::core {
+
+namespace asio = boost::asio;
+using http::json_error;
+using http::Response;
+
+namespace {
+
+constexpr std::chrono::seconds database_check_timeout{2};
+constexpr std::string_view hooks_prefix = "/hooks/";
+
+asio::awaitable<std::optional<std::pair<long, long>>> queue_sizes(pg::Pool& pool) {
+    try {
+        auto sizes = co_await pg::within(database_check_timeout, [&]() -> asio::awaitable<std::pair<long, long>> {
+            pg::Lease lease = co_await pool.acquire();
+            const pg::Result r = co_await lease->execute(
+                "SELECT (SELECT count(*) FROM outbox), (SELECT count(*) FROM dead_letters)");
+            co_return std::pair{std::stol(std::string(*r.get(0, 0))), std::stol(std::string(*r.get(0, 1)))};
+        }());
+        co_return sizes;
+    } catch (const std::exception&) {
+        co_return std::nullopt; // the database is the subject of the report, not a reason to fail it
+    }
+}
+
+} // namespace
+
+HttpApi::HttpApi(Webhooks& webhooks, Metrics& metrics, pg::Pool& pool, std::function<bool()> xmpp_online)
+    : webhooks_(webhooks), metrics_(metrics), pool_(pool), xmpp_online_(std::move(xmpp_online)) {}
+
+asio::awaitable<Response> HttpApi::handle(const http::Request& request) {
+    Response response = co_await route(request);
+    metrics_.http_request(response.status);
+    co_return response;
+}
+
+asio::awaitable<Response> HttpApi::route(const http::Request& request) {
+    const std::string_view path = request.path();
+    if (path.starts_with(hooks_prefix) && path.size() > hooks_prefix.size() &&
+        path.find('/', hooks_prefix.size()) == std::string_view::npos)
+        co_return co_await webhooks_.handle(request, path.substr(hooks_prefix.size()));
+    if (path == "/healthz" || path == "/metrics") {
+        if (request.method != "GET" && request.method != "HEAD") {
+            Response refused = json_error(405, std::string(path) + " takes GET");
+            refused.headers.emplace_back("Allow", "GET, HEAD");
+            co_return refused;
+        }
+        // Not a conditional expression: GCC 12 destroys a temporary twice when co_await is one of its arms.
+        if (path == "/healthz")
+            co_return co_await health();
+        co_return co_await metrics();
+    }
+    co_return json_error(404, "nothing here; Ferry serves POST /hooks/<connector>, GET /healthz and GET /metrics");
+}
+
+asio::awaitable<Response> HttpApi::health() {
+    const bool xmpp = xmpp_online_();
+    const bool database = (co_await queue_sizes(pool_)).has_value();
+    Response response;
+    response.status = xmpp && database ? 200 : 503;
+    response.body = nlohmann::json{{"status", xmpp && database ? "ok" : "unavailable"},
+                                   {"xmpp", xmpp ? "connected" : "disconnected"},
+                                   {"database", database ? "ok" : "unreachable"}}
+                        .dump() +
+                    "\n";
+    co_return response;
+}
+
+asio::awaitable<Response> HttpApi::metrics() {
+    Metrics::Gauges gauges;
+    gauges.xmpp_connected = xmpp_online_();
+    if (const auto sizes = co_await queue_sizes(pool_)) {
+        gauges.outbox_depth = sizes->first;
+        gauges.dead_letters = sizes->second;
+    }
+    Response response;
+    response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    response.body = metrics_.render(gauges);
+    co_return response;
+}
+
+} // namespace ferry::core

@@ -1,0 +1,53 @@
+#pragma once
+
+#include "bridge/http/http_types.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace ferry::core {
+class Logger;
+}
+
+namespace ferry::http {
+
+struct ServerState;
+
+struct ServerSettings {
+    std::string address = "127.0.0.1";
+    std::uint16_t port = 0;                  ///< 0: a free port (tests read port())
+    std::size_t max_body_size = 1024 * 1024; ///< larger bodies get 413
+    std::size_t max_connections = 256;       ///< more at once get 503 and are closed
+    std::chrono::milliseconds request_timeout{30000}; ///< to read one request, and idle keep-alive time
+};
+
+/// A small HTTP/1.1 server (Boost.Beast) on the io_context: one coroutine per connection, keep-alive,
+/// a body size limit, a bound on concurrent connections, timeouts. Every request goes to one handler;
+/// a handler that throws gives 500 with a JSON reason.
+class Server {
+public:
+    using Handler = std::function<boost::asio::awaitable<Response>(const Request&)>;
+
+    /// Binds and listens at once (std::system_error naming the address when that fails).
+    Server(boost::asio::any_io_executor executor, ServerSettings settings, Handler handler, core::Logger& logger);
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    /// The port it listens on.
+    std::uint16_t port() const;
+    /// Accepts until stop(); returns once every connection has ended.
+    boost::asio::awaitable<void> run();
+    /// Stops accepting and closes every connection.
+    void stop();
+
+private:
+    std::shared_ptr<ServerState> state_; ///< shared with the connection coroutines
+};
+
+} // namespace ferry::http

@@ -1,0 +1,66 @@
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+// Prometheus Alertmanager's webhook (payload version 4): reading a notification, choosing which mappings
+// its alerts go to, and writing it as one readable message.
+namespace ferry::connectors::alertmanager {
+
+struct Alert {
+    std::string status; ///< "firing" or "resolved"
+    nlohmann::json labels = nlohmann::json::object();
+    nlohmann::json annotations = nlohmann::json::object();
+    std::string starts_at;
+    std::string ends_at;
+    std::string generator_url;
+    std::string fingerprint;
+};
+
+struct Notification {
+    std::string status; ///< of the group: "firing" while any alert fires
+    std::string receiver;
+    std::string group_key;
+    std::string external_url;
+    long truncated_alerts = 0;
+    nlohmann::json group_labels = nlohmann::json::object();
+    nlohmann::json common_labels = nlohmann::json::object();
+    std::vector<Alert> alerts;
+};
+
+/// Reads a webhook body. std::invalid_argument naming the first thing wrong (not version 4, a missing
+/// field, a label that is not a string, …).
+Notification parse(const nlohmann::json& body);
+
+/// Which alerts a mapping takes, from its remote address: `*` for all, or label matchers separated by
+/// commas, each `name=value` or `name!=value` (all must hold), e.g. `severity=critical,team=ops`.
+class Matcher {
+public:
+    /// nullopt when `text` is not a matcher.
+    static std::optional<Matcher> parse(std::string_view text);
+    bool matches(const nlohmann::json& labels) const;
+
+private:
+    struct Term {
+        std::string name;
+        std::string value;
+        bool equal = true;
+    };
+    std::vector<Term> terms_;
+};
+
+/// The message for the `alerts` of `n` that one mapping takes (a subset of n.alerts, in order): a title
+/// like Alertmanager's default one ("[FIRING:2] HighLatency (api critical)"), one line per alert with its
+/// summary and since when, its source link, and a link that silences the group.
+std::string format(const Notification& n, const std::vector<const Alert*>& alerts);
+
+/// Identifies a notification for inbound dedup: the group, its status and every alert's fingerprint,
+/// status and times. Alertmanager sends the same again when a POST timed out; a reminder after
+/// repeat_interval is also the same, which is why the dedup has a time window.
+std::string dedup_id(const Notification& n);
+
+} // namespace ferry::connectors::alertmanager

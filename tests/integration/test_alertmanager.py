@@ -1,0 +1,198 @@
+"""Alerts from a real Prometheus Alertmanager into XMPP, through Ferry's webhook and the durable outbox, on
+real Prosody and ejabberd: the firing alert and its resolution arrive as readable messages, routing by label
+picks the JID, a resend is recognised, and every kind of bad request gets a 4xx JSON reason with nothing
+enqueued."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from alertmanager_world import alertmanager_world  # noqa: F401  (module-scoped fixture)
+from ferry_process import FERRY_BIN
+from pg_world import pg_world  # noqa: F401  (module-scoped fixture)
+from world_base import free_ports
+from xmpp_client import Client, run
+
+TOKEN = "am-token-0f3c"
+BODY_NS = "{jabber:client}body"
+
+
+def ferry_cli(pg, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "FERRY_DATABASE_URL": pg.url}
+    return subprocess.run([FERRY_BIN, *args], capture_output=True, text=True, env=env, timeout=60)
+
+
+def post(url: str, body: bytes | str, headers: dict[str, str] | None = None, method: str = "POST"):
+    """(status, parsed JSON body) of one request; never raises for an HTTP error status."""
+    data = body.encode() if isinstance(body, str) else body
+    request = urllib.request.Request(url, data=data if method == "POST" else None, method=method,
+                                     headers={"Content-Type": "application/json", **(headers or {})})
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(request, timeout=15) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+@pytest.fixture
+def alerts(pg_world, world, start_ferry, alertmanager_world):  # noqa: F811
+    """Ferry with an `alerts` webhook: critical alerts go to alice, all others to bob."""
+    assert ferry_cli(pg_world, "db", "migrate").returncode == 0
+    pg_world.sql("DELETE FROM outbox; DELETE FROM dead_letters; DELETE FROM message_map; DELETE FROM inbound_seen; "
+                 "DELETE FROM mappings; DELETE FROM accounts; DELETE FROM connectors;")
+    for args in (["connector", "add", "alerts", "--kind", "alertmanager", "--setting", f"token={TOKEN}"],
+                 ["mapping", "add", "--xmpp", world.jid("alice"), "--connector", "alerts", "--remote",
+                  "severity=critical", "--direction", "in"],
+                 ["mapping", "add", "--xmpp", world.jid("bob"), "--connector", "alerts", "--remote",
+                  "severity!=critical", "--direction", "in"]):
+        done = ferry_cli(pg_world, *args)
+        assert done.returncode == 0, done.stderr
+    (port,) = free_ports(1)
+    ferry = start_ferry(env={"FERRY_DATABASE_URL": pg_world.url, "FERRY_HTTP_PORT": str(port),
+                             "FERRY_HTTP_MAX_BODY_SIZE": "65536"})
+    ferry.wait_connected(timeout=10)
+    ferry.wait_for_log(r"http: listening on 127\.0\.0\.1:%d" % port, timeout=10)
+    ferry.wait_for_log(r"mapping store: loaded", timeout=10)
+    hook = f"http://127.0.0.1:{port}/hooks/alerts"
+    alertmanager_world.configure([{"name": "ferry", "url": hook, "bearer_token": TOKEN, "match": None}])
+    return ferry, f"http://127.0.0.1:{port}"
+
+
+def body_of(msg) -> str:
+    return msg.find(BODY_NS).text
+
+
+def test_alert_fires_and_resolves_in_xmpp(alerts, world, alertmanager_world):  # noqa: F811
+    ferry, _ = alerts
+    labels = {"alertname": "DiskFull", "severity": "critical", "instance": "db-1"}
+
+    async def scenario():
+        async with Client(world, "alice") as alice:
+            alertmanager_world.fire(labels, {"summary": "Disk almost full", "runbook_url": "https://runbook/disk"},
+                                    generator_url="http://prometheus:9090/graph?g0.expr=disk")
+            firing = await alice.next_message(timeout=20)
+            assert firing.get("from") == f"alerts@{world.component_domain}"
+            text = body_of(firing)
+            assert text.startswith("[FIRING:1] DiskFull"), text
+            assert "critical: Disk almost full on db-1" in text
+            assert "runbook: https://runbook/disk" in text
+            assert "source: http://prometheus:9090/graph?g0.expr=disk" in text
+            assert text.startswith("[FIRING:1] DiskFull (db-1 critical)\n"), text
+            # Alertmanager's externalURL (its host name by default) and the group's labels as a filter.
+            assert ("/#/silences/new?filter=%7Balertname%3D%22DiskFull%22%2Cinstance%3D%22db-1%22%2C"
+                    "severity%3D%22critical%22%7D") in text, text
+            alertmanager_world.resolve(labels, {"summary": "Disk almost full"})
+            resolved = await alice.next_message(timeout=20)
+            assert body_of(resolved).startswith("[RESOLVED] DiskFull"), body_of(resolved)
+            assert "✓ critical: Disk almost full on db-1" in body_of(resolved)
+    run(scenario())
+
+
+def test_routing_by_label_picks_the_jid(alerts, world, alertmanager_world):  # noqa: F811
+    async def scenario():
+        async with Client(world, "alice") as alice, Client(world, "bob") as bob:
+            # The module's Alertmanager outlives this test: an alert still firing from an earlier run (the other
+            # XMPP server) would not be sent again, so each run's alert is its own.
+            labels = {"alertname": "SlowQueries", "severity": "warning", "instance": f"db-{world.kind}"}
+            alertmanager_world.fire(labels, {"summary": "Queries are slow"})
+            warning = await bob.next_message(timeout=20)
+            assert body_of(warning).startswith("[FIRING:1] SlowQueries"), body_of(warning)
+            await alice.no_message(2.0)
+            alertmanager_world.resolve(labels)
+            assert body_of(await bob.next_message(timeout=20)).startswith("[RESOLVED] SlowQueries")
+    run(scenario())
+
+
+def notification(status: str = "firing", group_key: str = '{}:{alertname="Manual"}') -> dict:
+    return {
+        "version": "4", "groupKey": group_key, "truncatedAlerts": 0, "status": status, "receiver": "ferry",
+        "groupLabels": {"alertname": "Manual"},
+        "commonLabels": {"alertname": "Manual", "severity": "critical"}, "commonAnnotations": {},
+        "externalURL": "http://alertmanager:9093",
+        "alerts": [{"status": status, "labels": {"alertname": "Manual", "severity": "critical"},
+                    "annotations": {"summary": "posted by hand"}, "startsAt": "2026-11-25T10:00:00Z",
+                    "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "", "fingerprint": "0123456789abcdef"}],
+    }
+
+
+def test_a_resend_is_delivered_once(alerts, world):
+    _, base = alerts
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+
+    async def scenario():
+        async with Client(world, "alice") as alice:
+            first = post(f"{base}/hooks/alerts", json.dumps(notification()), auth)
+            assert first == (200, '{"messages":1,"status":"accepted"}\n'), first
+            again = post(f"{base}/hooks/alerts", json.dumps(notification()), auth)
+            assert again[0] == 200 and json.loads(again[1])["status"] == "duplicate", again
+            assert body_of(await alice.next_message(timeout=10)).startswith("[FIRING:1] Manual")
+            await alice.no_message(2.0)
+    run(scenario())
+
+
+BAD_REQUESTS = [
+    ("no token", "/hooks/alerts", notification(), {}, "POST", 401, "needs a token"),
+    ("wrong token", "/hooks/alerts", notification(), {"Authorization": "Bearer nope"}, "POST", 401, "wrong token"),
+    ("not JSON", "/hooks/alerts", "{not json", None, "POST", 400, "the body is not JSON"),
+    ("not version 4", "/hooks/alerts", {**notification(), "version": "3"}, None, "POST", 400,
+     "payload version \"3\" is not supported"),
+    ("no alerts", "/hooks/alerts", {**notification(), "alerts": []}, None, "POST", 400, "has no alerts"),
+    ("label not a string", "/hooks/alerts",
+     {**notification(), "alerts": [{**notification()["alerts"][0], "labels": {"severity": 3}}]}, None, "POST",
+     400, "alerts[0].labels.severity is not a string"),
+    ("unknown hook", "/hooks/nope", notification(), None, "POST", 404, "no webhook named \"nope\""),
+    ("GET on a hook", "/hooks/alerts", "", None, "GET", 405, "webhooks take POST"),
+    ("no mapping takes it", "/hooks/alerts",
+     {**notification(), "alerts": [{**notification()["alerts"][0], "labels": {}}]}, None, "POST", 200, None),
+    ("too large", "/hooks/alerts", {**notification(), "padding": "x" * 70000}, None, "POST", 413,
+     "larger than 65536 bytes"),
+    ("unknown path", "/other", "", None, "GET", 404, "nothing here"),
+]
+
+
+@pytest.mark.parametrize("case", BAD_REQUESTS, ids=[c[0] for c in BAD_REQUESTS])
+def test_bad_requests_get_a_json_reason_and_enqueue_nothing(alerts, pg_world, case):  # noqa: F811
+    _, base = alerts
+    name, path, body, headers, method, status, reason = case
+    if headers is None:
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+    payload = body if isinstance(body, str) else json.dumps(body)
+    got_status, text = post(base + path, payload, headers, method)
+    if name == "no mapping takes it":
+        # Labels {} match bob's `severity!=critical`: that is routing, not an error. Without any mapping:
+        pg_world.sql("DELETE FROM mappings")
+        time.sleep(1.5)  # the snapshot reloads within a second
+        got_status, text = post(base + path, json.dumps({**body, "groupKey": "other"}), headers, method)
+        status, reason = 422, "no mapping of \"alerts\" takes these alerts"
+    assert got_status == status, (got_status, text)
+    assert reason in json.loads(text)["error"], text
+    assert pg_world.sql("SELECT count(*) FROM outbox WHERE conversation LIKE 'mapping:%:in' AND "
+                        "payload->>'text' LIKE '%Manual%' AND payload->>'source_id' = 'other'") == "0"
+
+
+def test_healthz_and_metrics(alerts, world):
+    _, base = alerts
+    status, text = post(f"{base}/healthz", "", method="GET")
+    assert status == 200 and json.loads(text) == {"status": "ok", "xmpp": "connected", "database": "ok"}
+    assert post(f"{base}/hooks/alerts", json.dumps(notification(group_key="metrics")),
+                {"Authorization": f"Bearer {TOKEN}"})[0] == 200
+    deadline = time.monotonic() + 10
+    while True:
+        status, text = post(f"{base}/metrics", "", method="GET")
+        assert status == 200
+        if 'ferry_messages_out_total{connector="xmpp"} 1' in text or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert 'ferry_messages_in_total{connector="alerts"} 1' in text, text
+    assert 'ferry_messages_out_total{connector="xmpp"} 1' in text, text
+    assert "ferry_xmpp_connected 1" in text
+    assert "ferry_outbox_depth 0" in text
+    assert 'ferry_delivery_latency_seconds_count 1' in text
