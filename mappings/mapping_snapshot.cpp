@@ -104,6 +104,11 @@ const std::vector<const Mapping*>& MappingSnapshot::inbound_of(std::string_view 
     return found == inbound_by_connector_.end() ? no_mappings() : found->second;
 }
 
+const Mapping* MappingSnapshot::mapping(std::int64_t id) const {
+    const auto found = std::ranges::lower_bound(mappings_, id, {}, &Mapping::id);
+    return found != mappings_.end() && found->id == id ? &*found : nullptr;
+}
+
 const Connector* MappingSnapshot::connector(std::string_view name) const {
     const auto found = by_name_.find(name);
     return found == by_name_.end() ? nullptr : found->second;

@@ -50,6 +50,8 @@ public:
     /// (direction in or both), whatever its remote address, ordered by id. For connectors that pick mappings
     /// by matching their remote address against the input (Alertmanager label matchers). O(1).
     const std::vector<const Mapping*>& inbound_of(std::string_view connector_name) const;
+    /// The mapping with this id, routable or not, or null. O(log n).
+    const Mapping* mapping(std::int64_t id) const;
     /// The connector named `name`, enabled or not (check `enabled`), or null. O(1).
     const Connector* connector(std::string_view name) const;
     /// Every routable mapping of `xmpp_bare_jid`, whatever its direction, ordered by id. O(1).

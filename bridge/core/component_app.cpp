@@ -63,6 +63,8 @@ int run_component(const Config& config, const std::vector<std::string>& args,
         store = std::make_unique<StoreServices>(
             context.get_executor(), config, dispatcher, [&stream] { return stream.connected(); }, logger);
 
+    if (store)
+        stream.on_established([&store] { store->xmpp_established(); });
     asio::signal_set signals(context, SIGINT, SIGTERM, SIGHUP);
     asio::steady_timer stop_deadline(context);
     bool stop_requested = false;

@@ -20,12 +20,14 @@ constexpr std::string_view hooks_prefix = "/hooks/";
 
 asio::awaitable<std::optional<std::pair<long, long>>> queue_sizes(pg::Pool& pool) {
     try {
-        auto sizes = co_await pg::within(database_check_timeout, [&]() -> asio::awaitable<std::pair<long, long>> {
-            pg::Lease lease = co_await pool.acquire();
-            const pg::Result r = co_await lease->execute(
-                "SELECT (SELECT count(*) FROM outbox), (SELECT count(*) FROM dead_letters)");
-            co_return std::pair{std::stol(std::string(*r.get(0, 0))), std::stol(std::string(*r.get(0, 1)))};
-        }());
+        auto sizes =
+            co_await pg::within(database_check_timeout, [&]() -> asio::awaitable<std::pair<long, long>> {
+                pg::Lease lease = co_await pool.acquire();
+                const pg::Result r = co_await lease->execute(
+                    "SELECT (SELECT count(*) FROM outbox), (SELECT count(*) FROM dead_letters)");
+                co_return std::pair{std::stol(std::string(*r.get(0, 0))),
+                                    std::stol(std::string(*r.get(0, 1)))};
+            }());
         co_return sizes;
     } catch (const std::exception&) {
         co_return std::nullopt; // the database is the subject of the report, not a reason to fail it
@@ -59,7 +61,8 @@ asio::awaitable<Response> HttpApi::route(const http::Request& request) {
             co_return co_await health();
         co_return co_await metrics();
     }
-    co_return json_error(404, "nothing here; Ferry serves POST /hooks/<connector>, GET /healthz and GET /metrics");
+    co_return json_error(404,
+                         "nothing here; Ferry serves POST /hooks/<connector>, GET /healthz and GET /metrics");
 }
 
 asio::awaitable<Response> HttpApi::health() {

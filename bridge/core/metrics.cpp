@@ -37,10 +37,14 @@ void Metrics::delivery_latency(double seconds) {
 
 std::string Metrics::render(const Gauges& gauges) const {
     std::ostringstream out;
-    counter(out, "ferry_messages_in_total", "Messages accepted from a connector (committed to the outbox).", in_);
-    counter(out, "ferry_messages_out_total", "Messages delivered, by the connector that delivered them.", out_);
-    counter(out, "ferry_delivery_retries_total", "Delivery attempts that failed and were rescheduled.", retries_);
-    counter(out, "ferry_dead_letters_total", "Messages given up on (moved to dead_letters) by this process.", dead_);
+    counter(out, "ferry_messages_in_total", "Messages accepted from a connector (committed to the outbox).",
+            in_);
+    counter(out, "ferry_messages_out_total", "Messages delivered, by the connector that delivered them.",
+            out_);
+    counter(out, "ferry_delivery_retries_total", "Delivery attempts that failed and were rescheduled.",
+            retries_);
+    counter(out, "ferry_dead_letters_total", "Messages given up on (moved to dead_letters) by this process.",
+            dead_);
     out << "# HELP ferry_http_requests_total HTTP requests answered, by status code.\n"
            "# TYPE ferry_http_requests_total counter\n";
     for (const auto& [status, value] : http_)

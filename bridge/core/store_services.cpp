@@ -5,6 +5,7 @@
 #include "bridge/core/logger.hpp"
 #include "bridge/core/metrics.hpp"
 #include "bridge/core/outbox.hpp"
+#include "bridge/core/rooms.hpp"
 #include "bridge/core/router.hpp"
 #include "bridge/core/webhooks.hpp"
 #include "bridge/core/xmpp_delivery.hpp"
@@ -16,6 +17,7 @@
 #include "mappings/pg/listener.hpp"
 #include "mappings/pg/pool.hpp"
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <optional>
@@ -46,12 +48,14 @@ pg::PoolOptions pool_options(const Config& config) {
 
 struct StoreServices::Parts {
     std::string owner = lease_owner(); ///< names this process's leases and its NOTIFYs
+    asio::any_io_executor executor;
     Logger& logger;
     xmpp::StanzaDispatcher& stanzas;
     pg::Pool pool;
     mappings::MappingStore store;
     Outbox outbox;
     connectors::ConnectorRegistry registry;
+    Rooms rooms;
     XmppDelivery xmpp_delivery; ///< delivers rows bound for XMPP (conversations ending in ":in")
     Dispatcher dispatcher;
     pg::Listener outbox_listener; ///< wakes the dispatcher when another process enqueued rows
@@ -65,10 +69,11 @@ struct StoreServices::Parts {
 
     Parts(asio::any_io_executor executor, const Config& config, xmpp::StanzaDispatcher& stanzas,
           std::function<bool()> xmpp_online, Logger& logger)
-        : logger(logger), stanzas(stanzas), pool(executor, config.database.url, pool_options(config), logger),
+        : executor(executor), logger(logger), stanzas(stanzas),
+          pool(executor, config.database.url, pool_options(config), logger),
           store(executor, pool, config.database.url, logger),
           outbox(executor, pool, logger, OutboxOptions{.origin = owner}), registry(store, logger),
-          xmpp_delivery(stanzas, xmpp_online),
+          rooms(stanzas, logger), xmpp_delivery(stanzas, store, rooms, xmpp_online),
           dispatcher(
               executor, pool, [this](const ClaimedRow& row) { return deliverer(row); }, logger,
               DispatcherOptions{.owner = owner}),
@@ -114,7 +119,8 @@ StoreServices::StoreServices(asio::any_io_executor executor, const Config& confi
             p.dispatcher.wake();
     });
     p.outbox_listener.on_listening([&p] { p.dispatcher.wake(); });
-    p.stanzas.on_address([&p](const xmpp::InboundStanza& stanza) { return p.router.route(stanza); });
+    p.stanzas.on_address(
+        [&p](const xmpp::InboundStanza& stanza) { return p.rooms.handle(stanza) || p.router.route(stanza); });
     p.dispatcher.on_dead_letter([&p](const connectors::Delivery& delivery, const std::string& reason) {
         const Message& m = delivery.message;
         if (m.source != "xmpp" || m.from.empty())
@@ -164,6 +170,25 @@ asio::awaitable<void> StoreServices::run(bool migrate) {
     }
     co_await (p.store.run() && p.outbox.run() && p.dispatcher.run() && p.outbox_listener.run() &&
               serve_http());
+}
+
+void StoreServices::xmpp_established() {
+    Parts& p = *parts_;
+    p.rooms.forget_all();
+    // Rows for XMPP that backed off while the stream was down are due now, not after their backoff.
+    asio::co_spawn(
+        p.executor,
+        [&p]() -> asio::awaitable<void> {
+            pg::Lease lease = co_await p.pool.acquire();
+            co_await lease->execute(
+                "UPDATE outbox SET next_attempt_at = now() WHERE conversation LIKE 'mapping:%:in' "
+                "AND next_attempt_at > now() AND lease_owner IS NULL");
+            p.dispatcher.wake();
+        },
+        [&p](const std::exception_ptr& failure) {
+            if (failure)
+                p.logger.debug("outbox: could not make the rows for XMPP due after reconnecting");
+        });
 }
 
 asio::awaitable<void> StoreServices::serve_http() {

@@ -40,6 +40,8 @@ public:
     boost::asio::awaitable<void> run(bool migrate);
     /// Ends the loops: what is accepted is committed, the batch in hand is recorded.
     void stop();
+    /// The component stream (re)connected: rooms are joined again, waiting rows retried.
+    void xmpp_established();
 
 private:
     boost::asio::awaitable<void> serve_http();

@@ -24,7 +24,8 @@ constexpr std::chrono::seconds default_dedup_window{300};
 
 std::string setting(const mappings::Connector& connector, const char* name) {
     const auto found = connector.settings.find(name);
-    return found != connector.settings.end() && found->is_string() ? found->get<std::string>() : std::string();
+    return found != connector.settings.end() && found->is_string() ? found->get<std::string>()
+                                                                   : std::string();
 }
 
 /// Compares secrets in constant time (over their SHA-256, so lengths do not show either).
@@ -65,7 +66,10 @@ std::chrono::seconds dedup_window(const mappings::Connector& connector) {
 
 Response accepted(std::size_t messages, bool duplicate) {
     Response response;
-    response.body = nlohmann::json{{"status", duplicate ? "duplicate" : "accepted"}, {"messages", duplicate ? 0 : messages}}.dump() + "\n";
+    response.body = nlohmann::json{{"status", duplicate ? "duplicate" : "accepted"},
+                                   {"messages", duplicate ? 0 : messages}}
+                        .dump() +
+                    "\n";
     return response;
 }
 
@@ -97,8 +101,8 @@ asio::awaitable<Response> Webhooks::handle(const http::Request& request, std::st
         if (given.empty() || !same_secret(given, token)) {
             logger_.warning("webhook " + connector->name + ": refused a request from " + request.remote +
                             (given.empty() ? " without a token" : " with a wrong token"));
-            Response refused = json_error(401, given.empty() ? "this webhook needs a token (Authorization: Bearer …)"
-                                                             : "wrong token");
+            Response refused = json_error(
+                401, given.empty() ? "this webhook needs a token (Authorization: Bearer …)" : "wrong token");
             refused.headers.emplace_back("WWW-Authenticate", "Bearer");
             co_return refused;
         }
@@ -137,17 +141,20 @@ asio::awaitable<Response> Webhooks::handle(const http::Request& request, std::st
         message.to = mapping->xmpp_address;
         message.text = connectors::alertmanager::format(notification, taken);
         message.timestamp = utc_timestamp();
-        entries.push_back({connector->id, "mapping:" + std::to_string(mapping->id) + ":in", mapping->xmpp_address,
-                           to_json(message)});
+        entries.push_back({connector->id, "mapping:" + std::to_string(mapping->id) + ":in",
+                           mapping->xmpp_address, to_json(message)});
     }
     if (entries.empty()) {
-        logger_.warning("webhook " + connector->name + ": no mapping takes the alerts of " + notification.group_key);
-        co_return json_error(422, "no mapping of \"" + connector->name +
-                                      "\" takes these alerts; add one with: ferry mapping add --xmpp JID --connector " +
-                                      connector->name + " --remote '*' --direction in");
+        logger_.warning("webhook " + connector->name + ": no mapping takes the alerts of " +
+                        notification.group_key);
+        co_return json_error(
+            422, "no mapping of \"" + connector->name +
+                     "\" takes these alerts; add one with: ferry mapping add --xmpp JID --connector " +
+                     connector->name + " --remote '*' --direction in");
     }
     const std::size_t count = entries.size();
-    SourceKey source{connector->id, connectors::alertmanager::dedup_id(notification), dedup_window(*connector)};
+    SourceKey source{connector->id, connectors::alertmanager::dedup_id(notification),
+                     dedup_window(*connector)};
     const std::optional<EnqueueResult> result =
         co_await pg::within(commit_timeout_, outbox_.enqueue(std::move(entries), std::move(source)));
     if (!result) {
@@ -159,7 +166,8 @@ asio::awaitable<Response> Webhooks::handle(const http::Request& request, std::st
     if (*result == EnqueueResult::committed)
         for (std::size_t i = 0; i < count; ++i)
             metrics_.message_in(connector->name);
-    logger_.info("webhook " + connector->name + ": " + notification.status + " " + notification.group_key + " → " +
+    logger_.info("webhook " + connector->name + ": " + notification.status + " " + notification.group_key +
+                 " → " +
                  (*result == EnqueueResult::committed ? std::to_string(count) + " message(s) committed"
                                                       : std::string("already seen, nothing new")));
     co_return accepted(count, *result == EnqueueResult::duplicate);

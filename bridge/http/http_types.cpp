@@ -17,7 +17,9 @@ std::string_view Request::header(std::string_view lowercase_name) const {
 Response json_error(int status, std::string_view reason) {
     Response response;
     response.status = status;
-    response.body = nlohmann::json{{"error", reason}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    response.body =
+        nlohmann::json{{"error", reason}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+        "\n";
     return response;
 }
 

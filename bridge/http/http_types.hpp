@@ -10,8 +10,8 @@ namespace ferry::http {
 
 /// One HTTP request as the server read it; Beast stays inside the server.
 struct Request {
-    std::string method;                        ///< "GET", "POST", …
-    std::string target;                        ///< path and query, as sent ("/hooks/alerts?x=1")
+    std::string method;                         ///< "GET", "POST", …
+    std::string target;                         ///< path and query, as sent ("/hooks/alerts?x=1")
     std::map<std::string, std::string> headers; ///< names lowercased; a repeated header keeps its last value
     std::string body;
     std::string remote; ///< peer address, for log lines

@@ -87,11 +87,14 @@ asio::awaitable<void> session(std::shared_ptr<ServerState> state, tcp::socket so
         parser.body_limit(state->settings.max_body_size);
         parser.header_limit(16 * 1024);
         stream.expires_after(state->settings.request_timeout);
-        const auto [error, bytes] = co_await bhttp::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+        const auto [error, bytes] =
+            co_await bhttp::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
         (void)bytes;
         if (error) {
-            if (const auto answer = read_failure(error, state->settings.max_body_size); answer && !state->stopping) {
-                state->logger.info("http: " + remote + ": " + std::to_string(answer->status) + " " + error.message());
+            if (const auto answer = read_failure(error, state->settings.max_body_size);
+                answer && !state->stopping) {
+                state->logger.info("http: " + remote + ": " + std::to_string(answer->status) + " " +
+                                   error.message());
                 stream.expires_after(std::chrono::seconds(5));
                 co_await write(stream, *answer, 11, false);
             }
@@ -112,7 +115,8 @@ asio::awaitable<void> session(std::shared_ptr<ServerState> state, tcp::socket so
         try {
             response = co_await state->handler(request);
         } catch (const std::exception& e) {
-            state->logger.error("http: " + request.method + " " + std::string(request.path()) + " failed: " + e.what());
+            state->logger.error("http: " + request.method + " " + std::string(request.path()) +
+                                " failed: " + e.what());
             response = json_error(500, "internal error; see Ferry's log");
         }
         stream.expires_after(state->settings.request_timeout);

@@ -20,9 +20,9 @@ struct ServerState;
 
 struct ServerSettings {
     std::string address = "127.0.0.1";
-    std::uint16_t port = 0;                  ///< 0: a free port (tests read port())
-    std::size_t max_body_size = 1024 * 1024; ///< larger bodies get 413
-    std::size_t max_connections = 256;       ///< more at once get 503 and are closed
+    std::uint16_t port = 0;                           ///< 0: a free port (tests read port())
+    std::size_t max_body_size = 1024 * 1024;          ///< larger bodies get 413
+    std::size_t max_connections = 256;                ///< more at once get 503 and are closed
     std::chrono::milliseconds request_timeout{30000}; ///< to read one request, and idle keep-alive time
 };
 
@@ -34,7 +34,8 @@ public:
     using Handler = std::function<boost::asio::awaitable<Response>(const Request&)>;
 
     /// Binds and listens at once (std::system_error naming the address when that fails).
-    Server(boost::asio::any_io_executor executor, ServerSettings settings, Handler handler, core::Logger& logger);
+    Server(boost::asio::any_io_executor executor, ServerSettings settings, Handler handler,
+           core::Logger& logger);
     ~Server();
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;

@@ -183,6 +183,8 @@ asio::awaitable<ComponentStream::SessionEnd> ComponentStream::session() {
     backoff_.reset();
     last_received_ = Clock::now();
     logger_.info("component connected to " + transport.peer() + " as " + settings_.domain);
+    if (established_handler_)
+        established_handler_();
 
     SessionEnd end;
     try {

@@ -59,6 +59,8 @@ public:
 
     /// Every stanza the server sends us, except stream-level elements and our own keepalive answers.
     void on_stanza(StanzaHandler handler) { stanza_handler_ = std::move(handler); }
+    /// Called each time a session is established (after the handshake), first connection and reconnections.
+    void on_established(std::function<void()> handler) { established_handler_ = std::move(handler); }
 
     /// Queues a stanza. While disconnected, up to send_queue_limit stanzas wait for the next connection;
     /// returns false (and logs) when the queue is full and the stanza was not accepted.
@@ -99,6 +101,7 @@ private:
     XmlStreamParser parser_;
     core::Backoff backoff_;
     StanzaHandler stanza_handler_;
+    std::function<void()> established_handler_;
 
     State state_ = State::disconnected;
     Transport* transport_ = nullptr; ///< the current connection, closed by stop() before it is established

@@ -90,7 +90,8 @@ Notification parse(const json& body) {
         throw std::invalid_argument("the body is not a JSON object");
     const std::string version = string_field(body, "version", "the payload", true);
     if (version != "4")
-        throw std::invalid_argument("payload version \"" + version + "\" is not supported (Alertmanager sends 4)");
+        throw std::invalid_argument("payload version \"" + version +
+                                    "\" is not supported (Alertmanager sends 4)");
     Notification n;
     n.status = string_field(body, "status", "the payload", true);
     if (n.status != "firing" && n.status != "resolved")
@@ -152,7 +153,8 @@ std::optional<Matcher> Matcher::parse(std::string_view text) {
 }
 
 bool Matcher::matches(const json& labels) const {
-    return std::ranges::all_of(terms_, [&](const Term& t) { return (label(labels, t.name) == t.value) == t.equal; });
+    return std::ranges::all_of(terms_,
+                               [&](const Term& t) { return (label(labels, t.name) == t.value) == t.equal; });
 }
 
 std::string format(const Notification& n, const std::vector<const Alert*>& alerts) {
@@ -198,7 +200,8 @@ std::string format(const Notification& n, const std::vector<const Alert*>& alert
             text += "\n  source: " + a->generator_url;
     }
     if (n.truncated_alerts > 0)
-        text += "\n+" + std::to_string(n.truncated_alerts) + " more alerts not sent by Alertmanager (max_alerts)";
+        text +=
+            "\n+" + std::to_string(n.truncated_alerts) + " more alerts not sent by Alertmanager (max_alerts)";
     if (any_firing) {
         const std::string silence = silence_link(n);
         if (!silence.empty())

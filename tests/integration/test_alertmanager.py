@@ -111,6 +111,35 @@ def test_routing_by_label_picks_the_jid(alerts, world, alertmanager_world):  # n
     run(scenario())
 
 
+def test_alerts_for_a_team_go_to_its_room(alerts, world, pg_world, alertmanager_world):  # noqa: F811
+    ferry, _ = alerts
+    room = f"ops-{world.kind}@{world.muc_domain}"
+    done = ferry_cli(pg_world, "mapping", "add", "--xmpp", room, "--connector", "alerts", "--remote", "team=ops",
+                     "--direction", "in", "--option", "room=yes", "--option", "nick=Alerts")
+    assert done.returncode == 0, done.stderr
+
+    async def scenario():
+        async with Client(world, "alice") as alice:
+            await alice.join_room(room, "alice")
+            labels = {"alertname": f"QueueBacklog-{world.kind}", "team": "ops", "severity": "info", "instance": f"mq-{world.kind}"}
+            alertmanager_world.fire(labels, {"summary": "Queue is backing up"})
+            while True:  # bob's mapping (severity!=critical) takes it too; alice sees the room's copy
+                msg = await alice.next_message(timeout=20)
+                if msg.get("type") == "groupchat":
+                    break
+            assert msg.get("from") == f"{room}/Alerts"
+            assert body_of(msg).startswith(f"[FIRING:1] QueueBacklog-{world.kind}"), body_of(msg)
+            assert "info: Queue is backing up on mq-" in body_of(msg)
+            alertmanager_world.resolve(labels)
+            resolved = await alice.next_message(timeout=20)
+            assert resolved.get("type") == "groupchat" and body_of(resolved).startswith(f"[RESOLVED] QueueBacklog-{world.kind}")
+    run(scenario())
+    ferry.wait_for_log(r"rooms: joined " + room.replace(".", r"\.") + " as Alerts", timeout=1)
+    # Had Ferry answered the room's reflection of its own message with an error, the room would have thrown
+    # it out (both servers remove an occupant that bounces errors).
+    assert ferry.count("left the room or was removed") == 0, ferry.log_tail()
+
+
 def notification(status: str = "firing", group_key: str = '{}:{alertname="Manual"}') -> dict:
     return {
         "version": "4", "groupKey": group_key, "truncatedAlerts": 0, "status": status, "receiver": "ferry",

@@ -114,6 +114,11 @@ class Server:
         """Bare JID of one of the test users."""
         return f"{user}@{self.domain}"
 
+    @property
+    def muc_domain(self) -> str:
+        """The server's multi-user chat service (XEP-0045); rooms are made on first join."""
+        return f"conference.{self.domain}"
+
     def password(self, user: str) -> str:
         return USERS[user]
 

@@ -129,6 +129,9 @@ modules:
   mod_roster: {{}}
   mod_time: {{}}
   mod_version: {{}}
+  mod_muc:
+    hosts: ["{self.muc_domain}"]
+    access_create: all
 """
         with open(self.config_path, "w") as f:
             f.write(yml)

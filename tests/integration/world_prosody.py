@@ -60,6 +60,10 @@ VirtualHost "{self.domain}"
 
 Component "{self.component_domain}"
     component_secret = {_lua_str(self.secret)}
+
+Component "{self.muc_domain}" "muc"
+    -- A room made by a test client's join is usable at once (by default it stays locked until configured).
+    muc_room_locking = false
 """
         with open(self.config_path, "w") as f:
             f.write(cfg)

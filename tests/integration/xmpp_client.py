@@ -124,6 +124,29 @@ class Client:
         except asyncio.TimeoutError:
             raise AssertionError(f"no receipt within {timeout} s") from None
 
+    async def join_room(self, room: str, nick: str, timeout: float = 10.0) -> None:
+        """Joins a MUC room (XEP-0045) and waits for the room's presence of ourselves (status 110)."""
+        loop = asyncio.get_running_loop()
+        joined = loop.create_future()
+
+        def on_presence(pres):
+            if pres["from"].bare == room and pres["from"].resource == nick and not joined.done():
+                if pres["type"] == "error":
+                    joined.set_exception(AssertionError(f"cannot join {room}: {pres}"))
+                else:
+                    joined.set_result(True)
+
+        self.xmpp.add_event_handler("presence", on_presence)
+        presence = self.xmpp.make_presence(pto=f"{room}/{nick}")
+        presence.xml.append(ET.fromstring("<x xmlns='http://jabber.org/protocol/muc'><history maxstanzas='0'/></x>"))
+        presence.send()
+        try:
+            await asyncio.wait_for(joined, timeout)
+        except asyncio.TimeoutError:
+            raise AssertionError(f"{self.jid}: not in {room} within {timeout} s") from None
+        finally:
+            self.xmpp.del_event_handler("presence", on_presence)
+
     async def next_message(self, timeout: float = 10.0) -> ET.Element:
         """The next chat or normal message with a body that arrives."""
         try:

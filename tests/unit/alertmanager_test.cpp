@@ -10,11 +10,13 @@ using json = nlohmann::json;
 
 // The shape of Alertmanager's documentation example (prometheus.io, "webhook_config"), two alerts.
 json example(std::string status = "firing") {
-    return json::parse(R"({
+    return json::parse(
+        R"({
       "version": "4",
       "groupKey": "{}/{team=\"db\"}:{alertname=\"DiskFull\"}",
       "truncatedAlerts": 0,
-      "status": ")" + status + R"(",
+      "status": ")" +
+        status + R"(",
       "receiver": "ferry",
       "groupLabels": {"alertname": "DiskFull"},
       "commonLabels": {"alertname": "DiskFull", "team": "db"},
@@ -25,7 +27,9 @@ json example(std::string status = "firing") {
          "annotations": {"summary": "Disk 97% full", "runbook_url": "https://wiki/disk"},
          "startsAt": "2026-11-25T10:00:00.123Z", "endsAt": "0001-01-01T00:00:00Z",
          "generatorURL": "http://prometheus:9090/graph?g0.expr=disk", "fingerprint": "a1"},
-        {"status": ")" + status + R"(", "labels": {"alertname": "DiskFull", "team": "db", "severity": "warning", "instance": "db-2"},
+        {"status": ")" +
+        status +
+        R"(", "labels": {"alertname": "DiskFull", "team": "db", "severity": "warning", "instance": "db-2"},
          "annotations": {"description": "Disk 85% full"},
          "startsAt": "2026-11-25T10:01:00Z", "endsAt": "2026-11-25T11:00:00Z",
          "generatorURL": "", "fingerprint": "b2"}
@@ -66,7 +70,9 @@ TEST(Alertmanager, FormatsLikeItsDefaultTitleWithOneLinePerAlert) {
     const Notification resolved = parse(example("resolved"));
     std::vector<const Alert*> second{&resolved.alerts[1]};
     const std::string done = format(resolved, second);
-    EXPECT_EQ(done, "[RESOLVED] DiskFull (db)\n✓ warning: Disk 85% full on db-2\n  resolved 2026-11-25 11:00:00 UTC")
+    EXPECT_EQ(
+        done,
+        "[RESOLVED] DiskFull (db)\n✓ warning: Disk 85% full on db-2\n  resolved 2026-11-25 11:00:00 UTC")
         << "a resolution has no silence link";
 }
 

@@ -35,8 +35,8 @@ public:
     static asio::awaitable<Response> echo(const Request& request) {
         Response response;
         response.content_type = "text/plain";
-        response.body = request.method + " " + request.target + " " + std::string(request.header("x-test")) + " " +
-                        request.body;
+        response.body = request.method + " " + request.target + " " + std::string(request.header("x-test")) +
+                        " " + request.body;
         co_return response;
     }
 
@@ -82,8 +82,9 @@ TEST(HttpServer, KeepAliveServesSeveralRequestsOnOneConnection) {
     Running server(ServerSettings{});
     asio::io_context io;
     tcp::socket socket = connect(server.port(), io);
-    const std::string two = "POST /hooks/a?x=1 HTTP/1.1\r\nHost: t\r\nX-Test: one\r\nContent-Length: 5\r\n\r\nhello"
-                            "GET /healthz HTTP/1.1\r\nHost: t\r\nX-TEST: two\r\n\r\n";
+    const std::string two =
+        "POST /hooks/a?x=1 HTTP/1.1\r\nHost: t\r\nX-Test: one\r\nContent-Length: 5\r\n\r\nhello"
+        "GET /healthz HTTP/1.1\r\nHost: t\r\nX-TEST: two\r\n\r\n";
     const std::string got = round_trip(socket, two, 2);
     EXPECT_NE(got.find("POST /hooks/a?x=1 one hello"), std::string::npos) << got;
     EXPECT_NE(got.find("GET /healthz two "), std::string::npos) << got;
