@@ -30,14 +30,18 @@ struct DeliveryResult {
     std::string remote_id;
     std::string error;
     std::optional<std::chrono::milliseconds> retry_after;
+    /// Where remote_id is recorded in message_map (its `conversation`); empty: the delivery's destination.
+    std::string remote_conversation;
 
-    static DeliveryResult delivered(std::string remote_id = {}) {
-        return {Outcome::delivered, std::move(remote_id), {}, {}};
+    static DeliveryResult delivered(std::string remote_id = {}, std::string remote_conversation = {}) {
+        return {Outcome::delivered, std::move(remote_id), {}, {}, std::move(remote_conversation)};
     }
     static DeliveryResult retry(std::string error, std::optional<std::chrono::milliseconds> after = {}) {
-        return {Outcome::retry, {}, std::move(error), after};
+        return {Outcome::retry, {}, std::move(error), after, {}};
     }
-    static DeliveryResult failed(std::string error) { return {Outcome::failed, {}, std::move(error), {}}; }
+    static DeliveryResult failed(std::string error) {
+        return {Outcome::failed, {}, std::move(error), {}, {}};
+    }
 };
 
 /// A remote system Ferry delivers to. Implementations never throw from send(): every failure is a result.

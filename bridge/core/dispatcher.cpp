@@ -84,6 +84,7 @@ std::string id_array(const std::vector<std::int64_t>& ids) {
 struct Dispatcher::Outcome {
     enum class Kind { not_attempted, delivered, retry, failed } kind = Kind::not_attempted;
     std::string remote_id;
+    std::string remote_conversation;
     std::string error;
     std::chrono::milliseconds delay{0};
 };
@@ -205,6 +206,7 @@ asio::awaitable<void> Dispatcher::deliver_conversation(std::vector<std::size_t> 
         if (result.outcome == DeliveryResult::Outcome::delivered) {
             outcome.kind = Outcome::Kind::delivered;
             outcome.remote_id = std::move(result.remote_id);
+            outcome.remote_conversation = std::move(result.remote_conversation);
             continue;
         }
         if (result.outcome == DeliveryResult::Outcome::retry) {
@@ -240,10 +242,12 @@ asio::awaitable<void> Dispatcher::record(const std::vector<ClaimedRow>& rows,
             delivered.push_back(row.id);
             // message_map holds ids up to 1024 bytes; a longer one is not worth failing the batch for.
             if (!outcome.remote_id.empty() && outcome.remote_id.size() <= 1024)
-                remote_ids.push_back({{"key", row.delivery.idempotency_key},
-                                      {"system", std::to_string(row.connector_id)},
-                                      {"native_id", outcome.remote_id},
-                                      {"conversation", row.delivery.destination}});
+                remote_ids.push_back(
+                    {{"key", row.delivery.idempotency_key},
+                     {"system", std::to_string(row.connector_id)},
+                     {"native_id", outcome.remote_id},
+                     {"conversation", outcome.remote_conversation.empty() ? row.delivery.destination
+                                                                          : outcome.remote_conversation}});
             break;
         case Outcome::Kind::retry:
             retries.push_back({{"id", row.id},

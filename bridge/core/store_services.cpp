@@ -73,7 +73,7 @@ struct StoreServices::Parts {
           pool(executor, config.database.url, pool_options(config), logger),
           store(executor, pool, config.database.url, logger),
           outbox(executor, pool, logger, OutboxOptions{.origin = owner}), registry(store, logger),
-          rooms(stanzas, logger), xmpp_delivery(stanzas, store, rooms, xmpp_online),
+          rooms(stanzas, logger), xmpp_delivery(stanzas, store, pool, rooms, xmpp_online),
           dispatcher(
               executor, pool, [this](const ClaimedRow& row) { return deliverer(row); }, logger,
               DispatcherOptions{.owner = owner}),

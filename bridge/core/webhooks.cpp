@@ -8,6 +8,7 @@
 #include "mappings/mapping_store.hpp"
 #include "mappings/pg/within.hpp"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -135,7 +136,10 @@ asio::awaitable<Response> Webhooks::handle(const http::Request& request, std::st
         if (taken.empty())
             continue;
         Message message;
-        message.kind = "alert";
+        const bool all_resolved = std::ranges::all_of(
+            taken, [](const connectors::alertmanager::Alert* a) { return a->status == "resolved"; });
+        message.kind = all_resolved ? "alert-resolved" : "alert";
+        message.thread = connectors::alertmanager::group_id(notification);
         message.source = connector->name;
         message.source_id = notification.group_key;
         message.to = mapping->xmpp_address;

@@ -6,6 +6,8 @@
 #include "bridge/xmpp/stanza_dispatcher.hpp"
 #include "bridge/xmpp/xml_node.hpp"
 #include "mappings/mapping_store.hpp"
+#include "mappings/pg/error.hpp"
+#include "mappings/pg/pool.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -54,9 +56,20 @@ bool option_on(const nlohmann::json& options, const char* name) {
     return value == "yes" || value == "true" || value == "1";
 }
 
-XmppDelivery::XmppDelivery(xmpp::StanzaDispatcher& stanzas, const mappings::MappingStore& store, Rooms& rooms,
-                           std::function<bool()> online)
-    : stanzas_(stanzas), store_(store), rooms_(rooms), online_(std::move(online)) {}
+XmppDelivery::XmppDelivery(xmpp::StanzaDispatcher& stanzas, const mappings::MappingStore& store,
+                           pg::Pool& pool, Rooms& rooms, std::function<bool()> online)
+    : stanzas_(stanzas), store_(store), pool_(pool), rooms_(rooms), online_(std::move(online)) {}
+
+asio::awaitable<std::optional<std::string>> XmppDelivery::previous_message(std::int64_t connector_id,
+                                                                           const std::string& conversation) {
+    pg::Lease lease = co_await pool_.acquire();
+    const pg::Result r = co_await lease->execute_cached(
+        "SELECT native_id FROM message_map WHERE system = $1 AND conversation = $2 ORDER BY id DESC LIMIT 1",
+        pg::params(std::to_string(connector_id), conversation));
+    if (r.rows() == 0)
+        co_return std::nullopt;
+    co_return std::string(*r.get(0, 0));
+}
 
 asio::awaitable<DeliveryResult> XmppDelivery::send(const connectors::Delivery& delivery) {
     if (!online_())
@@ -65,9 +78,10 @@ asio::awaitable<DeliveryResult> XmppDelivery::send(const connectors::Delivery& d
     if (const auto* reason = std::get_if<std::string>(&to))
         co_return DeliveryResult::failed("invalid XMPP address " + delivery.destination + ": " + *reason);
     const core::Message& m = delivery.message;
-    const std::string from = m.from.empty() ? xmpp::escape_node(m.source) + "@" + stanzas_.domain()
-                                            : remote_jid(m.from, m.source, stanzas_.domain());
-    xmpp::XmlNode stanza("message");
+    Addressing address;
+    address.from = m.from.empty() ? xmpp::escape_node(m.source) + "@" + stanzas_.domain()
+                                  : remote_jid(m.from, m.source, stanzas_.domain());
+    address.to = std::get<xmpp::Jid>(to).full();
     const auto snapshot = store_.snapshot();
     const mappings::Mapping* mapping = mapping_of(*snapshot, delivery.conversation);
     if (mapping != nullptr && option_on(mapping->options, "room")) {
@@ -83,21 +97,53 @@ asio::awaitable<DeliveryResult> XmppDelivery::send(const connectors::Delivery& d
             co_return DeliveryResult::retry("not in room " + room + " yet" + (why.empty() ? "" : ": " + why),
                                             std::chrono::seconds(1));
         }
-        stanza.set_attribute("from", occupant);
-        stanza.set_attribute("to", room);
-        stanza.set_attribute("type", "groupchat");
-    } else {
-        stanza.set_attribute("from", from);
-        stanza.set_attribute("to", std::get<xmpp::Jid>(to).full());
-        stanza.set_attribute("type", "chat");
+        address.from = occupant;
+        address.to = room;
+        address.type = "groupchat";
     }
-    stanza.set_attribute("id", delivery.idempotency_key);
+
+    // An alert group's messages: a resolution corrects the group's last message in place (XEP-0308) and adds
+    // a short line, so the conversation shows each group's current state without losing the news.
+    std::string thread_key;
+    std::optional<std::string> corrected;
+    if (mapping != nullptr && !m.thread.empty() && (m.kind == "alert" || m.kind == "alert-resolved")) {
+        thread_key = delivery.destination + " " + m.thread;
+        if (m.kind == "alert-resolved") {
+            bool unavailable = false;
+            try {
+                corrected = co_await previous_message(mapping->connector_id, thread_key);
+            } catch (const pg::Error& e) {
+                unavailable = true;
+            }
+            if (unavailable)
+                co_return DeliveryResult::retry("cannot look up the alert's earlier message in message_map");
+        }
+    }
+    if (corrected) {
+        stanzas_.send(message_stanza(address, delivery.idempotency_key, m, m.text, *corrected));
+        const std::string line = m.text.substr(0, m.text.find('\n'));
+        stanzas_.send(message_stanza(address, delivery.idempotency_key + "-line", m, line, std::nullopt));
+    } else {
+        stanzas_.send(message_stanza(address, delivery.idempotency_key, m, m.text, std::nullopt));
+    }
+    co_return DeliveryResult::delivered(delivery.idempotency_key, thread_key);
+}
+
+xmpp::XmlNode XmppDelivery::message_stanza(const Addressing& address, const std::string& id,
+                                           const core::Message& m, const std::string& body,
+                                           const std::optional<std::string>& replaces) {
+    xmpp::XmlNode stanza("message");
+    stanza.set_attribute("from", address.from);
+    stanza.set_attribute("to", address.to);
+    stanza.set_attribute("type", address.type);
+    stanza.set_attribute("id", id);
     if (!m.subject.empty())
         stanza.add_child("subject").set_text(xml_safe(m.subject));
-    stanza.add_child("body").set_text(xml_safe(m.text));
-    stanza.add_child("origin-id", "urn:xmpp:sid:0").set_attribute("id", delivery.idempotency_key);
-    stanzas_.send(stanza);
-    co_return DeliveryResult::delivered(delivery.idempotency_key);
+    stanza.add_child("body").set_text(xml_safe(body));
+    if (replaces)
+        stanza.add_child("replace", "urn:xmpp:message-correct:0").set_attribute("id", *replaces);
+    stanza.add_child("origin-id", "urn:xmpp:sid:0").set_attribute("id", id);
+    return stanza;
 }
 
 } // namespace ferry::core

@@ -2,13 +2,20 @@
 
 #include "connectors/connector.hpp"
 
+#include <cstdint>
 #include <functional>
+#include <optional>
+#include <string>
 
 namespace ferry::xmpp {
 class StanzaDispatcher;
-}
+class XmlNode;
+} // namespace ferry::xmpp
 namespace ferry::mappings {
 class MappingStore;
+}
+namespace ferry::pg {
+class Pool;
 }
 
 namespace ferry::core {
@@ -21,16 +28,30 @@ class Rooms;
 /// can tell a redelivery. While the stream is down rows wait in the outbox (retry), not in memory.
 /// A mapping with the option `room=yes` names a MUC room: the message goes out as groupchat once Ferry has
 /// joined the room as `<connector>@<domain>/ferry` with the nick of the option `nick` (default: the
-/// connector's name); until then the row waits.
+/// connector's name); until then the row waits. Alert groups: a resolution corrects the group's earlier
+/// message (XEP-0308) and adds its title as a short line.
 class XmppDelivery final : public connectors::Connector {
 public:
-    XmppDelivery(xmpp::StanzaDispatcher& stanzas, const mappings::MappingStore& store, Rooms& rooms,
-                 std::function<bool()> online);
+    XmppDelivery(xmpp::StanzaDispatcher& stanzas, const mappings::MappingStore& store, pg::Pool& pool,
+                 Rooms& rooms, std::function<bool()> online);
     boost::asio::awaitable<connectors::DeliveryResult> send(const connectors::Delivery& delivery) override;
 
 private:
+    struct Addressing {
+        std::string from;
+        std::string to;
+        std::string type = "chat";
+    };
+    static xmpp::XmlNode message_stanza(const Addressing& address, const std::string& id,
+                                        const core::Message& m, const std::string& body,
+                                        const std::optional<std::string>& replaces);
+    /// The stanza id of the last message recorded for `conversation` (an alert group at one destination).
+    boost::asio::awaitable<std::optional<std::string>> previous_message(std::int64_t connector_id,
+                                                                        const std::string& conversation);
+
     xmpp::StanzaDispatcher& stanzas_;
     const mappings::MappingStore& store_;
+    pg::Pool& pool_;
     Rooms& rooms_;
     std::function<bool()> online_;
 };

@@ -210,6 +210,10 @@ std::string format(const Notification& n, const std::vector<const Alert*>& alert
     return text;
 }
 
+std::string group_id(const Notification& n) {
+    return "am-group:" + sha256_hex(n.receiver + "\n" + n.group_key).substr(0, 32);
+}
+
 std::string dedup_id(const Notification& n) {
     std::vector<std::string> alerts;
     alerts.reserve(n.alerts.size());

@@ -58,6 +58,10 @@ private:
 /// summary and since when, its source link, and a link that silences the group.
 std::string format(const Notification& n, const std::vector<const Alert*>& alerts);
 
+/// Names the alert group across its notifications (receiver + groupKey), so that a later notification can
+/// correct the message of an earlier one (XEP-0308).
+std::string group_id(const Notification& n);
+
 /// Identifies a notification for inbound dedup: the group, its status and every alert's fingerprint,
 /// status and times. Alertmanager sends the same again when a POST timed out; a reminder after
 /// repeat_interval is also the same, which is why the dedup has a time window.

@@ -11,6 +11,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -22,6 +23,7 @@ from xmpp_client import Client, run
 
 TOKEN = "am-token-0f3c"
 BODY_NS = "{jabber:client}body"
+REPLACE = "{urn:xmpp:message-correct:0}replace"
 
 
 def ferry_cli(pg, *args: str) -> subprocess.CompletedProcess:
@@ -90,9 +92,13 @@ def test_alert_fires_and_resolves_in_xmpp(alerts, world, alertmanager_world):  #
             assert ("/#/silences/new?filter=%7Balertname%3D%22DiskFull%22%2Cinstance%3D%22db-1%22%2C"
                     "severity%3D%22critical%22%7D") in text, text
             alertmanager_world.resolve(labels, {"summary": "Disk almost full"})
-            resolved = await alice.next_message(timeout=20)
-            assert body_of(resolved).startswith("[RESOLVED] DiskFull"), body_of(resolved)
-            assert "✓ critical: Disk almost full on db-1" in body_of(resolved)
+            # The firing message is corrected in place (XEP-0308), then a short line tells the news.
+            correction = await alice.next_message(timeout=20)
+            assert correction.find(REPLACE).get("id") == firing.get("id"), ET.tostring(correction)
+            assert body_of(correction).startswith("[RESOLVED] DiskFull (db-1 critical)\n"), body_of(correction)
+            assert "✓ critical: Disk almost full on db-1" in body_of(correction)
+            line = await alice.next_message(timeout=5)
+            assert body_of(line) == "[RESOLVED] DiskFull (db-1 critical)" and line.find(REPLACE) is None
     run(scenario())
 
 
@@ -131,8 +137,12 @@ def test_alerts_for_a_team_go_to_its_room(alerts, world, pg_world, alertmanager_
             assert body_of(msg).startswith(f"[FIRING:1] QueueBacklog-{world.kind}"), body_of(msg)
             assert "info: Queue is backing up on mq-" in body_of(msg)
             alertmanager_world.resolve(labels)
-            resolved = await alice.next_message(timeout=20)
-            assert resolved.get("type") == "groupchat" and body_of(resolved).startswith(f"[RESOLVED] QueueBacklog-{world.kind}")
+            correction = await alice.next_message(timeout=20)
+            assert correction.get("type") == "groupchat"
+            assert correction.find(REPLACE).get("id") == msg.get("id"), ET.tostring(correction)
+            assert body_of(correction).startswith(f"[RESOLVED] QueueBacklog-{world.kind}")
+            line = await alice.next_message(timeout=5)
+            assert body_of(line).startswith(f"[RESOLVED] QueueBacklog-{world.kind}") and "\n" not in body_of(line)
     run(scenario())
     ferry.wait_for_log(r"rooms: joined " + room.replace(".", r"\.") + " as Alerts", timeout=1)
     # Had Ferry answered the room's reflection of its own message with an error, the room would have thrown
