@@ -150,6 +150,18 @@ def test_alerts_for_a_team_go_to_its_room(alerts, world, pg_world, alertmanager_
     assert ferry.count("left the room or was removed") == 0, ferry.log_tail()
 
 
+@pytest.mark.parametrize("remote, direction, message", [
+    ("severity", "in", "is not a label matcher for an alertmanager connector"),
+    ("team=ops,", "in", "is not a label matcher"),
+    ("*", "out", "an alertmanager connector only receives alerts: use --direction in"),
+])
+def test_alertmanager_mappings_are_checked(alerts, world, pg_world, remote, direction, message):  # noqa: F811
+    done = ferry_cli(pg_world, "mapping", "add", "--xmpp", world.jid("alice"), "--connector", "alerts",
+                     "--remote", remote, "--direction", direction)
+    assert done.returncode == 2 and done.stdout == "", done
+    assert message in done.stderr, done.stderr
+
+
 def notification(status: str = "firing", group_key: str = '{}:{alertname="Manual"}') -> dict:
     return {
         "version": "4", "groupKey": group_key, "truncatedAlerts": 0, "status": status, "receiver": "ferry",
