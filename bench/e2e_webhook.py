@@ -463,8 +463,65 @@ def read_received(path: str) -> tuple[int, int, list[tuple[int, int, int]]]:
     return warmups, errors, seen
 
 
-async def measure(args, c2s_port: int, http_port: int, token: str, pids: dict[str, int], pg_data: str,
+PG_BIN = "/usr/lib/postgresql/15/bin"
+
+
+def pg_superuser(pg_dir: str, sql: str) -> str:
+    """Runs SQL as the postgres superuser over the private server's socket; returns tab-separated rows."""
+    with open(os.path.join(pg_dir, "port")) as f:
+        port = f.read().strip()
+    argv = [os.path.join(PG_BIN, "psql"), "-X", "-q", "-A", "-t", "-F", "\t", "-h", os.path.join(pg_dir, "sock"),
+            "-p", port, "-U", "postgres", "-d", "ferry", "-v", "ON_ERROR_STOP=1", "-c", sql]
+    if os.geteuid() == 0:
+        argv = ["runuser", "-u", "postgres", "--"] + argv
+    return run_checked(argv, dict(os.environ), "psql", 60)
+
+
+def enable_pg_stat_statements(pg_dir: str) -> str:
+    """Preloads pg_stat_statements (a server restart, before Ferry starts); returns the new URL."""
+    pg_superuser(pg_dir, "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
+    stop_postgres(pg_dir)
+    url = start_postgres(pg_dir)
+    pg_superuser(pg_dir, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    pg_superuser(pg_dir, "ALTER SYSTEM SET pg_stat_statements.track_planning = on")
+    pg_superuser(pg_dir, "SELECT pg_reload_conf()")
+    return url
+
+
+def pg_table_stats(pg_dir: str) -> list[dict]:
+    """Scans and tuples of the tables a webhook message touches, since the last pg_stat_reset()."""
+    out = pg_superuser(pg_dir, """
+        SELECT relname, seq_scan, seq_tup_read, coalesce(idx_scan, 0), n_tup_ins, n_tup_upd, n_tup_hot_upd,
+               n_tup_del, n_live_tup, n_dead_tup, autovacuum_count, pg_relation_size(relid)
+        FROM pg_stat_user_tables WHERE relname IN ('outbox', 'inbound_seen', 'message_map')
+        ORDER BY relname""")
+    names = ("table", "seq_scan", "seq_tup_read", "idx_scan", "inserted", "updated", "hot_updated", "deleted",
+             "live", "dead", "autovacuums", "bytes")
+    rows = []
+    for line in out.splitlines():
+        values = line.split("\t")
+        rows.append({k: (v if k == "table" else int(v)) for k, v in zip(names, values)})
+    return rows
+
+
+def pg_statement_stats(pg_dir: str, top: int) -> list[dict]:
+    out = pg_superuser(pg_dir, f"""
+        SELECT calls, round(total_exec_time::numeric, 1), rows, round(mean_exec_time::numeric, 3),
+               round(total_plan_time::numeric, 1), plans, shared_blks_hit, left(regexp_replace(query, '\\s+', ' ', 'g'), 110)
+        FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%'
+        ORDER BY total_exec_time + total_plan_time DESC LIMIT {int(top)}""")
+    stats = []
+    for line in out.splitlines():
+        calls, total, rows, mean, plan, plans, hits, query = line.split("\t", 7)
+        stats.append({"calls": int(calls), "total_exec_ms": float(total), "rows": int(rows),
+                      "mean_exec_ms": float(mean), "total_plan_ms": float(plan), "plans": int(plans),
+                      "shared_blks_hit": int(hits), "query": query})
+    return stats
+
+
+async def measure(args, c2s_port: int, http_port: int, token: str, pids: dict[str, int], pg_dir: str,
                   ferry: subprocess.Popen, ferry_log: str, workdir: str, groups: list[int]) -> dict:
+    pg_data = os.path.join(pg_dir, "data")
     env = {k: v for k, v in os.environ.items() if not k.startswith("FERRY_")}
     received_path = os.path.join(workdir, "received.txt")
     receiver = ReceiverProcess()
@@ -496,6 +553,8 @@ async def measure(args, c2s_port: int, http_port: int, token: str, pids: dict[st
         await asyncio.sleep(0.5)
         m_before = await scrape(http_port)
 
+        if args.pg_stats:
+            pg_superuser(pg_dir, "SELECT pg_stat_statements_reset(), pg_stat_reset()")
         tally = Tally()
         loads = [os.getloadavg()[0]]
         receiver_pid = receiver.proc.pid
@@ -535,6 +594,8 @@ async def measure(args, c2s_port: int, http_port: int, token: str, pids: dict[st
         own_cpu = own_cpu_seconds() - own_before
         busy_after = busy_jiffies()
         m_after = await scrape(http_port)
+        statement_stats = pg_statement_stats(pg_dir, args.pg_stats) if args.pg_stats else None
+        table_stats = pg_table_stats(pg_dir) if args.pg_stats else None
         if ferry.poll() is not None:
             raise RuntimeError(f"Ferry exited during the run:\n{tail(ferry_log)}")
     finally:
@@ -663,6 +724,18 @@ async def measure(args, c2s_port: int, http_port: int, token: str, pids: dict[st
                + result["generator_cpu_us_per_msg"])
     result["total_cpu_us_per_msg"] = round(per_msg, 1)
     result["cpu_bound_msgs_per_s"] = round((os.cpu_count() or 1) * 1e6 / per_msg) if per_msg > 0 else None
+    # How latency moves during the run (the outbox table grows between autovacuums): 5-second windows by send time.
+    if first:
+        start = min(sends)
+        windows: dict[int, list[float]] = collections.defaultdict(list)
+        for sent, got in first.values():
+            windows[int((sent - start) / 5e9)].append((got - sent) / 1e6)
+        result["latency_by_5s_window"] = [
+            {"from_s": w * 5, "messages": len(v), "p50_ms": round(percentile(sorted(v), 0.5), 2),
+             "p99_ms": round(percentile(sorted(v), 0.99), 2)} for w, v in sorted(windows.items())]
+    if statement_stats is not None:
+        result["pg_statements"] = statement_stats
+        result["pg_tables"] = table_stats
     if wrk_report is not None:
         result["wrk"] = {k: v for k, v in wrk_report.items() if k != "summary_text"}
     return result
@@ -681,6 +754,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="wrk threads (default nproc)")
     parser.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto",
                         help="flood load generator (default: wrk if installed); paced runs always use python")
+    parser.add_argument("--pg-stats", type=int, default=0, metavar="N",
+                        help="preload pg_stat_statements and report the N statements that took longest")
     parser.add_argument("--json", metavar="FILE", help="also write the result as JSON to FILE")
     args = parser.parse_args()
     if args.connections is None:
@@ -714,6 +789,8 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     try:
         url = start_postgres(pg_dir)
+        if args.pg_stats:
+            url = enable_pg_stat_statements(pg_dir)
         base_env = {k: v for k, v in os.environ.items() if not k.startswith("FERRY_")}
         ferry_env = {**base_env, "FERRY_DATABASE_URL": url}
         run_checked([ferry_bin, "db", "migrate"], ferry_env, "ferry db migrate")
@@ -745,7 +822,7 @@ def main() -> int:
         print(f"pids: ferry={ferry.pid} prosody={prosody.pid}", file=sys.stderr, flush=True)
         budget = 150 + 2 * args.seconds + (args.rate * args.seconds / 500.0 if args.rate > 0 else 40 * args.seconds)
         result = asyncio.run(asyncio.wait_for(
-            measure(args, c2s_port, http_port, token, pids, os.path.join(pg_dir, "data"), ferry, ferry_log,
+            measure(args, c2s_port, http_port, token, pids, pg_dir, ferry, ferry_log,
                     workdir, groups), budget))
         ferry_warnings = tail(ferry_log, 5).strip()
     except KeyboardInterrupt as e:
@@ -786,6 +863,9 @@ def main() -> int:
           f"{r['delivery_rate_per_s']}/s); POST-to-XMPP latency p50 {r['latency_p50_ms']} ms, p99 "
           f"{r['latency_p99_ms']} ms, max {r['latency_max_ms']} ms; HTTP answer p50 {r['http_latency_p50_ms']} "
           f"ms, p99 {r['http_latency_p99_ms']} ms")
+    if len(r.get("latency_by_5s_window", [])) > 1:
+        print("latency p50/p99 ms by 5 s window: " + ", ".join(
+            f"{w['from_s']}s {w['p50_ms']:g}/{w['p99_ms']:g}" for w in r["latency_by_5s_window"]))
     print(f"CPU us/msg (stat; schedstat): ferry {r['ferry_cpu_us_per_msg']}; {r['ferry_cpu_us_per_msg_schedstat']}"
           f"  postgres({r['postgres_processes']} procs) {r['postgres_cpu_us_per_msg']}; "
           f"{r['postgres_cpu_us_per_msg_schedstat']}  prosody {r['prosody_cpu_us_per_msg']}; "
@@ -794,6 +874,14 @@ def main() -> int:
     print(f"PostgreSQL by process (us/msg): {r['postgres_cpu_us_per_msg_by_role']}")
     print(f"total {r['total_cpu_us_per_msg']} us/msg; CPU-bound ceiling on {info['nproc']} idle cores: "
           f"{r['cpu_bound_msgs_per_s']} msgs/s")
+    for st in r.get("pg_statements", []):
+        print(f"  pg: {st['calls']:>7} calls {st['total_exec_ms']:>9.1f} ms (mean {st['mean_exec_ms']:.3f}), "
+              f"{st['plans']} plans {st['total_plan_ms']:.1f} ms, {st['rows']:>7} rows  {st['query'][:70]}")
+    for t in r.get("pg_tables", []):
+        print(f"  pg table {t['table']}: {t['seq_scan']} seq scans reading {t['seq_tup_read']} tuples, "
+              f"{t['idx_scan']} index scans; {t['inserted']} ins, {t['updated']} upd ({t['hot_updated']} HOT), "
+              f"{t['deleted']} del; now {t['live']} live, {t['dead']} dead, {t['bytes'] // 1024} KiB; "
+              f"{t['autovacuums']} autovacuums")
     if ferry_warnings:
         print(f"ferry log tail:\n{ferry_warnings}")
     if args.json:

@@ -10,7 +10,7 @@ ConnectorRegistry::ConnectorRegistry(const mappings::MappingStore& store, core::
     : store_(store), logger_(logger) {}
 
 bool ConnectorRegistry::known_kind(const std::string& kind) {
-    return kind == "log" || kind == "alertmanager";
+    return kind == "log" || kind == "alertmanager" || kind == "grafana";
 }
 
 std::unique_ptr<Connector> ConnectorRegistry::make(const mappings::Connector& row) {

@@ -81,7 +81,7 @@ Webhooks::Webhooks(const mappings::MappingStore& store, Outbox& outbox, Metrics&
     : store_(store), outbox_(outbox), metrics_(metrics), logger_(logger), commit_timeout_(commit_timeout) {}
 
 bool Webhooks::serves_kind(std::string_view kind) {
-    return kind == "alertmanager";
+    return kind == "alertmanager" || kind == "grafana";
 }
 
 asio::awaitable<Response> Webhooks::handle(const http::Request& request, std::string_view hook) {
@@ -116,9 +116,14 @@ asio::awaitable<Response> Webhooks::handle(const http::Request& request, std::st
     }
     connectors::alertmanager::Notification notification;
     try {
-        notification = connectors::alertmanager::parse(body);
+        notification = connectors::alertmanager::parse(
+            body, connector->kind == "grafana" ? connectors::alertmanager::Flavor::grafana
+                                               : connectors::alertmanager::Flavor::alertmanager);
     } catch (const std::invalid_argument& e) {
-        co_return json_error(400, std::string("not an Alertmanager notification: ") + e.what());
+        co_return json_error(400,
+                             std::string("not ") +
+                                 (connector->kind == "grafana" ? "a Grafana alerting" : "an Alertmanager") +
+                                 " notification: " + e.what());
     }
 
     std::vector<OutboxEntry> entries;

@@ -42,11 +42,15 @@ std::string label(const json& labels, const std::string& name) {
     return found == labels.end() ? std::string() : found->get<std::string>();
 }
 
-/// "2026-11-25T23:00:00.123Z" → "2026-11-25 23:00:00 UTC"; other shapes as given.
+/// "2026-11-25T23:00:00.123Z" → "2026-11-25 23:00:00 UTC", "…T09:51:03.15+02:00" → "… 09:51:03 +02:00".
 std::string readable_time(const std::string& rfc3339) {
     if (rfc3339.size() < 19 || rfc3339[10] != 'T')
         return rfc3339;
-    return rfc3339.substr(0, 10) + " " + rfc3339.substr(11, 8) + (rfc3339.ends_with('Z') ? " UTC" : "");
+    if (rfc3339.ends_with('Z'))
+        return rfc3339.substr(0, 10) + " " + rfc3339.substr(11, 8) + " UTC";
+    const auto offset = rfc3339.find_first_of("+-", 19);
+    return rfc3339.substr(0, 10) + " " + rfc3339.substr(11, 8) +
+           (offset == std::string::npos ? std::string() : " " + rfc3339.substr(offset));
 }
 
 std::string sha256_hex(std::string_view data) {
@@ -85,14 +89,16 @@ std::string silence_link(const Notification& n) {
 
 } // namespace
 
-Notification parse(const json& body) {
+Notification parse(const json& body, Flavor flavor) {
     if (!body.is_object())
         throw std::invalid_argument("the body is not a JSON object");
     const std::string version = string_field(body, "version", "the payload", true);
-    if (version != "4")
-        throw std::invalid_argument("payload version \"" + version +
-                                    "\" is not supported (Alertmanager sends 4)");
+    const bool grafana = flavor == Flavor::grafana;
+    if (version != (grafana ? "1" : "4"))
+        throw std::invalid_argument("payload version \"" + version + "\" is not supported (" +
+                                    (grafana ? "Grafana sends 1" : "Alertmanager sends 4") + ")");
     Notification n;
+    n.flavor = flavor;
     n.status = string_field(body, "status", "the payload", true);
     if (n.status != "firing" && n.status != "resolved")
         throw std::invalid_argument("status must be \"firing\" or \"resolved\"");
@@ -121,6 +127,11 @@ Notification parse(const json& body) {
         alert.ends_at = string_field(a, "endsAt", where, false);
         alert.generator_url = string_field(a, "generatorURL", where, false);
         alert.fingerprint = string_field(a, "fingerprint", where, false);
+        if (grafana) {
+            alert.silence_url = string_field(a, "silenceURL", where, false);
+            alert.dashboard_url = string_field(a, "dashboardURL", where, false);
+            alert.panel_url = string_field(a, "panelURL", where, false);
+        }
         n.alerts.push_back(std::move(alert));
     }
     return n;
@@ -198,11 +209,15 @@ std::string format(const Notification& n, const std::vector<const Alert*>& alert
             text += "\n  runbook: " + runbook;
         if (!a->generator_url.empty())
             text += "\n  source: " + a->generator_url;
+        if (!a->dashboard_url.empty())
+            text += "\n  dashboard: " + (a->panel_url.empty() ? a->dashboard_url : a->panel_url);
+        if (a->status == "firing" && !a->silence_url.empty())
+            text += "\n  silence: " + a->silence_url;
     }
     if (n.truncated_alerts > 0)
         text +=
             "\n+" + std::to_string(n.truncated_alerts) + " more alerts not sent by Alertmanager (max_alerts)";
-    if (any_firing) {
+    if (any_firing && n.flavor == Flavor::alertmanager) {
         const std::string silence = silence_link(n);
         if (!silence.empty())
             text += "\nSilence: " + silence;

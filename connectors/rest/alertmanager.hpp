@@ -7,8 +7,9 @@
 #include <utility>
 #include <vector>
 
-// Prometheus Alertmanager's webhook (payload version 4): reading a notification, choosing which mappings
-// its alerts go to, and writing it as one readable message.
+// Prometheus Alertmanager's webhook (payload version 4), and Grafana alerting's webhook (version 1, the same
+// shape with links per alert): reading a notification, choosing which mappings its alerts go to, and
+// writing it as one readable message.
 namespace ferry::connectors::alertmanager {
 
 struct Alert {
@@ -19,9 +20,15 @@ struct Alert {
     std::string ends_at;
     std::string generator_url;
     std::string fingerprint;
+    std::string silence_url;   ///< Grafana only
+    std::string dashboard_url; ///< Grafana only
+    std::string panel_url;     ///< Grafana only
 };
 
+enum class Flavor { alertmanager, grafana };
+
 struct Notification {
+    Flavor flavor = Flavor::alertmanager;
     std::string status; ///< of the group: "firing" while any alert fires
     std::string receiver;
     std::string group_key;
@@ -32,9 +39,9 @@ struct Notification {
     std::vector<Alert> alerts;
 };
 
-/// Reads a webhook body. std::invalid_argument naming the first thing wrong (not version 4, a missing
-/// field, a label that is not a string, …).
-Notification parse(const nlohmann::json& body);
+/// Reads a webhook body. std::invalid_argument naming the first thing wrong (not version 4, or 1 for Grafana,
+/// a missing field, a label that is not a string, …).
+Notification parse(const nlohmann::json& body, Flavor flavor = Flavor::alertmanager);
 
 /// Which alerts a mapping takes, from its remote address: `*` for all, or label matchers separated by
 /// commas, each `name=value` or `name!=value` (all must hold), e.g. `severity=critical,team=ops`.

@@ -26,7 +26,8 @@ struct KindSpec {
 
 const std::vector<KindSpec>& known_kinds() {
     static const std::vector<KindSpec> kinds = {{"log", {"path"}, {}},
-                                                {"alertmanager", {}, {"token", "dedup_window"}}};
+                                                {"alertmanager", {}, {"token", "dedup_window"}},
+                                                {"grafana", {}, {"token", "dedup_window"}}};
     return kinds;
 }
 
@@ -286,8 +287,9 @@ Command connector_command() {
             "remote systems",
             {{"add",
               "NAME --kind KIND [--setting KEY=VALUE]... [--disabled] [--json]",
-              "add a connector (kinds: log, which needs --setting path=/absolute/file.jsonl; alertmanager, a "
-              "webhook at POST /hooks/NAME taking --setting token=SECRET and dedup_window=SECONDS)",
+              "add a connector (kinds: log, which needs --setting path=/absolute/file.jsonl; alertmanager "
+              "and grafana, "
+              "webhooks at POST /hooks/NAME taking --setting token=SECRET and dedup_window=SECONDS)",
               {"kind", "setting"},
               {"disabled", "json"},
               add_command},

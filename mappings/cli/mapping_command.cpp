@@ -116,14 +116,15 @@ asio::awaitable<int> add_command(CommandContext& ctx) {
     const std::string enabled = ctx.args.has("disabled") ? "false" : "true";
     const pg::Result kind =
         co_await ctx.db.execute("SELECT kind FROM connectors WHERE name = $1", pg::params(connector));
-    if (kind.rows() == 1 && text(kind, 0, 0) == "alertmanager") {
+    if (kind.rows() == 1 && (text(kind, 0, 0) == "alertmanager" || text(kind, 0, 0) == "grafana")) {
         if (!connectors::alertmanager::Matcher::parse(remote))
             throw UsageError(
                 "--remote \"" + printable(remote) +
-                "\" is not a label matcher for an alertmanager connector: use '*' for every alert, "
+                "\" is not a label matcher for an alert connector: use '*' for every alert, "
                 "or name=value / name!=value pairs separated by commas, e.g. severity=critical,team=ops");
         if (way != "in")
-            throw UsageError("an alertmanager connector only receives alerts: use --direction in");
+            throw UsageError("an " + text(kind, 0, 0) +
+                             " connector only receives alerts: use --direction in");
     }
     const std::string sql =
         "WITH m AS (INSERT INTO mappings (xmpp_address, connector_id, remote_address, direction, options, "

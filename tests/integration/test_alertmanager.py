@@ -151,7 +151,7 @@ def test_alerts_for_a_team_go_to_its_room(alerts, world, pg_world, alertmanager_
 
 
 @pytest.mark.parametrize("remote, direction, message", [
-    ("severity", "in", "is not a label matcher for an alertmanager connector"),
+    ("severity", "in", "is not a label matcher for an alert connector"),
     ("team=ops,", "in", "is not a label matcher"),
     ("*", "out", "an alertmanager connector only receives alerts: use --direction in"),
 ])
@@ -186,6 +186,50 @@ def test_a_resend_is_delivered_once(alerts, world):
             assert again[0] == 200 and json.loads(again[1])["status"] == "duplicate", again
             assert body_of(await alice.next_message(timeout=10)).startswith("[FIRING:1] Manual")
             await alice.no_message(2.0)
+    run(scenario())
+
+
+GRAFANA_EXAMPLE = {  # Grafana's documented webhook body (grafana.com, "Configure the webhook notifier")
+    "receiver": "My Super Webhook", "status": "firing", "orgId": 1,
+    "alerts": [{
+        "status": "firing", "labels": {"alertname": "High memory usage", "team": "blue", "zone": "us-1"},
+        "annotations": {"description": "The system has high memory usage",
+                        "runbook_url": "https://myrunbook.com/runbook/1234",
+                        "summary": "This alert was triggered for zone us-1"},
+        "startsAt": "2021-10-12T09:51:03.157076+02:00", "endsAt": "0001-01-01T00:00:00Z",
+        "generatorURL": "https://play.grafana.org/alerting/1afz29v7z/edit", "fingerprint": "c6eadffa33fcdf37",
+        "silenceURL": "https://play.grafana.org/alerting/silence/new?alertmanager=grafana&matchers=alertname%3DT2",
+        "dashboardURL": "", "panelURL": "", "values": {"B": 44.23943737541908, "C": 1}}],
+    "groupLabels": {}, "commonLabels": {"alertname": "High memory usage", "team": "blue", "zone": "us-1"},
+    "commonAnnotations": {}, "externalURL": "https://play.grafana.org/", "version": "1",
+    "groupKey": '{}:{alertname="High memory usage"}', "truncatedAlerts": 0,
+    "title": "[FIRING:1]  (High memory usage blue us-1)", "state": "alerting", "message": "**Firing**",
+}
+
+
+def test_grafana_alert_reaches_xmpp(alerts, world, pg_world):  # noqa: F811
+    _, base = alerts
+    for args in (["connector", "add", "grafana", "--kind", "grafana"],
+                 ["mapping", "add", "--xmpp", world.jid("alice"), "--connector", "grafana", "--remote", "team=blue",
+                  "--direction", "in"]):
+        done = ferry_cli(pg_world, *args)
+        assert done.returncode == 0, done.stderr
+
+    async def scenario():
+        async with Client(world, "alice") as alice:
+            deadline = time.monotonic() + 5
+            while True:  # the new connector is live within a second
+                status, text = post(f"{base}/hooks/grafana", json.dumps(GRAFANA_EXAMPLE))
+                if status != 404 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            assert status == 200, text
+            msg = await alice.next_message(timeout=10)
+            assert msg.get("from") == f"grafana@{world.component_domain}"
+            assert body_of(msg).startswith("[FIRING:1] (High memory usage blue us-1)\n"), body_of(msg)
+            assert "silence: https://play.grafana.org/alerting/silence/new?" in body_of(msg)
+            status, text = post(f"{base}/hooks/grafana", json.dumps({**GRAFANA_EXAMPLE, "version": "4"}))
+            assert status == 400 and "not a Grafana alerting notification" in json.loads(text)["error"]
     run(scenario())
 
 

@@ -137,3 +137,48 @@ TEST(Alertmanager, RefusesWhatIsNotAVersion4Notification) {
 
 } // namespace
 } // namespace ferry::connectors::alertmanager
+
+namespace ferry::connectors::alertmanager {
+namespace {
+
+// Grafana's documented webhook example (grafana.com, "Configure the webhook notifier"), one alert.
+const char* grafana_example = R"json({
+  "receiver": "My Super Webhook", "status": "firing", "orgId": 1,
+  "alerts": [{
+    "status": "firing",
+    "labels": {"alertname": "High memory usage", "team": "blue", "zone": "us-1"},
+    "annotations": {"description": "The system has high memory usage",
+                    "runbook_url": "https://myrunbook.com/runbook/1234",
+                    "summary": "This alert was triggered for zone us-1"},
+    "startsAt": "2021-10-12T09:51:03.157076+02:00", "endsAt": "0001-01-01T00:00:00Z",
+    "generatorURL": "https://play.grafana.org/alerting/1afz29v7z/edit", "fingerprint": "c6eadffa33fcdf37",
+    "silenceURL": "https://play.grafana.org/alerting/silence/new?alertmanager=grafana&matchers=alertname%3DT2",
+    "dashboardURL": "https://play.grafana.org/d/abc", "panelURL": "https://play.grafana.org/d/abc?viewPanel=2",
+    "values": {"B": 44.23943737541908, "C": 1}
+  }],
+  "groupLabels": {}, "commonLabels": {"alertname": "High memory usage", "team": "blue", "zone": "us-1"},
+  "commonAnnotations": {}, "externalURL": "https://play.grafana.org/", "version": "1",
+  "groupKey": "{}:{alertname=\"High memory usage\"}", "truncatedAlerts": 0,
+  "title": "[FIRING:1]  (High memory usage blue us-1)", "state": "alerting",
+  "message": "**Firing**\n\nLabels:\n - alertname = High memory usage\n"
+})json";
+
+TEST(GrafanaAlerting, DocumentedPayloadBecomesAMessageWithItsLinksPerAlert) {
+    const Notification n = parse(nlohmann::json::parse(grafana_example), Flavor::grafana);
+    std::vector<const Alert*> alerts{&n.alerts[0]};
+    const std::string text = format(n, alerts);
+    EXPECT_EQ(text,
+              "[FIRING:1] (High memory usage blue us-1)\n"
+              "● This alert was triggered for zone us-1\n"
+              "  since 2021-10-12 09:51:03 +02:00\n"
+              "  runbook: https://myrunbook.com/runbook/1234\n"
+              "  source: https://play.grafana.org/alerting/1afz29v7z/edit\n"
+              "  dashboard: https://play.grafana.org/d/abc?viewPanel=2\n"
+              "  silence: "
+              "https://play.grafana.org/alerting/silence/new?alertmanager=grafana&matchers=alertname%3DT2");
+    EXPECT_THROW(parse(nlohmann::json::parse(grafana_example)), std::invalid_argument)
+        << "version 1 is Grafana's, not Alertmanager's";
+}
+
+} // namespace
+} // namespace ferry::connectors::alertmanager
