@@ -20,7 +20,10 @@ the receiver. Every message Ferry committed (ferry_messages_in_total) must arriv
 status is non-zero otherwise. Everything is stopped and removed at exit; every wait is bounded.
 
 Usage: /usr/bin/python3 bench/e2e_webhook.py [--ferry build-bench/ferry] [--rate 0] [--seconds 5]
-                                             [--connections N] [--generator auto|wrk|python] [--json FILE]
+                                             [--connections N] [--threads N] [--generator auto|wrk|python]
+                                             [--pg-stats N] [--pg-set NAME=VALUE] [--json FILE]
+--pg-stats N preloads pg_stat_statements and reports the N costliest statements and the outbox tables' scans;
+--pg-set runs ALTER SYSTEM SET NAME = VALUE on the private server before Ferry starts (both restart it).
 See docs/performance.md, section 4.
 """
 
@@ -49,7 +52,6 @@ from e2e_outbox import cpu_delta, pg_cpu, pg_role, run_checked, start_postgres, 
 
 USER, PASSWORD = "alice", "alicepass"
 HOOK = "hooks"
-SENDER = f"{HOOK}@{COMPONENT}"
 
 # The summary of each alert is "bench <seq> <send ns>"; the message body shows it as "● bench <seq> <ns>".
 BODY = ('{{"version":"4","groupKey":"g-{run}-{seq}","status":"firing","receiver":"ferry",'
@@ -129,46 +131,74 @@ async def receiver_main(port: int, out_path: str) -> int:
 
 
 class ReceiverProcess:
-    """The receiver child, driven over its stdin and stdout."""
+    """The receiver child, driven over its stdin and stdout. A plain Popen read through add_reader, not an
+    asyncio subprocess, so that nothing of it outlives the event loop when a run is interrupted."""
 
     def __init__(self) -> None:
-        self.proc: asyncio.subprocess.Process | None = None
+        self.proc: subprocess.Popen | None = None
         self.received = 0
         self.warmups = 0
         self.errors = 0
         self.changed = 0.0  # monotonic time of the last progress
-        self.reader_task: asyncio.Task | None = None
-        self.finished = False
+        self.finished = False  # it wrote what it received
+        self.buffer = b""
+        self.ready: asyncio.Future | None = None
+        self.eof: asyncio.Future | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self, c2s_port: int, out_path: str, env: dict[str, str], groups: list[int]) -> None:
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, os.path.abspath(__file__), "--receiver", str(c2s_port), out_path,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env, start_new_session=True)
+        self.loop = asyncio.get_running_loop()
+        self.ready, self.eof = self.loop.create_future(), self.loop.create_future()
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.abspath(__file__), "--receiver", str(c2s_port), out_path],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, start_new_session=True)
         groups.append(self.proc.pid)
-        line = await asyncio.wait_for(self.proc.stdout.readline(), 20)
-        if line.strip() != b"ready":
-            raise RuntimeError(f"the receiver did not log in: {line!r}")
+        os.set_blocking(self.proc.stdout.fileno(), False)
+        self.loop.add_reader(self.proc.stdout.fileno(), self.on_readable)
+        await asyncio.wait_for(asyncio.shield(self.ready), 20)
         self.changed = time.monotonic()
-        self.reader_task = asyncio.ensure_future(self.read_progress())
 
-    async def read_progress(self) -> None:
-        while True:
-            line = await self.proc.stdout.readline()
-            if not line:
-                return
+    def on_readable(self) -> None:
+        try:
+            data = os.read(self.proc.stdout.fileno(), 65536)
+        except BlockingIOError:
+            return
+        if not data:
+            self.loop.remove_reader(self.proc.stdout.fileno())
+            if not self.ready.done():
+                self.ready.set_exception(RuntimeError("the receiver exited before it logged in"))
+            if not self.eof.done():
+                self.eof.set_result(None)
+            return
+        *lines, self.buffer = (self.buffer + data).split(b"\n")
+        for line in lines:
             words = line.split()
-            if words and words[0] == b"progress":
+            if words == [b"ready"]:
+                self.ready.set_result(None)
+            elif words and words[0] == b"progress":
                 self.received, self.warmups, self.errors = (int(w) for w in words[1:4])
                 self.changed = time.monotonic()
             elif words == [b"done"]:
                 self.finished = True
 
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
     async def stop(self) -> None:
         self.proc.stdin.write(b"stop\n")
-        await self.proc.stdin.drain()
-        await asyncio.wait_for(self.proc.wait(), 20)
-        if self.reader_task is not None:
-            await asyncio.wait_for(self.reader_task, 5)
+        self.proc.stdin.flush()
+        await asyncio.wait_for(asyncio.shield(self.eof), 20)
+        self.proc.wait(timeout=5)
+
+    def close(self) -> None:
+        if self.proc is not None:
+            if self.loop is not None and not self.loop.is_closed():
+                self.loop.remove_reader(self.proc.stdout.fileno())
+            for pipe in (self.proc.stdin, self.proc.stdout):
+                try:
+                    pipe.close()
+                except OSError:
+                    pass
 
 
 # --- HTTP ---------------------------------------------------------------------------------------------------
@@ -248,7 +278,7 @@ class Tally:
         self.statuses: collections.Counter = collections.Counter()
         self.failures = 0  # connection errors, timeouts
         self.http_latencies_us: list[float] = []
-        self.late = 0  # paced: requests sent more than 5 ms after their slot (no idle connection)
+        self.late = 0  # paced: requests sent more than 5 ms after their slot (busy event loop, no idle connection)
         self.sent_seqs: set[int] = set()
 
 
@@ -477,14 +507,22 @@ def pg_superuser(pg_dir: str, sql: str) -> str:
     return run_checked(argv, dict(os.environ), "psql", 60)
 
 
-def enable_pg_stat_statements(pg_dir: str) -> str:
-    """Preloads pg_stat_statements (a server restart, before Ferry starts); returns the new URL."""
-    pg_superuser(pg_dir, "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
+def configure_postgres(pg_dir: str, settings: list[str], statements: bool) -> str:
+    """ALTER SYSTEM for each NAME=VALUE and, with `statements`, preloads pg_stat_statements; then restarts the
+    server (before Ferry starts). Returns the new URL."""
+    for setting in settings:
+        name, _, value = setting.partition("=")
+        if not re.fullmatch(r"[a-z_][a-z0-9_.]*", name) or not value:
+            raise ValueError(f"--pg-set wants NAME=VALUE, not {setting!r}")
+        pg_superuser(pg_dir, f"ALTER SYSTEM SET {name} = '{value.replace(chr(39), chr(39) * 2)}'")
+    if statements:
+        pg_superuser(pg_dir, "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
     stop_postgres(pg_dir)
     url = start_postgres(pg_dir)
-    pg_superuser(pg_dir, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-    pg_superuser(pg_dir, "ALTER SYSTEM SET pg_stat_statements.track_planning = on")
-    pg_superuser(pg_dir, "SELECT pg_reload_conf()")
+    if statements:
+        pg_superuser(pg_dir, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        pg_superuser(pg_dir, "ALTER SYSTEM SET pg_stat_statements.track_planning = on")
+        pg_superuser(pg_dir, "SELECT pg_reload_conf()")
     return url
 
 
@@ -507,7 +545,8 @@ def pg_table_stats(pg_dir: str) -> list[dict]:
 def pg_statement_stats(pg_dir: str, top: int) -> list[dict]:
     out = pg_superuser(pg_dir, f"""
         SELECT calls, round(total_exec_time::numeric, 1), rows, round(mean_exec_time::numeric, 3),
-               round(total_plan_time::numeric, 1), plans, shared_blks_hit, left(regexp_replace(query, '\\s+', ' ', 'g'), 110)
+               round(total_plan_time::numeric, 1), plans, shared_blks_hit,
+               left(regexp_replace(query, '\\s+', ' ', 'g'), 110)
         FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%'
         ORDER BY total_exec_time + total_plan_time DESC LIMIT {int(top)}""")
     stats = []
@@ -578,6 +617,7 @@ async def measure(args, c2s_port: int, http_port: int, token: str, pids: dict[st
                         - metric(m_before, "ferry_messages_in_total", f'"{HOOK}"'))
         want = received_before + committed
         limit = time.monotonic() + 60 + committed / 500.0
+        receiver.changed = max(receiver.changed, time.monotonic())  # a stall counts from the end of sending
         next_load = time.monotonic() + 1.0
         while receiver.received < want and time.monotonic() < limit:
             if time.monotonic() - receiver.changed > 15:
@@ -600,12 +640,13 @@ async def measure(args, c2s_port: int, http_port: int, token: str, pids: dict[st
             raise RuntimeError(f"Ferry exited during the run:\n{tail(ferry_log)}")
     finally:
         probe.close()
-        if receiver.proc is not None and receiver.proc.returncode is None:
+        if receiver.running():
             try:
                 await receiver.stop()
-            except (asyncio.TimeoutError, OSError, ConnectionError):
+            except (asyncio.TimeoutError, OSError, subprocess.TimeoutExpired, RuntimeError):
                 pass
-    if receiver.proc.returncode is not None and receiver.proc.pid in groups:
+        receiver.close()
+    if not receiver.running() and receiver.proc.pid in groups:
         groups.remove(receiver.proc.pid)
     if not receiver.finished:
         raise RuntimeError("the receiver did not write what it received")
@@ -756,6 +797,8 @@ def main() -> int:
                         help="flood load generator (default: wrk if installed); paced runs always use python")
     parser.add_argument("--pg-stats", type=int, default=0, metavar="N",
                         help="preload pg_stat_statements and report the N statements that took longest")
+    parser.add_argument("--pg-set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a PostgreSQL setting for the run (ALTER SYSTEM, then a restart); repeatable")
     parser.add_argument("--json", metavar="FILE", help="also write the result as JSON to FILE")
     args = parser.parse_args()
     if args.connections is None:
@@ -789,8 +832,8 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     try:
         url = start_postgres(pg_dir)
-        if args.pg_stats:
-            url = enable_pg_stat_statements(pg_dir)
+        if args.pg_stats or args.pg_set:
+            url = configure_postgres(pg_dir, args.pg_set, bool(args.pg_stats))
         base_env = {k: v for k, v in os.environ.items() if not k.startswith("FERRY_")}
         ferry_env = {**base_env, "FERRY_DATABASE_URL": url}
         run_checked([ferry_bin, "db", "migrate"], ferry_env, "ferry db migrate")
@@ -832,8 +875,9 @@ def main() -> int:
             ValueError) as e:
         print(f"e2e_webhook: {type(e).__name__}: {e}", file=sys.stderr)
         if ferry_log is not None:
-            print(f"Ferry {'exited with ' + str(ferry.returncode) if ferry is not None and ferry.poll() is not None else 'was running'}; "
-                  f"its log ends:\n{tail(ferry_log)}", file=sys.stderr)
+            exited = ferry is not None and ferry.poll() is not None
+            state = f"exited with {ferry.returncode}" if exited else "was running"
+            print(f"Ferry {state}; its log ends:\n{tail(ferry_log)}", file=sys.stderr)
         return 1
     finally:
         for pid in groups:
@@ -848,13 +892,14 @@ def main() -> int:
         shutil.rmtree(workdir, ignore_errors=True)
 
     r = result
-    report = {"machine": info, "binary": ferry_bin, "result": r}
+    report = {"machine": info, "binary": ferry_bin, "pg_settings": args.pg_set, "result": r}
     print(f"machine: {info['nproc']} x {info['cpu_model']}, kernel {info['kernel']}, Prosody {info['prosody']}, "
           f"load 1m during run {r['load_average_1m']['min']}-{r['load_average_1m']['max']}, whole machine busy "
           f"{r['machine_busy_share']:.0%} ({r['others_cpu_seconds']} CPU s by other processes)")
     print(f"ferry: {ferry_bin}; {r['mode']} for {r['seconds']:g} s with {r['generator']}, {r['connections']} "
           f"connections; {r['requests_sent']} requests, {r['responses']} answered {r['http_statuses']}, "
-          f"errors {r['http_errors']}" + (f", late {r['late_sends']}" if args.rate > 0 else ""))
+          f"errors {r['http_errors']}" + (f", late {r['late_sends']}" if args.rate > 0 else "")
+          + (f"; PostgreSQL settings {args.pg_set}" if args.pg_set else ""))
     print(f"accepted {r['accepted']}, committed {r['committed']} ({r['accept_rate_per_s']}/s); delivered "
           f"{r['delivered_unique']} unique; missing {r['missing_committed']} (of accepted: "
           f"{r['missing_accepted']}), duplicates {r['duplicates']}, unexpected {r['unexpected']}, "

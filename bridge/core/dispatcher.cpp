@@ -137,10 +137,11 @@ asio::awaitable<void> Dispatcher::run() {
         std::size_t running = conversations.size();
         asio::steady_timer all_done(executor_, asio::steady_timer::time_point::max());
         for (auto& [name, members] : conversations) {
-            asio::co_spawn(executor_, deliver_conversation(members, rows, outcomes), [&](std::exception_ptr) {
-                if (--running == 0)
-                    all_done.cancel();
-            });
+            asio::co_spawn(executor_, deliver_conversation(members, rows, outcomes),
+                           [&](const std::exception_ptr&) {
+                               if (--running == 0)
+                                   all_done.cancel();
+                           });
         }
         while (running > 0)
             co_await all_done.async_wait(asio::as_tuple(asio::use_awaitable));

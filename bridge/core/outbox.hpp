@@ -10,6 +10,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -22,7 +23,7 @@ namespace ferry::core {
 class Logger;
 
 /// One row to write to the outbox.
-struct OutboxEntry {
+struct OutboxEntry { // NOLINT(bugprone-exception-escape): nlohmann::json's moves are noexcept
     std::int64_t connector_id = 0;
     std::string conversation; ///< rows of one conversation are delivered in the order they were enqueued
     std::string destination;
@@ -84,6 +85,7 @@ private:
     boost::asio::steady_timer wakeup_;
     bool stopping_ = false;
     std::function<void()> on_committed_;
+    std::mt19937_64 key_generator_{std::random_device{}()}; ///< idempotency keys
 };
 
 } // namespace ferry::core

@@ -3,6 +3,7 @@
 #include "bridge/core/logger.hpp"
 #include "bridge/xmpp/jid.hpp"
 #include "bridge/xmpp/stanza_dispatcher.hpp"
+#include "bridge/xmpp/stanza_error.hpp"
 #include "bridge/xmpp/xml_node.hpp"
 
 namespace ferry::core {
@@ -22,15 +23,6 @@ bool has_status(const xmpp::XmlNode& presence, std::string_view code) {
         if (child->name() == "status" && child->attribute("code") == code)
             return true;
     return false;
-}
-
-/// The defined condition of an error stanza ("forbidden", "not-allowed", …), or "error".
-std::string error_condition(const xmpp::XmlNode& stanza) {
-    if (const xmpp::XmlNode* error = stanza.child("error"))
-        for (const auto& child : error->children())
-            if (child->xmlns() == "urn:ietf:params:xml:ns:xmpp-stanzas" && child->name() != "text")
-                return child->name();
-    return "error";
 }
 
 } // namespace
@@ -86,7 +78,7 @@ bool Rooms::handle(const xmpp::InboundStanza& in) {
     const std::string_view type = stanza.attribute("type");
     if (type == "error") {
         seat.state = State::failed;
-        seat.failure = "the room refused to let Ferry join: " + error_condition(stanza);
+        seat.failure = "the room refused to let Ferry join: " + xmpp::error_condition(stanza);
         logger_.warning("rooms: " + room + ": " + seat.failure);
         return true;
     }

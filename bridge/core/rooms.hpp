@@ -28,7 +28,7 @@ public:
     /// Why the last join of `room` failed, or empty.
     std::string failure(const std::string& room) const;
     /// Presences from rooms we sit in and groupchat messages to our occupants: handled (true), or not ours.
-    bool handle(const xmpp::InboundStanza& stanza);
+    bool handle(const xmpp::InboundStanza& in);
     /// The stream reconnected: the server has forgotten every seat.
     void forget_all() { seats_.clear(); }
 

@@ -79,7 +79,7 @@ struct StoreServices::Parts {
               DispatcherOptions{.owner = owner}),
           outbox_listener(executor, config.database.url, "ferry_outbox", "outbox listener", logger),
           router(executor, store, outbox, stanzas, logger), webhooks(store, outbox, metrics, logger),
-          http_api(webhooks, metrics, pool, xmpp_online), http_config(config.http) {}
+          http_api(webhooks, metrics, pool, std::move(xmpp_online)), http_config(config.http) {}
 
     connectors::Connector* deliverer(const ClaimedRow& row) {
         if (row.delivery.conversation.ends_with(":in"))
@@ -119,8 +119,16 @@ StoreServices::StoreServices(asio::any_io_executor executor, const Config& confi
             p.dispatcher.wake();
     });
     p.outbox_listener.on_listening([&p] { p.dispatcher.wake(); });
-    p.stanzas.on_address(
-        [&p](const xmpp::InboundStanza& stanza) { return p.rooms.handle(stanza) || p.router.route(stanza); });
+    p.stanzas.on_address([&p](const xmpp::InboundStanza& stanza) {
+        if (stanza.node.name() == "message" && xmpp::is_error_stanza(stanza.node)) {
+            // A message Ferry sent came back (no such user, no available resource, not in the room): it was
+            // recorded as delivered, so say so where an operator looks.
+            p.logger.warning("the XMPP server bounced message " + std::string(stanza.node.attribute("id")) +
+                             " to " + stanza.from.full() + ": " + xmpp::error_condition(stanza.node));
+            return true;
+        }
+        return p.rooms.handle(stanza) || p.router.route(stanza);
+    });
     p.dispatcher.on_dead_letter([&p](const connectors::Delivery& delivery, const std::string& reason) {
         const Message& m = delivery.message;
         if (m.source != "xmpp" || m.from.empty())

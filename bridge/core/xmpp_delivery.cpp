@@ -19,7 +19,7 @@ using connectors::DeliveryResult;
 namespace {
 
 /// XML 1.0 cannot carry most control characters; remote text may hold them.
-std::string xml_safe(std::string text) {
+std::string xml_safe(const std::string& text) {
     std::string out;
     out.reserve(text.size());
     for (const char c : text) {

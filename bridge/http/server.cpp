@@ -181,7 +181,7 @@ asio::awaitable<void> Server::run() {
         }
         ++state->sessions;
         asio::co_spawn(state->acceptor.get_executor(), session(state, std::move(socket)),
-                       [state](std::exception_ptr) {
+                       [state](const std::exception_ptr&) {
                            if (--state->sessions == 0)
                                state->drained.cancel();
                        });

@@ -20,10 +20,10 @@ struct ServerState;
 
 struct ServerSettings {
     std::string address = "127.0.0.1";
-    std::uint16_t port = 0;                           ///< 0: a free port (tests read port())
-    std::size_t max_body_size = 1024 * 1024;          ///< larger bodies get 413
-    std::size_t max_connections = 256;                ///< more at once get 503 and are closed
-    std::chrono::milliseconds request_timeout{30000}; ///< to read one request, and idle keep-alive time
+    std::uint16_t port = 0;                               ///< 0: a free port (tests read port())
+    std::size_t max_body_size = std::size_t{1024} * 1024; ///< larger bodies get 413
+    std::size_t max_connections = 256;                    ///< more at once get 503 and are closed
+    std::chrono::milliseconds request_timeout{30000};     ///< to read one request, and idle keep-alive time
 };
 
 /// A small HTTP/1.1 server (Boost.Beast) on the io_context: one coroutine per connection, keep-alive,

@@ -51,4 +51,12 @@ XmlNode make_iq_result(const XmlNode& request) {
     return reply_skeleton(request, "result");
 }
 
+std::string error_condition(const XmlNode& stanza) {
+    if (const XmlNode* error = stanza.child("error"))
+        for (const auto& child : error->children())
+            if (child->xmlns() == "urn:ietf:params:xml:ns:xmpp-stanzas" && child->name() != "text")
+                return child->name();
+    return "error";
+}
+
 } // namespace ferry::xmpp

@@ -2,6 +2,7 @@
 
 #include "bridge/xmpp/xml_node.hpp"
 
+#include <string>
 #include <string_view>
 
 namespace ferry::xmpp {
@@ -17,6 +18,9 @@ XmlNode make_error_reply(const XmlNode& stanza, std::string_view condition, std:
 XmlNode make_iq_result(const XmlNode& request);
 
 /// True for stanzas of type "error": they are never answered with another error.
+/// The defined condition of an error stanza ("forbidden", "item-not-found", …), or "error" when it has none.
+std::string error_condition(const XmlNode& stanza);
+
 inline bool is_error_stanza(const XmlNode& stanza) {
     return stanza.attribute("type") == "error";
 }

@@ -78,7 +78,9 @@ std::string silence_link(const Notification& n) {
                 escaped += '\\';
             escaped += c;
         }
-        filter += (filter.size() > 1 ? "," : "") + name + "=\"" + escaped + "\"";
+        if (filter.size() > 1)
+            filter += ',';
+        filter.append(name).append("=\"").append(escaped).append("\"");
     }
     filter += "}";
     std::string base = n.external_url;

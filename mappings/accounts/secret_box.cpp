@@ -28,7 +28,7 @@ const unsigned char* bytes(std::string_view text) {
 }
 
 int length(std::string_view text) {
-    if (text.size() > 16u * 1024 * 1024)
+    if (text.size() > std::size_t{16} * 1024 * 1024)
         throw std::invalid_argument("a secret and its context are limited to 16 MiB");
     return static_cast<int>(text.size());
 }

@@ -17,7 +17,7 @@ using json = nlohmann::ordered_json;
 
 namespace {
 
-constexpr std::size_t max_secret_size = 64 * 1024;
+constexpr std::size_t max_secret_size = std::size_t{64} * 1024;
 
 std::string text(const pg::Result& r, int row, int column) {
     return std::string(r.get(row, column).value_or(""));

@@ -243,7 +243,7 @@ std::string shorten(std::string_view text, std::size_t columns) {
     std::string one_line(text);
     std::ranges::replace_if(
         one_line, [](char c) { return c == '\n' || c == '\r' || c == '\t'; }, ' ');
-    const std::string clean = printable(one_line); // valid UTF-8 from here on
+    std::string clean = printable(one_line); // valid UTF-8 from here on
     if (display_width(clean) <= columns)
         return clean;
     std::string out;

@@ -21,7 +21,7 @@ Lease::Lease(Pool* pool, std::unique_ptr<Connection> connection)
 Lease::Lease(Lease&& other) noexcept
     : pool_(std::exchange(other.pool_, nullptr)), connection_(std::move(other.connection_)) {}
 
-Lease& Lease::operator=(Lease&& other) noexcept {
+Lease& Lease::operator=(Lease&& other) noexcept { // NOLINT(bugprone-exception-escape)
     if (this != &other) {
         release();
         pool_ = std::exchange(other.pool_, nullptr);
@@ -52,7 +52,7 @@ Pool::Pool(asio::any_io_executor executor, std::string conninfo, PoolOptions opt
         options_.size = 1;
 }
 
-Pool::~Pool() {
+Pool::~Pool() { // NOLINT(bugprone-exception-escape)
     close();
 }
 
