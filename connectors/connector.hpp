@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ferry::connectors {
 
@@ -50,6 +51,21 @@ public:
     virtual ~Connector() = default;
     /// Delivers one message; the dispatcher calls it for one conversation at a time, in order.
     virtual boost::asio::awaitable<DeliveryResult> send(const Delivery& delivery) = 0;
+    /// Delivers the claimed rows of one conversation, in order: one result per row attempted. The rows after
+    /// the last result are not attempted (they wait for the next round). By default send() one at a time,
+    /// stopping after the first retry; a connector may instead coalesce several rows into one message.
+    virtual boost::asio::awaitable<std::vector<DeliveryResult>>
+    send_batch(std::vector<const Delivery*> deliveries) {
+        std::vector<DeliveryResult> results;
+        for (const Delivery* delivery : deliveries) {
+            DeliveryResult result = co_await send(*delivery);
+            const bool stop = result.outcome == DeliveryResult::Outcome::retry;
+            results.push_back(std::move(result));
+            if (stop)
+                break;
+        }
+        co_return results;
+    }
 };
 
 } // namespace ferry::connectors

@@ -193,17 +193,24 @@ std::chrono::milliseconds Dispatcher::retry_delay(int attempts, const DeliveryRe
 asio::awaitable<void> Dispatcher::deliver_conversation(std::vector<std::size_t> indexes,
                                                        const std::vector<ClaimedRow>& rows,
                                                        std::vector<Outcome>& outcomes) {
-    for (const std::size_t index : indexes) {
-        const ClaimedRow& row = rows[index];
-        Outcome& outcome = outcomes[index];
-        connectors::Connector* connector = connectors_(row);
-        // Not a conditional expression: GCC 12 destroys a temporary twice when co_await is one of its arms.
-        DeliveryResult result;
-        if (connector == nullptr)
-            result = DeliveryResult::retry("connector " + std::to_string(row.connector_id) +
-                                           " is disabled or not configured");
-        else
-            result = co_await connector->send(row.delivery);
+    // The rows of a conversation share their connector: the head's.
+    connectors::Connector* connector = connectors_(rows[indexes.front()]);
+    std::vector<DeliveryResult> results;
+    if (connector == nullptr) {
+        results.push_back(DeliveryResult::retry("connector " +
+                                                std::to_string(rows[indexes.front()].connector_id) +
+                                                " is disabled or not configured"));
+    } else {
+        std::vector<const connectors::Delivery*> deliveries;
+        deliveries.reserve(indexes.size());
+        for (const std::size_t index : indexes)
+            deliveries.push_back(&rows[index].delivery);
+        results = co_await connector->send_batch(std::move(deliveries));
+    }
+    for (std::size_t i = 0; i < results.size() && i < indexes.size(); ++i) {
+        const ClaimedRow& row = rows[indexes[i]];
+        Outcome& outcome = outcomes[indexes[i]];
+        DeliveryResult& result = results[i];
         if (result.outcome == DeliveryResult::Outcome::delivered) {
             outcome.kind = Outcome::Kind::delivered;
             outcome.remote_id = std::move(result.remote_id);

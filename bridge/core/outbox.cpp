@@ -61,8 +61,8 @@ SELECT connector_id, source_id FROM fresh
 UNION ALL
 SELECT NULL, NULL FROM hint)";
 
-/// Random (version 4) UUIDs from `generator`. They only need to be unique, not secret: a generator seeded once
-/// from std::random_device, because constructing a random_device costs ~12 µs here (cpuid exits the VM).
+/// Random (version 4) UUIDs from `generator`. They only need to be unique, not secret: a generator seeded
+/// once from std::random_device, because constructing a random_device costs ~12 µs here (cpuid exits the VM).
 std::vector<std::string> new_keys(std::size_t count, std::mt19937_64& generator) {
     const auto random = [&generator] { return static_cast<std::uint32_t>(generator()); };
     std::vector<std::string> keys;

@@ -9,7 +9,9 @@
 #include "mappings/pg/error.hpp"
 #include "mappings/pg/pool.hpp"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
+#include <variant>
 
 namespace ferry::core {
 
@@ -71,19 +73,18 @@ asio::awaitable<std::optional<std::string>> XmppDelivery::previous_message(std::
     co_return std::string(*r.get(0, 0));
 }
 
-asio::awaitable<DeliveryResult> XmppDelivery::send(const connectors::Delivery& delivery) {
+std::variant<XmppDelivery::Addressing, DeliveryResult>
+XmppDelivery::address_for(const connectors::Delivery& delivery, const mappings::Mapping* mapping) {
     if (!online_())
-        co_return DeliveryResult::retry("the XMPP server is not connected");
+        return DeliveryResult::retry("the XMPP server is not connected");
     const auto to = xmpp::Jid::parse_or_reason(delivery.destination);
     if (const auto* reason = std::get_if<std::string>(&to))
-        co_return DeliveryResult::failed("invalid XMPP address " + delivery.destination + ": " + *reason);
+        return DeliveryResult::failed("invalid XMPP address " + delivery.destination + ": " + *reason);
     const core::Message& m = delivery.message;
     Addressing address;
     address.from = m.from.empty() ? xmpp::escape_node(m.source) + "@" + stanzas_.domain()
                                   : remote_jid(m.from, m.source, stanzas_.domain());
     address.to = std::get<xmpp::Jid>(to).full();
-    const auto snapshot = store_.snapshot();
-    const mappings::Mapping* mapping = mapping_of(*snapshot, delivery.conversation);
     if (mapping != nullptr && option_on(mapping->options, "room")) {
         const std::string room = std::get<xmpp::Jid>(to).bare_string();
         const std::string occupant = xmpp::escape_node(m.source) + "@" + stanzas_.domain() + "/ferry";
@@ -94,13 +95,24 @@ asio::awaitable<DeliveryResult> XmppDelivery::send(const connectors::Delivery& d
                                      : m.source;
         if (!rooms_.seated(room, occupant, nick)) {
             const std::string why = rooms_.failure(room);
-            co_return DeliveryResult::retry("not in room " + room + " yet" + (why.empty() ? "" : ": " + why),
-                                            std::chrono::seconds(1));
+            return DeliveryResult::retry("not in room " + room + " yet" + (why.empty() ? "" : ": " + why),
+                                         std::chrono::seconds(1));
         }
         address.from = occupant;
         address.to = room;
         address.type = "groupchat";
     }
+    return address;
+}
+
+asio::awaitable<DeliveryResult> XmppDelivery::send(const connectors::Delivery& delivery) {
+    const auto snapshot = store_.snapshot();
+    const mappings::Mapping* mapping = mapping_of(*snapshot, delivery.conversation);
+    auto addressed = address_for(delivery, mapping);
+    if (auto* refused = std::get_if<DeliveryResult>(&addressed))
+        co_return std::move(*refused);
+    const Addressing address = std::get<Addressing>(addressed);
+    const core::Message& m = delivery.message;
 
     // An alert group's messages: a resolution corrects the group's last message in place (XEP-0308) and adds
     // a short line, so the conversation shows each group's current state without losing the news.
@@ -127,6 +139,93 @@ asio::awaitable<DeliveryResult> XmppDelivery::send(const connectors::Delivery& d
         stanzas_.send(message_stanza(address, delivery.idempotency_key, m, m.text, std::nullopt));
     }
     co_return DeliveryResult::delivered(delivery.idempotency_key, thread_key);
+}
+
+static long option_number(const nlohmann::json& options, const char* name, long fallback, long min,
+                          long max) {
+    const auto found = options.find(name);
+    if (found == options.end() || !found->is_string())
+        return fallback;
+    try {
+        const long value = std::stol(found->get<std::string>());
+        return value >= min && value <= max ? value : fallback;
+    } catch (const std::exception&) {
+        return fallback;
+    }
+}
+
+asio::awaitable<std::vector<DeliveryResult>>
+XmppDelivery::send_batch(std::vector<const connectors::Delivery*> deliveries) {
+    std::vector<DeliveryResult> results;
+    if (deliveries.empty())
+        co_return results;
+    const auto snapshot = store_.snapshot();
+    const mappings::Mapping* mapping = mapping_of(*snapshot, deliveries.front()->conversation);
+    const auto is_alert = [](const connectors::Delivery* d) {
+        return d->message.kind == "alert" || d->message.kind == "alert-resolved";
+    };
+    if (mapping == nullptr || !is_alert(deliveries.front()))
+        co_return co_await Connector::send_batch(std::move(deliveries));
+
+    // Storm control: at most `alert_rate` messages per `alert_window` seconds to one mapping; what waits
+    // beyond that goes out as one digest when the window has room again.
+    const long limit = option_number(mapping->options, "alert_rate", 5, 1, 1000);
+    const auto window = std::chrono::seconds(option_number(mapping->options, "alert_window", 60, 1, 86400));
+    auto& sent = recent_alerts_[mapping->id];
+    const auto now = std::chrono::steady_clock::now();
+    while (!sent.empty() && now - sent.front() >= window)
+        sent.pop_front();
+    const long room_left = limit - static_cast<long>(sent.size());
+    if (room_left <= 0) {
+        const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(sent.front() + window - now);
+        results.push_back(DeliveryResult::retry("alert rate limit of " + std::to_string(limit) + " per " +
+                                                    std::to_string(window.count()) +
+                                                    " s reached; a digest follows",
+                                                std::max(wait, std::chrono::milliseconds(100))));
+        co_return results;
+    }
+    std::size_t alerts = 0;
+    while (alerts < deliveries.size() && is_alert(deliveries[alerts]))
+        ++alerts;
+    const std::size_t alone =
+        alerts <= static_cast<std::size_t>(room_left) ? alerts : static_cast<std::size_t>(room_left - 1);
+    for (std::size_t i = 0; i < alone; ++i) {
+        DeliveryResult result = co_await send(*deliveries[i]);
+        const bool stop = result.outcome == DeliveryResult::Outcome::retry;
+        if (result.outcome == DeliveryResult::Outcome::delivered)
+            sent.push_back(now);
+        results.push_back(std::move(result));
+        if (stop)
+            co_return results;
+    }
+    if (alone == alerts)
+        co_return results;
+
+    // The rest of the burst as one digest: the first lines of the first few, and how many more.
+    const std::vector<const connectors::Delivery*> burst(deliveries.begin() + static_cast<long>(alone),
+                                                         deliveries.begin() + static_cast<long>(alerts));
+    auto addressed = address_for(*burst.front(), mapping);
+    if (auto* refused = std::get_if<DeliveryResult>(&addressed)) {
+        results.push_back(std::move(*refused));
+        co_return results;
+    }
+    constexpr std::size_t shown = 3;
+    std::string text = "[DIGEST] " + std::to_string(burst.size()) +
+                       " alert notifications in a burst (at most " + std::to_string(limit) +
+                       " messages per " + std::to_string(window.count()) + " s here)";
+    for (std::size_t i = 0; i < burst.size() && i < shown; ++i) {
+        const std::string& body = burst[i]->message.text;
+        text += "\n• " + body.substr(0, body.find('\n'));
+    }
+    if (burst.size() > shown)
+        text += "\n+" + std::to_string(burst.size() - shown) + " more";
+    const std::string id = burst.front()->idempotency_key + "-digest";
+    stanzas_.send(
+        message_stanza(std::get<Addressing>(addressed), id, burst.front()->message, text, std::nullopt));
+    sent.push_back(now);
+    for (std::size_t i = 0; i < burst.size(); ++i)
+        results.push_back(DeliveryResult::delivered(id));
+    co_return results;
 }
 
 xmpp::XmlNode XmppDelivery::message_stanza(const Addressing& address, const std::string& id,

@@ -2,10 +2,14 @@
 
 #include "connectors/connector.hpp"
 
+#include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
+#include <variant>
 
 namespace ferry::xmpp {
 class StanzaDispatcher;
@@ -13,7 +17,8 @@ class XmlNode;
 } // namespace ferry::xmpp
 namespace ferry::mappings {
 class MappingStore;
-}
+struct Mapping;
+} // namespace ferry::mappings
 namespace ferry::pg {
 class Pool;
 }
@@ -35,6 +40,10 @@ public:
     XmppDelivery(xmpp::StanzaDispatcher& stanzas, const mappings::MappingStore& store, pg::Pool& pool,
                  Rooms& rooms, std::function<bool()> online);
     boost::asio::awaitable<connectors::DeliveryResult> send(const connectors::Delivery& delivery) override;
+    /// Alerts to one mapping are limited to its option `alert_rate` (default 5) messages per `alert_window`
+    /// seconds (default 60); rows beyond that wait, and go out together as one digest message.
+    boost::asio::awaitable<std::vector<connectors::DeliveryResult>>
+    send_batch(std::vector<const connectors::Delivery*> deliveries) override;
 
 private:
     struct Addressing {
@@ -42,6 +51,9 @@ private:
         std::string to;
         std::string type = "chat";
     };
+    /// Where a row goes (a JID, or a room Ferry sits in), or why it cannot go now.
+    std::variant<Addressing, connectors::DeliveryResult> address_for(const connectors::Delivery& delivery,
+                                                                     const mappings::Mapping* mapping);
     static xmpp::XmlNode message_stanza(const Addressing& address, const std::string& id,
                                         const core::Message& m, const std::string& body,
                                         const std::optional<std::string>& replaces);
@@ -54,6 +66,8 @@ private:
     pg::Pool& pool_;
     Rooms& rooms_;
     std::function<bool()> online_;
+    std::map<std::int64_t, std::deque<std::chrono::steady_clock::time_point>>
+        recent_alerts_; ///< by mapping id
 };
 
 } // namespace ferry::core

@@ -189,6 +189,39 @@ def test_a_resend_is_delivered_once(alerts, world):
     run(scenario())
 
 
+def test_an_alert_storm_is_coalesced_into_a_digest(alerts, world, pg_world):  # noqa: F811
+    _, base = alerts
+    pg_world.sql("DELETE FROM mappings")
+    done = ferry_cli(pg_world, "mapping", "add", "--xmpp", world.jid("alice"), "--connector", "alerts", "--remote",
+                     "*", "--direction", "in", "--option", "alert_rate=2", "--option", "alert_window=3")
+    assert done.returncode == 0, done.stderr
+    time.sleep(1.5)  # the snapshot reloads within a second
+    storm = 8
+
+    async def scenario():
+        async with Client(world, "alice") as alice:
+            for i in range(storm):
+                body = notification(group_key=f"storm-{world.kind}-{i}")
+                body["groupLabels"] = {"alertname": f"Storm{i}"}
+                assert post(f"{base}/hooks/alerts", json.dumps(body), {"Authorization": f"Bearer {TOKEN}"})[0] == 200
+            bodies = []
+            covered = 0
+            while covered < storm:
+                text = body_of(await alice.next_message(timeout=15))
+                bodies.append(text)
+                if text.startswith("[DIGEST] "):
+                    covered += int(text.split()[1])
+                else:
+                    covered += 1
+            assert covered == storm, bodies
+            assert len(bodies) < storm, bodies
+            digest = next(b for b in bodies if b.startswith("[DIGEST] "))
+            assert "alert notifications in a burst (at most 2 messages per 3 s here)" in digest, digest
+            assert "\n• [FIRING:1] Storm" in digest, digest
+            await alice.no_message(4.0)
+    run(scenario())
+
+
 GRAFANA_EXAMPLE = {  # Grafana's documented webhook body (grafana.com, "Configure the webhook notifier")
     "receiver": "My Super Webhook", "status": "firing", "orgId": 1,
     "alerts": [{

@@ -232,8 +232,11 @@ TEST_F(PgDispatcher, TwoDispatchersDeliverEveryMessageExactlyOnce) {
             pg::Pool pool_b(executor, url, pool_options(), logger);
             Outbox outbox(executor, writer, logger);
             RecordingConnector recorder; // both dispatchers deliver to it: it sees every delivery
-            Dispatcher a(executor, pool_a, lookup(recorder), logger, options("owner-a", 100));
-            Dispatcher b(executor, pool_b, lookup(recorder), logger, options("owner-b", 100));
+            // Claims of 10 rows take at most 10 of the 50 conversation heads, so the other dispatcher always
+            // finds free conversations; with claims as large as the backlog one of them could take every
+            // head.
+            Dispatcher a(executor, pool_a, lookup(recorder), logger, options("owner-a", 10));
+            Dispatcher b(executor, pool_b, lookup(recorder), logger, options("owner-b", 10));
             outbox.on_committed([&] {
                 a.wake();
                 b.wake();
