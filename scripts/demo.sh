@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The demo: installs what is missing, builds Ferry, starts a private Prosody on loopback with Ferry's
-# component configured, runs Ferry connected to it, and shows a client talking to Ferry.
+# The demo: installs what is missing, builds Ferry, starts a private PostgreSQL and a private Prosody on
+# loopback, sets up demo mappings, runs Ferry, and shows messages crossing both ways:
+#   alice → ops%opslog@<component>  → the durable outbox → a JSON line in the `log` connector's file
+#   an Alertmanager notification (HTTP POST) → the outbox → a chat message to alice
 # Stays up until Ctrl-C, then removes everything it started.
 # Usage: scripts/demo.sh [--no-install]
 set -euo pipefail
@@ -19,9 +21,15 @@ pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  bash scripts/testworld/postgres.sh stop "$demo_dir/pg" >/dev/null 2>&1 || true
   rm -rf "$demo_dir"
 }
 trap cleanup EXIT INT TERM
+
+# Private PostgreSQL: prints FERRY_TEST_PG_URL=…
+FERRY_DATABASE_URL=$(bash scripts/testworld/postgres.sh start "$demo_dir/pg" | sed -n 's/^FERRY_TEST_PG_URL=//p')
+[ -n "$FERRY_DATABASE_URL" ] || { echo "demo: PostgreSQL did not start" >&2; exit 1; }
+export FERRY_DATABASE_URL
 
 # Private Prosody: prints KEY=VALUE lines, then READY=1.
 /usr/bin/python3 scripts/testworld/xmpp-server.py prosody "$demo_dir/prosody" >"$demo_dir/server.env" &
@@ -34,31 +42,72 @@ grep -q '^READY=1' "$demo_dir/server.env" || { echo "demo: Prosody did not start
 # shellcheck disable=SC1090
 . <(grep -E '^[A-Z_0-9]+=' "$demo_dir/server.env" | sed 's/^/export /')
 
+# Demo mappings: alice's messages to `ops` go to a log file; alerts go to alice.
+ferry=$root/build/ferry
+token=demo-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')
+http_port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$ferry" db migrate >/dev/null 2>&1
+"$ferry" connector add opslog --kind log --setting "path=$demo_dir/ops.jsonl" >/dev/null
+"$ferry" mapping add --xmpp "$ALICE_JID" --connector opslog --remote ops --direction out >/dev/null
+"$ferry" connector add alerts --kind alertmanager --setting "token=$token" >/dev/null
+"$ferry" mapping add --xmpp "$ALICE_JID" --connector alerts --remote '*' --direction in >/dev/null
+
 FERRY_COMPONENT_DOMAIN=$COMPONENT_DOMAIN FERRY_COMPONENT_HOST=127.0.0.1 FERRY_COMPONENT_PORT=$COMPONENT_PORT \
-FERRY_COMPONENT_SECRET=$COMPONENT_SECRET FERRY_LOG_FILE="$demo_dir/ferry.log" \
-  "$root/build/ferry" run &
+FERRY_COMPONENT_SECRET=$COMPONENT_SECRET FERRY_HTTP_PORT=$http_port FERRY_LOG_FILE="$demo_dir/ferry.log" \
+  "$ferry" run &
 pids+=($!)
 for _ in $(seq 1 50); do
-  grep -q 'component connected' "$demo_dir/ferry.log" 2>/dev/null && break
+  grep -q 'mapping store: loaded' "$demo_dir/ferry.log" 2>/dev/null && grep -q 'component connected' "$demo_dir/ferry.log" && break
   sleep 0.2
 done
 grep -q 'component connected' "$demo_dir/ferry.log" || { cat "$demo_dir/ferry.log" >&2; exit 1; }
 
+alert_json='{"version":"4","groupKey":"demo-'"$token"'","status":"firing","receiver":"ferry",
+ "groupLabels":{"alertname":"DiskFull"},"commonLabels":{"alertname":"DiskFull","severity":"critical"},
+ "externalURL":"http://alertmanager.example.org:9093",
+ "alerts":[{"status":"firing","labels":{"alertname":"DiskFull","severity":"critical","instance":"db-1"},
+  "annotations":{"summary":"Disk 97% full"},"startsAt":"2026-11-25T10:00:00Z","endsAt":"0001-01-01T00:00:00Z",
+  "generatorURL":"","fingerprint":"demo"}]}'
+printf '%s\n' "$alert_json" >"$demo_dir/alert.json"
+chat=(/usr/bin/python3 scripts/xmpp-chat.py --jid "$ALICE_JID" --password "$ALICE_PASSWORD" --port "$C2S_PORT")
+
 cat <<INFO
 
-Ferry is connected to a private Prosody as $COMPONENT_DOMAIN.
+Ferry is connected to a private Prosody as $COMPONENT_DOMAIN, with its store in a private PostgreSQL.
   Prosody clients : 127.0.0.1:$C2S_PORT   users ${ALICE_JID} / ${ALICE_PASSWORD}, ${BOB_JID} / ${BOB_PASSWORD}
+  Ferry's webhooks: http://127.0.0.1:$http_port/hooks/alerts   (token $token)
   Ferry's log     : $demo_dir/ferry.log
+  Mappings (ferry mapping list):
+$("$ferry" mapping list | sed 's/^/    /')
 
-Asking Ferry as alice (the same as: scripts/xmpp-probe.py --port $C2S_PORT $COMPONENT_DOMAIN):
+1. Asking Ferry as alice (scripts/xmpp-probe.py):
 INFO
 /usr/bin/python3 scripts/xmpp-probe.py --jid "$ALICE_JID" --password "$ALICE_PASSWORD" --port "$C2S_PORT" \
   "$COMPONENT_DOMAIN"
-cat <<INFO
 
+echo
+echo "2. alice writes to ops%opslog@$COMPONENT_DOMAIN; Ferry commits it to the outbox, the log connector writes it:"
+"${chat[@]}" --send "ops%opslog@$COMPONENT_DOMAIN" "hello ops, the demo says hi" --listen 2
+echo "    $demo_dir/ops.jsonl:"
+sed 's/^/    /' "$demo_dir/ops.jsonl" 2>/dev/null || echo "    (nothing yet: see $demo_dir/ferry.log)"
+
+echo
+echo "3. An Alertmanager notification arrives over HTTP; alice receives it:"
+"${chat[@]}" --listen 4 &
+listener=$!
+sleep 1.5
+curl -sS -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+  --data @"$demo_dir/alert.json" "http://127.0.0.1:$http_port/hooks/alerts"
+wait "$listener" || true
+
+cat <<INFO
 Try it yourself in another terminal:
-  scripts/xmpp-probe.py --jid $ALICE_JID --password $ALICE_PASSWORD --port $C2S_PORT $COMPONENT_DOMAIN
-or log in with any XMPP client (no TLS) and open service discovery on $COMPONENT_DOMAIN.
-Press Ctrl-C to stop; everything started here is removed.
+  scripts/xmpp-chat.py --jid $ALICE_JID --password $ALICE_PASSWORD --port $C2S_PORT --send 'ops%opslog@$COMPONENT_DOMAIN' 'hi'
+  curl -X POST -H 'Authorization: Bearer $token' -d @$demo_dir/alert.json http://127.0.0.1:$http_port/hooks/alerts
+      (the same notification again within 5 minutes is a resend: "duplicate"; change its groupKey)
+  FERRY_DATABASE_URL='$FERRY_DATABASE_URL' build/ferry mapping list
+  curl http://127.0.0.1:$http_port/metrics
+or point Gajim/Dino/profanity at 127.0.0.1:$C2S_PORT (plain connection) as $ALICE_JID.
+Ctrl-C stops everything and removes $demo_dir.
 INFO
 wait "${pids[1]}"
