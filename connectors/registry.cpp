@@ -10,7 +10,7 @@ ConnectorRegistry::ConnectorRegistry(const mappings::MappingStore& store, core::
     : store_(store), logger_(logger) {}
 
 bool ConnectorRegistry::known_kind(const std::string& kind) {
-    return kind == "log" || kind == "alertmanager" || kind == "grafana";
+    return kind == "log" || kind == "alertmanager" || kind == "grafana" || kind == "webhook";
 }
 
 std::unique_ptr<Connector> ConnectorRegistry::make(const mappings::Connector& row) {
@@ -23,9 +23,9 @@ std::unique_ptr<Connector> ConnectorRegistry::make(const mappings::Connector& ro
             }
             return std::make_unique<LogConnector>(path->get<std::string>());
         }
-        if (row.kind == "alertmanager") {
-            logger_.error("connector " + row.name +
-                          ": an alertmanager connector receives alerts, it delivers nothing");
+        if (row.kind == "alertmanager" || row.kind == "grafana" || row.kind == "webhook") {
+            logger_.error("connector " + row.name + ": a " + row.kind +
+                          " connector only receives, it delivers nothing");
             return nullptr;
         }
         logger_.error("connector " + row.name + ": unknown kind " + row.kind);

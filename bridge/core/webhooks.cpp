@@ -9,9 +9,11 @@
 #include "mappings/pg/within.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <nlohmann/json.hpp>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 namespace ferry::core {
 
@@ -81,8 +83,167 @@ Webhooks::Webhooks(const mappings::MappingStore& store, Outbox& outbox, Metrics&
     : store_(store), outbox_(outbox), metrics_(metrics), logger_(logger), commit_timeout_(commit_timeout) {}
 
 bool Webhooks::serves_kind(std::string_view kind) {
-    return kind == "alertmanager" || kind == "grafana";
+    return kind == "alertmanager" || kind == "grafana" || kind == "webhook";
 }
+
+namespace {
+
+/// What a webhook body becomes: rows for the outbox and the key that makes a resend a duplicate, or the
+/// refusal to answer with.
+struct Inbound {
+    std::vector<OutboxEntry> entries;
+    std::optional<SourceKey> source;
+    std::string summary; ///< for the log line
+    std::optional<Response> refusal;
+};
+
+Inbound refuse(int status, std::string reason) {
+    Inbound in;
+    in.refusal = json_error(status, reason);
+    return in;
+}
+
+std::string row_conversation(const mappings::Mapping& mapping) {
+    return "mapping:" + std::to_string(mapping.id) + ":in";
+}
+
+/// Alertmanager and Grafana: alerts routed by label, one message per mapping that takes some.
+Inbound alerts(const mappings::MappingSnapshot& snapshot, const mappings::Connector& connector,
+               const nlohmann::json& body, Logger& logger) {
+    namespace am = connectors::alertmanager;
+    const bool grafana = connector.kind == "grafana";
+    am::Notification notification;
+    try {
+        notification = am::parse(body, grafana ? am::Flavor::grafana : am::Flavor::alertmanager);
+    } catch (const std::invalid_argument& e) {
+        return refuse(400, std::string("not ") + (grafana ? "a Grafana alerting" : "an Alertmanager") +
+                               " notification: " + e.what());
+    }
+    Inbound in;
+    for (const mappings::Mapping* mapping : snapshot.inbound_of(connector.name)) {
+        const auto matcher = am::Matcher::parse(mapping->remote_address);
+        if (!matcher) {
+            logger.warning("mapping " + std::to_string(mapping->id) + ": \"" + mapping->remote_address +
+                           "\" is not a label matcher (`*` or name=value,name!=value); it takes no alerts");
+            continue;
+        }
+        std::vector<const am::Alert*> taken;
+        for (const auto& alert : notification.alerts)
+            if (matcher->matches(alert.labels))
+                taken.push_back(&alert);
+        if (taken.empty())
+            continue;
+        Message message;
+        const bool all_resolved =
+            std::ranges::all_of(taken, [](const am::Alert* a) { return a->status == "resolved"; });
+        message.kind = all_resolved ? "alert-resolved" : "alert";
+        message.thread = am::group_id(notification);
+        message.source = connector.name;
+        message.source_id = notification.group_key;
+        message.to = mapping->xmpp_address;
+        message.text = am::format(notification, taken);
+        message.timestamp = utc_timestamp();
+        in.entries.push_back(
+            {connector.id, row_conversation(*mapping), mapping->xmpp_address, to_json(message)});
+    }
+    if (in.entries.empty()) {
+        logger.warning("webhook " + connector.name + ": no mapping takes the alerts of " +
+                       notification.group_key);
+        return refuse(422,
+                      "no mapping of \"" + connector.name +
+                          "\" takes these alerts; add one with: ferry mapping add --xmpp JID --connector " +
+                          connector.name + " --remote '*' --direction in");
+    }
+    in.source = SourceKey{connector.id, am::dedup_id(notification), dedup_window(connector)};
+    in.summary = notification.status + " " + notification.group_key;
+    return in;
+}
+
+/// The text at a JSON Pointer, or nullopt (a malformed pointer is refused when the connector is added).
+std::optional<std::string> text_at(const nlohmann::json& body, const std::string& pointer) {
+    try {
+        const nlohmann::json& value = body.at(nlohmann::json::json_pointer(pointer));
+        if (value.is_string())
+            return value.get<std::string>();
+        if (value.is_null())
+            return std::nullopt;
+        return value.dump();
+    } catch (const nlohmann::json::exception&) {
+        return std::nullopt;
+    }
+}
+
+/// Generic JSON: the text (and optionally the sender and the target) picked by JSON Pointers from settings.
+Inbound generic(const mappings::MappingSnapshot& snapshot, const mappings::Connector& connector,
+                const nlohmann::json& body, const http::Request& request) {
+    const std::string text_pointer =
+        setting(connector, "text").empty() ? "/text" : setting(connector, "text");
+    const std::optional<std::string> text = text_at(body, text_pointer);
+    if (!text || text->empty())
+        return refuse(400, "the body has no text at " + text_pointer);
+    std::optional<std::string> target;
+    if (const std::string pointer = setting(connector, "target"); !pointer.empty()) {
+        target = text_at(body, pointer);
+        if (!target)
+            return refuse(400, "the body has no target at " + pointer);
+    }
+    std::optional<std::string> sender;
+    if (const std::string pointer = setting(connector, "sender"); !pointer.empty())
+        sender = text_at(body, pointer);
+    Inbound in;
+    for (const mappings::Mapping* mapping : snapshot.inbound_of(connector.name)) {
+        if (mapping->remote_address != "*" && (!target || mapping->remote_address != *target))
+            continue;
+        Message message;
+        message.source = connector.name;
+        message.from = sender.value_or("");
+        message.to = mapping->xmpp_address;
+        message.text = *text;
+        message.timestamp = utc_timestamp();
+        in.entries.push_back(
+            {connector.id, row_conversation(*mapping), mapping->xmpp_address, to_json(message)});
+    }
+    if (in.entries.empty())
+        return refuse(422, "no mapping of \"" + connector.name + "\" takes " +
+                               (target ? "target \"" + *target + "\"" : std::string("this message")) +
+                               "; add one with: ferry mapping add --xmpp JID --connector " + connector.name +
+                               " --remote '*' --direction in");
+    if (const std::string header = setting(connector, "id_header"); !header.empty()) {
+        std::string name = header;
+        for (char& c : name)
+            c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (const std::string_view id = request.header(name); !id.empty() && id.size() <= 512)
+            in.source = SourceKey{connector.id, "delivery:" + std::string(id), std::nullopt};
+    }
+    in.summary = "message" + (in.source ? " " + in.source->source_id : std::string());
+    return in;
+}
+
+/// GitHub-style `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>`.
+bool signature_matches(const http::Request& request, const std::string& secret) {
+    const std::string_view given = request.header("x-hub-signature-256");
+    constexpr std::string_view prefix = "sha256=";
+    if (!given.starts_with(prefix))
+        return false;
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int size = 0;
+    if (HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+             reinterpret_cast<const unsigned char*>(request.body.data()), request.body.size(), mac,
+             &size) == nullptr)
+        return false;
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string expected;
+    for (unsigned int i = 0; i < size; ++i) {
+        expected += hex[mac[i] >> 4];
+        expected += hex[mac[i] & 15];
+    }
+    std::string lowered(given.substr(prefix.size()));
+    for (char& c : lowered)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return same_secret(lowered, expected);
+}
+
+} // namespace
 
 asio::awaitable<Response> Webhooks::handle(const http::Request& request, std::string_view hook) {
     const auto snapshot = store_.snapshot();
@@ -108,64 +269,26 @@ asio::awaitable<Response> Webhooks::handle(const http::Request& request, std::st
             co_return refused;
         }
     }
+    const std::string secret = setting(*connector, "secret");
+    if (!secret.empty() && !signature_matches(request, secret)) {
+        logger_.warning("webhook " + connector->name + ": refused a request from " + request.remote +
+                        " whose X-Hub-Signature-256 does not match");
+        co_return json_error(401, "X-Hub-Signature-256 is missing or does not match the body");
+    }
     nlohmann::json body;
     try {
         body = nlohmann::json::parse(request.body);
     } catch (const nlohmann::json::parse_error& e) {
         co_return json_error(400, std::string("the body is not JSON: ") + e.what());
     }
-    connectors::alertmanager::Notification notification;
-    try {
-        notification = connectors::alertmanager::parse(
-            body, connector->kind == "grafana" ? connectors::alertmanager::Flavor::grafana
-                                               : connectors::alertmanager::Flavor::alertmanager);
-    } catch (const std::invalid_argument& e) {
-        co_return json_error(400,
-                             std::string("not ") +
-                                 (connector->kind == "grafana" ? "a Grafana alerting" : "an Alertmanager") +
-                                 " notification: " + e.what());
-    }
+    Inbound in = connector->kind == "webhook" ? generic(*snapshot, *connector, body, request)
+                                              : alerts(*snapshot, *connector, body, logger_);
+    if (in.refusal)
+        co_return std::move(*in.refusal);
 
-    std::vector<OutboxEntry> entries;
-    for (const mappings::Mapping* mapping : snapshot->inbound_of(connector->name)) {
-        const auto matcher = connectors::alertmanager::Matcher::parse(mapping->remote_address);
-        if (!matcher) {
-            logger_.warning("mapping " + std::to_string(mapping->id) + ": \"" + mapping->remote_address +
-                            "\" is not a label matcher (`*` or name=value,name!=value); it takes no alerts");
-            continue;
-        }
-        std::vector<const connectors::alertmanager::Alert*> taken;
-        for (const auto& alert : notification.alerts)
-            if (matcher->matches(alert.labels))
-                taken.push_back(&alert);
-        if (taken.empty())
-            continue;
-        Message message;
-        const bool all_resolved = std::ranges::all_of(
-            taken, [](const connectors::alertmanager::Alert* a) { return a->status == "resolved"; });
-        message.kind = all_resolved ? "alert-resolved" : "alert";
-        message.thread = connectors::alertmanager::group_id(notification);
-        message.source = connector->name;
-        message.source_id = notification.group_key;
-        message.to = mapping->xmpp_address;
-        message.text = connectors::alertmanager::format(notification, taken);
-        message.timestamp = utc_timestamp();
-        entries.push_back({connector->id, "mapping:" + std::to_string(mapping->id) + ":in",
-                           mapping->xmpp_address, to_json(message)});
-    }
-    if (entries.empty()) {
-        logger_.warning("webhook " + connector->name + ": no mapping takes the alerts of " +
-                        notification.group_key);
-        co_return json_error(
-            422, "no mapping of \"" + connector->name +
-                     "\" takes these alerts; add one with: ferry mapping add --xmpp JID --connector " +
-                     connector->name + " --remote '*' --direction in");
-    }
-    const std::size_t count = entries.size();
-    SourceKey source{connector->id, connectors::alertmanager::dedup_id(notification),
-                     dedup_window(*connector)};
+    const std::size_t count = in.entries.size();
     const std::optional<EnqueueResult> result =
-        co_await pg::within(commit_timeout_, outbox_.enqueue(std::move(entries), std::move(source)));
+        co_await pg::within(commit_timeout_, outbox_.enqueue(std::move(in.entries), std::move(in.source)));
     if (!result) {
         // It stays queued and is committed once PostgreSQL answers; a resend is then recognised.
         Response busy = json_error(503, "the store did not commit in time; send again later");
@@ -175,8 +298,7 @@ asio::awaitable<Response> Webhooks::handle(const http::Request& request, std::st
     if (*result == EnqueueResult::committed)
         for (std::size_t i = 0; i < count; ++i)
             metrics_.message_in(connector->name);
-    logger_.info("webhook " + connector->name + ": " + notification.status + " " + notification.group_key +
-                 " → " +
+    logger_.info("webhook " + connector->name + ": " + in.summary + " → " +
                  (*result == EnqueueResult::committed ? std::to_string(count) + " message(s) committed"
                                                       : std::string("already seen, nothing new")));
     co_return accepted(count, *result == EnqueueResult::duplicate);

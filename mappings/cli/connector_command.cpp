@@ -25,9 +25,11 @@ struct KindSpec {
 };
 
 const std::vector<KindSpec>& known_kinds() {
-    static const std::vector<KindSpec> kinds = {{"log", {"path"}, {}},
-                                                {"alertmanager", {}, {"token", "dedup_window"}},
-                                                {"grafana", {}, {"token", "dedup_window"}}};
+    static const std::vector<KindSpec> kinds = {
+        {"log", {"path"}, {}},
+        {"alertmanager", {}, {"token", "dedup_window"}},
+        {"grafana", {}, {"token", "dedup_window"}},
+        {"webhook", {}, {"token", "secret", "text", "sender", "target", "id_header"}}};
     return kinds;
 }
 
@@ -64,6 +66,20 @@ void check_kind_and_settings(const std::string& kind, const json& settings) {
             throw UsageError("connector kind " + kind + " needs --setting " + std::string(key) + "=...");
     if (kind == "log" && !settings.at("path").get<std::string>().starts_with("/"))
         throw UsageError("the path setting of a log connector must be an absolute file name");
+    for (const char* pointer : {"text", "sender", "target"}) {
+        if (!settings.contains(pointer))
+            continue;
+        const std::string value = settings.at(pointer).get<std::string>();
+        try {
+            if (value.empty())
+                throw std::invalid_argument("empty");
+            nlohmann::json::json_pointer checked(value);
+        } catch (const std::exception&) {
+            throw UsageError(std::string(pointer) +
+                             " is a JSON Pointer such as /message/text (RFC 6901), not \"" +
+                             printable(value) + "\"");
+        }
+    }
     if (settings.contains("dedup_window")) {
         const std::string window = settings.at("dedup_window").get<std::string>();
         const bool digits = !window.empty() && window.size() <= 7 &&
@@ -283,29 +299,31 @@ std::string iso_utc(std::string_view column) {
 }
 
 Command connector_command() {
-    return {"connector",
-            "remote systems",
-            {{"add",
-              "NAME --kind KIND [--setting KEY=VALUE]... [--disabled] [--json]",
-              "add a connector (kinds: log, which needs --setting path=/absolute/file.jsonl; alertmanager "
-              "and grafana, "
-              "webhooks at POST /hooks/NAME taking --setting token=SECRET and dedup_window=SECONDS)",
-              {"kind", "setting"},
-              {"disabled", "json"},
-              add_command},
-             {"list",
-              "[--json]",
-              "list the connectors and how many mappings use each",
-              {},
-              {"json"},
-              list_command},
-             {"show", "NAME [--json]", "show one connector", {}, {"json"}, show_command},
-             {"remove",
-              "NAME [--json]",
-              "remove a connector that no mapping or queued message refers to",
-              {},
-              {"json"},
-              remove_command}}};
+    return {
+        "connector",
+        "remote systems",
+        {{"add",
+          "NAME --kind KIND [--setting KEY=VALUE]... [--disabled] [--json]",
+          "add a connector (kinds: log, which needs --setting path=/absolute/file.jsonl; alertmanager and "
+          "grafana, webhooks at POST /hooks/NAME taking --setting token=SECRET and dedup_window=SECONDS; "
+          "webhook, generic JSON taking token, secret (X-Hub-Signature-256), text, sender and target "
+          "(JSON Pointers) and id_header)",
+          {"kind", "setting"},
+          {"disabled", "json"},
+          add_command},
+         {"list",
+          "[--json]",
+          "list the connectors and how many mappings use each",
+          {},
+          {"json"},
+          list_command},
+         {"show", "NAME [--json]", "show one connector", {}, {"json"}, show_command},
+         {"remove",
+          "NAME [--json]",
+          "remove a connector that no mapping or queued message refers to",
+          {},
+          {"json"},
+          remove_command}}};
 }
 
 } // namespace ferry::mappings::cli

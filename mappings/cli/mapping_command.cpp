@@ -116,6 +116,8 @@ asio::awaitable<int> add_command(CommandContext& ctx) {
     const std::string enabled = ctx.args.has("disabled") ? "false" : "true";
     const pg::Result kind =
         co_await ctx.db.execute("SELECT kind FROM connectors WHERE name = $1", pg::params(connector));
+    if (kind.rows() == 1 && text(kind, 0, 0) == "webhook" && way != "in")
+        throw UsageError("a webhook connector only receives messages: use --direction in");
     if (kind.rows() == 1 && (text(kind, 0, 0) == "alertmanager" || text(kind, 0, 0) == "grafana")) {
         if (!connectors::alertmanager::Matcher::parse(remote))
             throw UsageError(
