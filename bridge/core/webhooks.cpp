@@ -97,7 +97,7 @@ struct Inbound {
     std::optional<Response> refusal;
 };
 
-Inbound refuse(int status, std::string reason) {
+Inbound refuse(int status, const std::string& reason) {
     Inbound in;
     in.refusal = json_error(status, reason);
     return in;
