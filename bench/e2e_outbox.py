@@ -117,6 +117,29 @@ def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(v - before.get(pid, 0.0) for pid, v in after.items())
 
 
+def cpu_per_message(who: list[str], before: dict, after: dict, pg_before: tuple, pg_after: tuple,
+                    n: int) -> dict:
+    """CPU per message of each process named in `who` ((stat, schedstat) seconds before and after) and of
+    PostgreSQL (pg_cpu() before and after, also split by process title), as result fields."""
+    result: dict = {}
+    for name in who:
+        stat = after[name][0] - before[name][0]
+        sched = after[name][1] - before[name][1]
+        result[f"{name}_cpu_us_per_msg"] = round(stat / n * 1e6, 2)
+        result[f"{name}_cpu_us_per_msg_schedstat"] = round(sched / n * 1e6, 2)
+        result[f"{name}_cpu_seconds"] = round(sched, 3)
+    pg_stat, pg_sched = cpu_delta(pg_before[0], pg_after[0]), cpu_delta(pg_before[1], pg_after[1])
+    result["postgres_cpu_us_per_msg"] = round(pg_stat / n * 1e6, 2)
+    result["postgres_cpu_us_per_msg_schedstat"] = round(pg_sched / n * 1e6, 2)
+    result["postgres_cpu_seconds"] = round(pg_sched, 3)
+    result["postgres_processes"] = len(pg_after[0])
+    by_role: dict[str, float] = collections.defaultdict(float)
+    for pid, v in pg_after[1].items():
+        by_role[pg_role(pid)] += v - pg_before[1].get(pid, 0.0)
+    result["postgres_cpu_us_per_msg_by_role"] = {k: round(v / n * 1e6, 2) for k, v in sorted(by_role.items())}
+    return result
+
+
 def run_checked(argv: list[str], env: dict[str, str], what: str, timeout: float = 90) -> str:
     done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout)
     if done.returncode != 0:
@@ -309,21 +332,7 @@ async def measure(args, c2s_port: int, out_path: str, pids: dict[str, int], pg_d
         "load_average_1m": {"min": round(min(loads), 2), "max": round(max(loads), 2),
                             "mean": round(sum(loads) / len(loads), 2)},
     }
-    for who in pids:
-        stat = after[who][0] - before[who][0]
-        sched = after[who][1] - before[who][1]
-        result[f"{who}_cpu_us_per_msg"] = round(stat / n * 1e6, 2)
-        result[f"{who}_cpu_us_per_msg_schedstat"] = round(sched / n * 1e6, 2)
-        result[f"{who}_cpu_seconds"] = round(sched, 3)
-    pg_stat, pg_sched = cpu_delta(pg_before[0], pg_after[0]), cpu_delta(pg_before[1], pg_after[1])
-    result["postgres_cpu_us_per_msg"] = round(pg_stat / n * 1e6, 2)
-    result["postgres_cpu_us_per_msg_schedstat"] = round(pg_sched / n * 1e6, 2)
-    result["postgres_cpu_seconds"] = round(pg_sched, 3)
-    result["postgres_processes"] = len(pg_after[0])
-    by_role: dict[str, float] = collections.defaultdict(float)
-    for pid, v in pg_after[1].items():
-        by_role[pg_role(pid)] += v - pg_before[1].get(pid, 0.0)
-    result["postgres_cpu_us_per_msg_by_role"] = {k: round(v / n * 1e6, 2) for k, v in sorted(by_role.items())}
+    result.update(cpu_per_message(list(pids), before, after, pg_before, pg_after, n))
     result["client_cpu_us_per_msg"] = round(client_cpu / n * 1e6, 2)
     # If this machine ran nothing else: its cores divided by the CPU all four parties spend per message.
     total = (result["ferry_cpu_us_per_msg_schedstat"] + result["postgres_cpu_us_per_msg_schedstat"]

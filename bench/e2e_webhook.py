@@ -48,7 +48,7 @@ from c2s_load_client import Client  # noqa: E402
 from e2e_ping import (COMPONENT, HOST, Processes, SECRET, cpu_seconds_sched, cpu_seconds_stat,  # noqa: E402
                       free_port, lua_string, machine, own_cpu_seconds, percentile, tail, wait_for_port,
                       write_prosody_config)
-from e2e_outbox import cpu_delta, pg_cpu, pg_role, run_checked, start_postgres, stop_postgres  # noqa: E402
+from e2e_outbox import cpu_per_message, pg_cpu, run_checked, start_postgres, stop_postgres  # noqa: E402
 
 USER, PASSWORD = "alice", "alicepass"
 HOOK = "hooks"
@@ -733,21 +733,7 @@ async def measure(args, c2s_port: int, http_port: int, token: str, pids: dict[st
         "load_average_1m": {"min": round(min(loads), 2), "max": round(max(loads), 2),
                             "mean": round(sum(loads) / len(loads), 2)},
     }
-    for who in list(pids) + ["receiver"]:
-        stat = after[who][0] - before[who][0]
-        sched = after[who][1] - before[who][1]
-        result[f"{who}_cpu_us_per_msg"] = round(stat / n * 1e6, 2)
-        result[f"{who}_cpu_us_per_msg_schedstat"] = round(sched / n * 1e6, 2)
-        result[f"{who}_cpu_seconds"] = round(sched, 3)
-    pg_stat, pg_sched = cpu_delta(pg_before[0], pg_after[0]), cpu_delta(pg_before[1], pg_after[1])
-    result["postgres_cpu_us_per_msg"] = round(pg_stat / n * 1e6, 2)
-    result["postgres_cpu_us_per_msg_schedstat"] = round(pg_sched / n * 1e6, 2)
-    result["postgres_cpu_seconds"] = round(pg_sched, 3)
-    result["postgres_processes"] = len(pg_after[0])
-    by_role: dict[str, float] = collections.defaultdict(float)
-    for pid, v in pg_after[1].items():
-        by_role[pg_role(pid)] += v - pg_before[1].get(pid, 0.0)
-    result["postgres_cpu_us_per_msg_by_role"] = {k: round(v / n * 1e6, 2) for k, v in sorted(by_role.items())}
+    result.update(cpu_per_message(list(pids) + ["receiver"], before, after, pg_before, pg_after, n))
     # The generator: wrk's own rusage, or this process (which also ran the bookkeeping) for the Python client.
     generator = generator_cpu if generator_cpu is not None else own_cpu
     result["generator_cpu_us_per_msg"] = round(generator / n * 1e6, 2)

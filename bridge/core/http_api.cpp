@@ -18,17 +18,14 @@ namespace {
 constexpr std::chrono::seconds database_check_timeout{2};
 constexpr std::string_view hooks_prefix = "/hooks/";
 
-asio::awaitable<std::optional<std::pair<long, long>>> queue_sizes(pg::Pool& pool) {
+/// What `sql` returns within the check's time limit, or nullopt when PostgreSQL does not answer.
+asio::awaitable<std::optional<pg::Result>> ask(pg::Pool& pool, std::string_view sql) {
     try {
-        auto sizes =
-            co_await pg::within(database_check_timeout, [&]() -> asio::awaitable<std::pair<long, long>> {
-                pg::Lease lease = co_await pool.acquire();
-                const pg::Result r = co_await lease->execute(
-                    "SELECT (SELECT count(*) FROM outbox), (SELECT count(*) FROM dead_letters)");
-                co_return std::pair{std::stol(std::string(*r.get(0, 0))),
-                                    std::stol(std::string(*r.get(0, 1)))};
-            }());
-        co_return sizes;
+        auto result = co_await pg::within(database_check_timeout, [&]() -> asio::awaitable<pg::Result> {
+            pg::Lease lease = co_await pool.acquire();
+            co_return co_await lease->execute(sql);
+        }());
+        co_return result;
     } catch (const std::exception&) {
         co_return std::nullopt; // the database is the subject of the report, not a reason to fail it
     }
@@ -67,7 +64,7 @@ asio::awaitable<Response> HttpApi::route(const http::Request& request) {
 
 asio::awaitable<Response> HttpApi::health() {
     const bool xmpp = xmpp_online_();
-    const bool database = (co_await queue_sizes(pool_)).has_value();
+    const bool database = (co_await ask(pool_, "SELECT 1")).has_value();
     Response response;
     response.status = xmpp && database ? 200 : 503;
     response.body = nlohmann::json{{"status", xmpp && database ? "ok" : "unavailable"},
@@ -81,9 +78,11 @@ asio::awaitable<Response> HttpApi::health() {
 asio::awaitable<Response> HttpApi::metrics() {
     Metrics::Gauges gauges;
     gauges.xmpp_connected = xmpp_online_();
-    if (const auto sizes = co_await queue_sizes(pool_)) {
-        gauges.outbox_depth = sizes->first;
-        gauges.dead_letters = sizes->second;
+    const auto sizes =
+        co_await ask(pool_, "SELECT (SELECT count(*) FROM outbox), (SELECT count(*) FROM dead_letters)");
+    if (sizes) {
+        gauges.outbox_depth = std::stol(std::string(*sizes->get(0, 0)));
+        gauges.dead_letters = std::stol(std::string(*sizes->get(0, 1)));
     }
     Response response;
     response.content_type = "text/plain; version=0.0.4; charset=utf-8";

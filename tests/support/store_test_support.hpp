@@ -3,7 +3,9 @@
 // scenario, and read single values back. The generic helpers (require, sleep_for, all_of, the PgTest fixture)
 // are in pg_test_support.hpp.
 #include "bridge/core/dispatcher.hpp"
+#include "bridge/core/logger.hpp"
 #include "bridge/core/outbox.hpp"
+#include "mappings/migrations.hpp"
 #include "mappings/pg/pool.hpp"
 #include "tests/support/pg_test_support.hpp"
 
@@ -68,6 +70,29 @@ inline asio::awaitable<void> while_running(std::vector<Service> list, Task scena
                                  (failure->empty() ? "" : " (" + *failure + ")"));
     require(*left == 0, "every run() returned after stop()");
     require(failure->empty(), *failure);
+}
+
+/// A pool that reconnects quickly (the tests restart PostgreSQL) and gives up on a statement after 10 s.
+inline pg::PoolOptions pool_options(std::size_t size = 2) {
+    pg::PoolOptions o;
+    o.size = size;
+    o.retry_min_delay = 50ms;
+    o.retry_max_delay = 400ms;
+    o.connection.connect_timeout = 3s;
+    o.connection.query_timeout = 10s;
+    return o;
+}
+
+/// Brings the schema up to date, runs `reset_sql`, and makes sure an enabled connector named `name` exists;
+/// returns its id.
+inline asio::awaitable<std::int64_t> prepare_store(pg::Connection& c, Logger& logger,
+                                                   std::string_view reset_sql, std::string name) {
+    co_await mappings::migrate(c, logger);
+    co_await c.execute_script(reset_sql);
+    const pg::Result r = co_await c.execute("INSERT INTO connectors (name, kind) VALUES ($1, 'test') "
+                                            "ON CONFLICT (name) DO UPDATE SET enabled = true RETURNING id",
+                                            pg::params(std::move(name)));
+    co_return std::stoll(std::string(*r.get(0, 0)));
 }
 
 inline asio::awaitable<pg::Result> query(pg::Pool& pool, std::string_view sql,

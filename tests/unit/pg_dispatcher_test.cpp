@@ -28,6 +28,8 @@ using connectors::DeliveryResult;
 using pg_test::require;
 using pg_test::sleep_for;
 using store_test::count;
+using store_test::pool_options;
+using store_test::prepare_store;
 using store_test::query;
 using store_test::scalar;
 using store_test::service;
@@ -102,12 +104,7 @@ protected:
         run([&]() -> asio::awaitable<void> {
             pg::Connection c(context.get_executor(), url);
             co_await c.connect();
-            co_await mappings::migrate(c, logger);
-            co_await c.execute_script(reset_sql);
-            const pg::Result r =
-                co_await c.execute("INSERT INTO connectors (name, kind) VALUES ('dispatcher-test', 'test') "
-                                   "ON CONFLICT (name) DO UPDATE SET enabled = true RETURNING id");
-            connector_id = std::stoll(std::string(*r.get(0, 0)));
+            connector_id = co_await prepare_store(c, logger, reset_sql, "dispatcher-test");
         });
     }
 
@@ -120,16 +117,6 @@ protected:
             co_await c.execute_script(reset_sql);
             co_await c.execute("DELETE FROM connectors WHERE name = 'dispatcher-test'");
         });
-    }
-
-    pg::PoolOptions pool_options(std::size_t size = 2) {
-        pg::PoolOptions o;
-        o.size = size;
-        o.retry_min_delay = 50ms;
-        o.retry_max_delay = 400ms;
-        o.connection.connect_timeout = 3s;
-        o.connection.query_timeout = 10s;
-        return o;
     }
 
     DispatcherOptions options(std::string owner, std::size_t batch = 100) {

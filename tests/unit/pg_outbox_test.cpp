@@ -40,6 +40,8 @@ using pg_test::require;
 using pg_test::sleep_for;
 using pg_test::Task;
 using store_test::count;
+using store_test::pool_options;
+using store_test::prepare_store;
 using store_test::query;
 using store_test::service;
 using store_test::Service;
@@ -129,12 +131,7 @@ protected:
         if (url.empty())
             return;
         admin([&](pg::Connection& c) -> asio::awaitable<void> {
-            co_await mappings::migrate(c, logger);
-            co_await c.execute_script(reset_sql);
-            const pg::Result r =
-                co_await c.execute("INSERT INTO connectors (name, kind) VALUES ('outbox-test', 'test') "
-                                   "ON CONFLICT (name) DO UPDATE SET enabled = true RETURNING id");
-            connector_id = std::stoll(std::string(*r.get(0, 0)));
+            connector_id = co_await prepare_store(c, logger, reset_sql, "outbox-test");
         });
     }
 
@@ -153,16 +150,6 @@ protected:
             co_await c.connect();
             co_await body(c);
         });
-    }
-
-    pg::PoolOptions pool_options(std::size_t size) {
-        pg::PoolOptions o;
-        o.size = size;
-        o.retry_min_delay = 50ms;
-        o.retry_max_delay = 400ms;
-        o.connection.connect_timeout = 3s;
-        o.connection.query_timeout = 10s;
-        return o;
     }
 
     OutboxEntry entry(std::string conversation, std::string destination, int seq) {
