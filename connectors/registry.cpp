@@ -2,15 +2,19 @@
 
 #include "bridge/core/logger.hpp"
 #include "connectors/log/log_connector.hpp"
+#include "connectors/rest/preset.hpp"
+#include "connectors/rest/rest_connector.hpp"
 #include "mappings/mapping_store.hpp"
 
 namespace ferry::connectors {
 
-ConnectorRegistry::ConnectorRegistry(const mappings::MappingStore& store, core::Logger& logger)
-    : store_(store), logger_(logger) {}
+ConnectorRegistry::ConnectorRegistry(const mappings::MappingStore& store, http::Client& http,
+                                     core::Logger& logger)
+    : store_(store), http_(http), logger_(logger) {}
 
 bool ConnectorRegistry::known_kind(const std::string& kind) {
-    return kind == "log" || kind == "alertmanager" || kind == "grafana" || kind == "webhook";
+    return kind == "log" || kind == "alertmanager" || kind == "grafana" || kind == "webhook" ||
+           rest::find_preset(kind) != nullptr;
 }
 
 std::unique_ptr<Connector> ConnectorRegistry::make(const mappings::Connector& row) {
@@ -28,6 +32,13 @@ std::unique_ptr<Connector> ConnectorRegistry::make(const mappings::Connector& ro
                           " connector only receives, it delivers nothing");
             return nullptr;
         }
+        if (const rest::Preset* preset = rest::find_preset(row.kind)) {
+            if (!preset->send) {
+                logger_.error("connector " + row.name + ": a " + row.kind + " connector only receives");
+                return nullptr;
+            }
+            return std::make_unique<rest::RestConnector>(*preset, row.settings, http_);
+        }
         logger_.error("connector " + row.name + ": unknown kind " + row.kind);
     } catch (const std::exception& e) {
         logger_.error("connector " + row.name + ": cannot start: " + e.what());
@@ -37,10 +48,7 @@ std::unique_ptr<Connector> ConnectorRegistry::make(const mappings::Connector& ro
 
 Connector* ConnectorRegistry::find(std::int64_t connector_id) {
     const auto snapshot = store_.snapshot();
-    const mappings::Connector* row = nullptr;
-    for (const auto& c : snapshot->connectors())
-        if (c.id == connector_id)
-            row = &c;
+    const mappings::Connector* row = snapshot->connector(connector_id);
     if (row == nullptr || !row->enabled) {
         instances_.erase(connector_id);
         return nullptr;

@@ -11,6 +11,9 @@
 namespace ferry::core {
 class Logger;
 }
+namespace ferry::http {
+class Client;
+}
 namespace ferry::mappings {
 struct Connector;
 class MappingStore;
@@ -23,7 +26,8 @@ namespace ferry::connectors {
 /// when its settings change; a disabled or unknown connector yields nullptr (its outbox rows wait).
 class ConnectorRegistry {
 public:
-    ConnectorRegistry(const mappings::MappingStore& store, core::Logger& logger);
+    /// `http` serves the connectors that speak HTTP (every preset kind).
+    ConnectorRegistry(const mappings::MappingStore& store, http::Client& http, core::Logger& logger);
     ConnectorRegistry(const ConnectorRegistry&) = delete;
     ConnectorRegistry& operator=(const ConnectorRegistry&) = delete;
 
@@ -40,6 +44,7 @@ private:
     std::unique_ptr<Connector> make(const mappings::Connector& row);
 
     const mappings::MappingStore& store_;
+    http::Client& http_;
     core::Logger& logger_;
     std::map<std::int64_t, Instance> instances_;
 };

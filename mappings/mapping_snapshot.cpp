@@ -41,18 +41,17 @@ MappingSnapshot::MappingSnapshot(std::vector<Connector> connectors, std::vector<
     std::ranges::sort(connectors_, by_id);
     std::ranges::sort(mappings_, by_id);
 
-    std::unordered_map<std::int64_t, const Connector*> by_id_index;
     by_name_.reserve(connectors_.size());
     for (const Connector& c : connectors_) {
         by_name_.emplace(c.name, &c);
-        by_id_index.emplace(c.id, &c);
+        by_id_.emplace(c.id, &c);
     }
 
     std::unordered_set<RouteKey, KeyHash> seen;
     seen.reserve(mappings_.size());
     for (Mapping& m : mappings_) {
-        const auto found = by_id_index.find(m.connector_id);
-        const Connector* connector = found == by_id_index.end() ? nullptr : found->second;
+        const auto found = by_id_.find(m.connector_id);
+        const Connector* connector = found == by_id_.end() ? nullptr : found->second;
         m.connector_name = connector ? connector->name : std::string();
         const auto jid = xmpp::Jid::parse(m.xmpp_address);
         const bool bare_jid = jid && jid->is_bare();
@@ -112,6 +111,11 @@ const Mapping* MappingSnapshot::mapping(std::int64_t id) const {
 const Connector* MappingSnapshot::connector(std::string_view name) const {
     const auto found = by_name_.find(name);
     return found == by_name_.end() ? nullptr : found->second;
+}
+
+const Connector* MappingSnapshot::connector(std::int64_t id) const {
+    const auto found = by_id_.find(id);
+    return found == by_id_.end() ? nullptr : found->second;
 }
 
 const std::vector<const Mapping*>& MappingSnapshot::mappings_for(std::string_view xmpp_bare_jid) const {

@@ -54,6 +54,8 @@ public:
     const Mapping* mapping(std::int64_t id) const;
     /// The connector named `name`, enabled or not (check `enabled`), or null. O(1).
     const Connector* connector(std::string_view name) const;
+    /// The connector with this id, enabled or not, or null. O(1).
+    const Connector* connector(std::int64_t id) const;
     /// Every routable mapping of `xmpp_bare_jid`, whatever its direction, ordered by id. O(1).
     const std::vector<const Mapping*>& mappings_for(std::string_view xmpp_bare_jid) const;
 
@@ -92,6 +94,7 @@ private:
     std::vector<RejectedMapping> rejected_;
     std::size_t routable_ = 0;
     std::unordered_map<std::string_view, const Connector*, KeyHash> by_name_;
+    std::unordered_map<std::int64_t, const Connector*> by_id_;
     std::unordered_map<RouteKey, const Mapping*, KeyHash> outbound_;
     std::unordered_map<RemoteKey, MappingList, KeyHash> inbound_;
     std::unordered_map<std::string_view, MappingList, KeyHash> by_xmpp_;

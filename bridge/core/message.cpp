@@ -12,6 +12,8 @@ nlohmann::json to_json(const Message& m) {
                            {"to", m.to},     {"text", m.text},     {"timestamp", m.timestamp}};
     if (!m.source_id.empty())
         json["source_id"] = m.source_id;
+    if (!m.sender_name.empty())
+        json["sender_name"] = m.sender_name;
     if (!m.subject.empty())
         json["subject"] = m.subject;
     if (!m.thread.empty())
@@ -29,6 +31,7 @@ Message message_from_json(const nlohmann::json& json) {
     read("source", m.source);
     read("source_id", m.source_id);
     read("from", m.from);
+    read("sender_name", m.sender_name);
     read("to", m.to);
     read("text", m.text);
     read("subject", m.subject);

@@ -11,7 +11,8 @@ struct Message {
     std::string source;           ///< "xmpp" or the connector name it came from
     std::string source_id;        ///< the id the source gave it (stanza id, event id, ...); may be empty
     std::string from;             ///< sender address in the source's terms (a full JID for XMPP)
-    std::string to;               ///< the address it was sent to, as the source addressed it
+    std::string sender_name; ///< how to show the sender (a room nick, a user's display name); may be empty
+    std::string to;          ///< the address it was sent to, as the source addressed it
     std::string text;
     std::string subject;
     std::string thread;

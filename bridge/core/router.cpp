@@ -6,7 +6,9 @@
 #include "bridge/xmpp/stanza_error.hpp"
 #include "mappings/mapping_store.hpp"
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
+#include <cctype>
 #include <nlohmann/json.hpp>
 
 namespace ferry::core {
@@ -14,8 +16,33 @@ namespace ferry::core {
 namespace asio = boost::asio;
 
 namespace {
+
 constexpr std::string_view receipts_ns = "urn:xmpp:receipts";
+
+bool same_ignoring_ascii_case(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) ==
+                      std::tolower(static_cast<unsigned char>(y));
+           });
 }
+
+/// XMPP servers case-fold local parts, so `C0LAN2Q65%slack@…` arrives as `c0lan2q65%slack@…`: the outbound
+/// mapping whose remote address matches ignoring ASCII case, when exactly one does.
+const mappings::Mapping* case_folded_match(const mappings::MappingSnapshot& snapshot, std::string_view xmpp,
+                                           std::string_view connector, std::string_view remote) {
+    const mappings::Mapping* found = nullptr;
+    for (const mappings::Mapping* m : snapshot.mappings_for(xmpp)) {
+        if (m->connector_name != connector || !mappings::carries_outbound(m->direction) ||
+            !same_ignoring_ascii_case(m->remote_address, remote))
+            continue;
+        if (found != nullptr)
+            return nullptr; // ambiguous: several mappings differ only by case
+        found = m;
+    }
+    return found;
+}
+
+} // namespace
 
 std::string remote_jid(std::string_view remote_address, std::string_view connector, std::string_view domain) {
     return xmpp::escape_node(remote_address) + "%" + std::string(connector) + "@" + std::string(domain);
@@ -44,6 +71,8 @@ bool Router::route(const xmpp::InboundStanza& in) {
     const auto snapshot = store_.snapshot();
     const mappings::Mapping* mapping =
         snapshot->outbound(in.from.bare_string(), remote->second, remote->first);
+    if (mapping == nullptr)
+        mapping = case_folded_match(*snapshot, in.from.bare_string(), remote->second, remote->first);
     if (mapping == nullptr)
         return false;
     const xmpp::XmlNode* body = stanza.child("body");

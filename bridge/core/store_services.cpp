@@ -9,6 +9,7 @@
 #include "bridge/core/router.hpp"
 #include "bridge/core/webhooks.hpp"
 #include "bridge/core/xmpp_delivery.hpp"
+#include "bridge/http/client.hpp"
 #include "bridge/http/server.hpp"
 #include "bridge/xmpp/stanza_error.hpp"
 #include "connectors/registry.hpp"
@@ -54,6 +55,7 @@ struct StoreServices::Parts {
     pg::Pool pool;
     mappings::MappingStore store;
     Outbox outbox;
+    http::Client http_client; ///< every outbound HTTP request of every connector
     connectors::ConnectorRegistry registry;
     Rooms rooms;
     XmppDelivery xmpp_delivery; ///< delivers rows bound for XMPP (conversations ending in ":in")
@@ -72,8 +74,9 @@ struct StoreServices::Parts {
         : executor(executor), logger(logger), stanzas(stanzas),
           pool(executor, config.database.url, pool_options(config), logger),
           store(executor, pool, config.database.url, logger),
-          outbox(executor, pool, logger, OutboxOptions{.origin = owner}), registry(store, logger),
-          rooms(stanzas, logger), xmpp_delivery(stanzas, store, pool, rooms, xmpp_online),
+          outbox(executor, pool, logger, OutboxOptions{.origin = owner}), http_client(executor),
+          registry(store, http_client, logger), rooms(stanzas, logger),
+          xmpp_delivery(stanzas, store, pool, rooms, xmpp_online),
           dispatcher(
               executor, pool, [this](const ClaimedRow& row) { return deliverer(row); }, logger,
               DispatcherOptions{.owner = owner}),
@@ -88,10 +91,8 @@ struct StoreServices::Parts {
     }
 
     std::string connector_name(std::int64_t id) const {
-        for (const auto& c : store.snapshot()->connectors())
-            if (c.id == id)
-                return c.name;
-        return std::to_string(id);
+        const mappings::Connector* connector = store.snapshot()->connector(id);
+        return connector != nullptr ? connector->name : std::to_string(id);
     }
 };
 

@@ -418,6 +418,7 @@ asio::awaitable<ClientResponse> Client::perform(ClientRequest request) {
     const Target target = parse_target(request.url);
     if (!target.error.empty()) {
         ClientResponse refused;
+        refused.refused = true;
         refused.error = target.error + ": " + request.url;
         co_return refused;
     }
@@ -446,6 +447,7 @@ asio::awaitable<ClientResponse> Client::perform(ClientRequest request) {
             }
             if (pinned.empty()) {
                 ClientResponse refused;
+                refused.refused = true;
                 refused.error = target.host + " resolves to " + std::string(refusal) +
                                 ", which this connector may not reach (set allow_private to permit it)";
                 co_return refused;
@@ -456,6 +458,7 @@ asio::awaitable<ClientResponse> Client::perform(ClientRequest request) {
         if (const std::string_view refusal = parse_error ? "an unusable address" : non_public_reason(address);
             !refusal.empty()) {
             ClientResponse refused;
+            refused.refused = true;
             refused.error = target.host + " is " + std::string(refusal) +
                             ", which this connector may not reach (set allow_private to permit it)";
             co_return refused;

@@ -31,6 +31,7 @@ struct ClientResponse {
     std::vector<std::pair<std::string, std::string>> headers; ///< names lowercased, in order received
     std::string body;
     std::string error;
+    bool refused = false; ///< never sent: the URL or the address it resolves to is not allowed
 
     /// The first value of a header (name in lowercase), or nullopt.
     std::optional<std::string_view> header(std::string_view lowercase_name) const;

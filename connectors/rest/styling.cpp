@@ -49,7 +49,8 @@ public:
             case Escape::markdown: {
                 static constexpr std::string_view special = "\\`*_~[]()<>|";
                 const bool at_start = line_start && i == 0;
-                if (special.find(c) != std::string_view::npos || (at_start && (c == '#' || c == '-' || c == '+')))
+                if (special.find(c) != std::string_view::npos ||
+                    (at_start && (c == '#' || c == '-' || c == '+')))
                     out += '\\';
                 out += c;
                 break;
@@ -195,7 +196,8 @@ std::string styled(std::string_view text, Escape escape) {
 namespace {
 
 void decode_entities(std::string& text) {
-    static constexpr std::pair<std::string_view, char> entities[] = {{"&lt;", '<'}, {"&gt;", '>'}, {"&amp;", '&'}};
+    static constexpr std::pair<std::string_view, char> entities[] = {
+        {"&lt;", '<'}, {"&gt;", '>'}, {"&amp;", '&'}};
     std::string out;
     for (std::size_t i = 0; i < text.size(); ++i) {
         bool matched = false;
@@ -230,7 +232,8 @@ std::string from_mrkdwn(std::string_view text) {
         const std::string_view inside = text.substr(i + 1, end - i - 1);
         const std::size_t bar = inside.find('|');
         const std::string_view target = inside.substr(0, bar);
-        const std::string_view label = bar == std::string_view::npos ? std::string_view() : inside.substr(bar + 1);
+        const std::string_view label =
+            bar == std::string_view::npos ? std::string_view() : inside.substr(bar + 1);
         if (target.starts_with("@") || target.starts_with("#"))
             out += std::string(1, target[0]) + std::string(label.empty() ? target.substr(1) : label);
         else if (target.starts_with("!"))
@@ -261,7 +264,8 @@ std::string from_markdown(std::string_view text) {
         if (c == '[') {
             const std::size_t close = text.find("](", i);
             const std::size_t end = close == std::string_view::npos ? close : text.find(')', close);
-            if (end != std::string_view::npos && text.substr(i, close - i).find('\n') == std::string_view::npos) {
+            if (end != std::string_view::npos &&
+                text.substr(i, close - i).find('\n') == std::string_view::npos) {
                 out += std::string(text.substr(i + 1, close - i - 1)) + " <" +
                        std::string(text.substr(close + 2, end - close - 2)) + ">";
                 i = end;

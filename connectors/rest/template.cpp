@@ -60,7 +60,8 @@ std::string compile(std::string_view source, std::size_t& at, std::vector<Node>&
         const std::size_t open = source.find("{{", at);
         if (open != at) {
             const std::size_t end = open == std::string_view::npos ? source.size() : open;
-            out.push_back(Node{Node::Kind::text, std::string(source.substr(at, end - at)), {}, false, {}, {}});
+            out.push_back(
+                Node{Node::Kind::text, std::string(source.substr(at, end - at)), {}, false, {}, {}});
             at = end;
             continue;
         }
@@ -185,8 +186,8 @@ void render_nodes(const std::vector<Node>& nodes, std::vector<Scope>& scopes, Es
             out += styled(as_text(lookup(scopes, node.text)), node.escape.value_or(escape));
             break;
         case Node::Kind::branch:
-            render_nodes(truthy(lookup(scopes, node.text)) != node.negate ? node.body : node.otherwise, scopes,
-                         escape, out);
+            render_nodes(truthy(lookup(scopes, node.text)) != node.negate ? node.body : node.otherwise,
+                         scopes, escape, out);
             break;
         case Node::Kind::loop: {
             const nlohmann::json items = lookup(scopes, node.text);
@@ -256,7 +257,8 @@ nlohmann::json render_json(const nlohmann::json& body, const nlohmann::json& con
         nlohmann::json out = nlohmann::json::object();
         for (const auto& [key, item] : body.items()) {
             nlohmann::json rendered = render_json(item, context, escape);
-            if (rendered.is_null() || (rendered.is_string() && rendered.get_ref<const std::string&>().empty()))
+            if (rendered.is_null() ||
+                (rendered.is_string() && rendered.get_ref<const std::string&>().empty()))
                 continue;
             out[key] = std::move(rendered);
         }

@@ -1,5 +1,7 @@
 #include "mappings/cli/connector_command.hpp"
 
+#include "connectors/rest/preset.hpp"
+#include "connectors/rest/rest_connector.hpp"
 #include "mappings/cli/table.hpp"
 #include "mappings/pg/connection.hpp"
 #include "mappings/pg/error.hpp"
@@ -47,6 +49,14 @@ UsageError unknown_setting(const std::string& key, const std::string& kind,
 }
 
 void check_kind_and_settings(const std::string& kind, const json& settings) {
+    if (const auto* preset = connectors::rest::find_preset(kind)) {
+        try {
+            connectors::rest::check_settings(*preset, settings);
+        } catch (const std::invalid_argument& e) {
+            throw UsageError(e.what());
+        }
+        return;
+    }
     const auto& kinds = known_kinds();
     const auto spec = std::ranges::find_if(kinds, [&](const KindSpec& k) { return k.name == kind; });
     if (spec == kinds.end()) {
@@ -54,6 +64,8 @@ void check_kind_and_settings(const std::string& kind, const json& settings) {
         names.reserve(kinds.size());
         for (const KindSpec& k : kinds)
             names.push_back(k.name);
+        for (const auto& preset : connectors::rest::builtin_presets())
+            names.push_back(preset.kind);
         throw UsageError("unknown connector kind \"" + printable(kind) + "\" (known: " + join(names) + ")");
     }
     std::vector<std::string_view> allowed = spec->required;
@@ -100,11 +112,26 @@ std::string text(const pg::Result& r, int row, int column) {
     return std::string(r.get(row, column).value_or(""));
 }
 
+/// Settings as shown: the values of a preset's secret settings (tokens, webhook URLs) are not printed.
+json shown_settings(const std::string& kind, json settings) {
+    const auto* preset = connectors::rest::find_preset(kind);
+    for (auto& [key, value] : settings.items()) {
+        const auto* spec = preset != nullptr ? preset->setting(key) : nullptr;
+        if ((spec != nullptr && spec->secret) || key == "token" || key == "secret")
+            value = "<redacted>";
+    }
+    return settings;
+}
+
 json connector_json(const pg::Result& r, int row) {
-    return {{"id", std::stoll(text(r, row, 0))}, {"name", text(r, row, 1)},
-            {"kind", text(r, row, 2)},           {"settings", json::parse(text(r, row, 3))},
-            {"enabled", text(r, row, 4) == "t"}, {"mappings", std::stoll(text(r, row, 5))},
-            {"created_at", text(r, row, 6)},     {"updated_at", text(r, row, 7)}};
+    return {{"id", std::stoll(text(r, row, 0))},
+            {"name", text(r, row, 1)},
+            {"kind", text(r, row, 2)},
+            {"settings", shown_settings(text(r, row, 2), json::parse(text(r, row, 3)))},
+            {"enabled", text(r, row, 4) == "t"},
+            {"mappings", std::stoll(text(r, row, 5))},
+            {"created_at", text(r, row, 6)},
+            {"updated_at", text(r, row, 7)}};
 }
 
 void print_connector(std::ostream& out, const json& c) {

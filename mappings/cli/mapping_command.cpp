@@ -2,6 +2,7 @@
 
 #include "bridge/xmpp/jid.hpp"
 #include "connectors/rest/alertmanager.hpp"
+#include "connectors/rest/preset.hpp"
 #include "mappings/cli/connector_command.hpp"
 #include "mappings/cli/table.hpp"
 #include "mappings/mapping.hpp"
@@ -116,6 +117,14 @@ asio::awaitable<int> add_command(CommandContext& ctx) {
     const std::string enabled = ctx.args.has("disabled") ? "false" : "true";
     const pg::Result kind =
         co_await ctx.db.execute("SELECT kind FROM connectors WHERE name = $1", pg::params(connector));
+    if (kind.rows() == 1)
+        if (const auto* preset = connectors::rest::find_preset(text(kind, 0, 0))) {
+            if (!preset->receive && way != "out")
+                throw UsageError("a " + preset->kind + " connector only sends messages: use --direction out");
+            if (!preset->send && way != "in")
+                throw UsageError("a " + preset->kind +
+                                 " connector only receives messages: use --direction in");
+        }
     if (kind.rows() == 1 && text(kind, 0, 0) == "webhook" && way != "in")
         throw UsageError("a webhook connector only receives messages: use --direction in");
     if (kind.rows() == 1 && (text(kind, 0, 0) == "alertmanager" || text(kind, 0, 0) == "grafana")) {

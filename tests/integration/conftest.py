@@ -13,8 +13,13 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
+from pathlib import Path
 
 import pytest
+
+# The fakes of services that cannot be installed here (Slack, Matrix, Telegram, …) live in tests/fakes.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "fakes"))
 
 import world as world_mod
 from ferry_process import Ferry, snapshot_binary

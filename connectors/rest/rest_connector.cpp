@@ -1,0 +1,230 @@
+#include "connectors/rest/rest_connector.hpp"
+
+#include "bridge/http/client.hpp"
+#include "bridge/xmpp/jid.hpp"
+
+#include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cmath>
+
+namespace ferry::connectors::rest {
+
+namespace asio = boost::asio;
+using json = nlohmann::json;
+
+namespace {
+
+constexpr std::chrono::milliseconds max_pace_wait_per_batch{1000};
+
+std::string setting_text(const json& settings, const std::string& name) {
+    const auto found = settings.find(name);
+    return found != settings.end() && found->is_string() ? found->get<std::string>() : std::string();
+}
+
+int positive_number(const std::string& text, const std::string& name) {
+    if (text.empty() || text.size() > 9 || !std::ranges::all_of(text, [](char c) { return c >= '0' && c <= '9'; }))
+        throw std::invalid_argument(name + " is a number of milliseconds, not \"" + text + "\"");
+    return std::stoi(text);
+}
+
+/// The sender as the other side should see it: the message's display name, else the room nick (the
+/// resource of a room occupant) or the JID's local part.
+std::string display_sender(const core::Message& message) {
+    if (!message.sender_name.empty())
+        return message.sender_name;
+    if (message.source != "xmpp")
+        return message.from;
+    const auto jid = xmpp::Jid::parse(message.from);
+    if (!jid)
+        return message.from;
+    return jid->local().empty() ? jid->domain() : jid->local();
+}
+
+std::optional<json> body_json(const http::ClientResponse& response) {
+    try {
+        return json::parse(response.body);
+    } catch (const json::exception&) {
+        return std::nullopt;
+    }
+}
+
+std::string text_at(const std::optional<json>& body, const std::string& pointer) {
+    if (!body || pointer.empty())
+        return {};
+    try {
+        const json& value = body->at(json::json_pointer(pointer));
+        return value.is_string() ? value.get<std::string>() : value.is_null() ? std::string() : value.dump();
+    } catch (const json::exception&) {
+        return {};
+    }
+}
+
+} // namespace
+
+void check_settings(const Preset& preset, const json& settings) {
+    for (const auto& [name, value] : settings.items()) {
+        if (preset.setting(name) == nullptr) {
+            std::string known;
+            for (const auto& s : preset.settings)
+                known += (known.empty() ? "" : ", ") + s.name;
+            for (const auto& s : common_settings())
+                known += ", " + s.name;
+            throw std::invalid_argument("unknown setting \"" + name + "\" for connector kind " + preset.kind +
+                                        " (known: " + known + ")");
+        }
+        if (!value.is_string())
+            throw std::invalid_argument("setting " + name + " must be text");
+    }
+    for (const auto& spec : preset.settings)
+        if (spec.required && setting_text(settings, spec.name).empty())
+            throw std::invalid_argument("connector kind " + preset.kind + " needs --setting " + spec.name +
+                                        "=... (" + spec.help + ")");
+    const std::string allow = setting_text(settings, "allow_private");
+    if (!allow.empty() && allow != "yes" && allow != "no")
+        throw std::invalid_argument("allow_private is yes or no");
+    for (const char* number : {"pace_ms", "timeout_ms"})
+        if (const std::string text = setting_text(settings, number); !text.empty())
+            positive_number(text, number);
+    if (const std::string body = setting_text(settings, "body_template"); !body.empty()) {
+        try {
+            check_json_template(json::parse(body));
+        } catch (const json::exception& e) {
+            throw std::invalid_argument(std::string("body_template is not JSON: ") + e.what());
+        } catch (const TemplateError& e) {
+            throw std::invalid_argument(std::string("body_template: ") + e.what());
+        }
+    }
+}
+
+RestConnector::RestConnector(const Preset& preset, const json& settings, http::Client& client)
+    : send_(preset.send.value()), settings_(json::object()), body_(preset.send->body), client_(client) {
+    check_settings(preset, settings);
+    for (const auto& spec : preset.settings)
+        if (!spec.default_value.empty())
+            settings_[spec.name] = spec.default_value;
+    for (const auto& [name, value] : settings.items())
+        settings_[name] = value;
+    allow_private_ = setting_text(settings_, "allow_private") == "yes";
+    const std::string pace = setting_text(settings_, "pace_ms");
+    pace_ = std::chrono::milliseconds(pace.empty() ? send_.pace_ms : positive_number(pace, "pace_ms"));
+    if (const std::string timeout = setting_text(settings_, "timeout_ms"); !timeout.empty())
+        timeout_ = std::chrono::milliseconds(positive_number(timeout, "timeout_ms"));
+    if (const std::string body = setting_text(settings_, "body_template"); !body.empty())
+        body_ = json::parse(body);
+}
+
+json RestConnector::context(const Delivery& delivery) const {
+    const core::Message& m = delivery.message;
+    return {{"text", m.text},
+            {"sender", display_sender(m)},
+            {"destination", delivery.destination},
+            {"key", delivery.idempotency_key},
+            {"thread", m.thread},
+            {"subject", m.subject},
+            {"attempt", delivery.attempt},
+            {"message", core::to_json(m)},
+            {"settings", settings_}};
+}
+
+std::chrono::milliseconds RestConnector::pace_wait(const std::string& destination) const {
+    const auto found = next_send_.find(destination);
+    if (found == next_send_.end())
+        return std::chrono::milliseconds(0);
+    const auto now = std::chrono::steady_clock::now();
+    return found->second > now ? std::chrono::ceil<std::chrono::milliseconds>(found->second - now)
+                               : std::chrono::milliseconds(0);
+}
+
+asio::awaitable<DeliveryResult> RestConnector::send(const Delivery& delivery) {
+    http::ClientRequest request;
+    try {
+        const json ctx = context(delivery);
+        request.method = send_.method;
+        request.url = Template(send_.url).render(ctx);
+        for (const auto& [name, value] : send_.headers.items()) {
+            std::string rendered = Template(value.get<std::string>()).render(ctx);
+            if (!rendered.empty())
+                request.headers.emplace_back(name, std::move(rendered));
+        }
+        request.body = render_json(body_, ctx, send_.format).dump(-1, ' ', false, json::error_handler_t::replace);
+    } catch (const std::exception& e) {
+        co_return DeliveryResult::failed(std::string("the request could not be built: ") + e.what());
+    }
+    request.timeout = timeout_;
+    request.allow_private = allow_private_;
+    if (pace_.count() > 0)
+        next_send_[delivery.destination] = std::chrono::steady_clock::now() + pace_;
+    const http::ClientResponse response = co_await client_.perform(std::move(request));
+    co_return judge(response);
+}
+
+asio::awaitable<std::vector<DeliveryResult>> RestConnector::send_batch(std::vector<const Delivery*> deliveries) {
+    std::vector<DeliveryResult> results;
+    std::chrono::milliseconds waited{0};
+    for (const Delivery* delivery : deliveries) {
+        const auto wait = pace_wait(delivery->destination);
+        if (wait.count() > 0) {
+            // Pacing holds the dispatcher's batch, so it waits a little; the rest goes in a later round.
+            if (waited + wait > max_pace_wait_per_batch && !results.empty())
+                break;
+            asio::steady_timer pause(co_await asio::this_coro::executor, wait);
+            co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+            waited += wait;
+        }
+        DeliveryResult result = co_await send(*delivery);
+        const bool stop = result.outcome == DeliveryResult::Outcome::retry;
+        results.push_back(std::move(result));
+        if (stop)
+            break;
+    }
+    co_return results;
+}
+
+DeliveryResult RestConnector::judge(const http::ClientResponse& response) const {
+    if (response.status == 0)
+        return response.refused ? DeliveryResult::failed(response.error) : DeliveryResult::retry(response.error);
+    const std::optional<json> body = body_json(response);
+    std::string service_error = text_at(body, send_.error_at);
+    if (service_error.empty() && !body)
+        service_error = response.body.substr(0, 200);
+    const std::string described =
+        "HTTP " + std::to_string(response.status) + (service_error.empty() ? "" : ": " + service_error);
+
+    std::optional<std::chrono::milliseconds> after;
+    for (const RetryAfterSource& source : send_.retry_after) {
+        std::string figure;
+        if (!source.header.empty())
+            figure = std::string(response.header(source.header).value_or(""));
+        else
+            figure = text_at(body, source.pointer);
+        try {
+            const double value = figure.empty() ? -1 : std::stod(figure);
+            if (value >= 0 && std::isfinite(value)) {
+                after = std::chrono::milliseconds(static_cast<long long>(std::ceil(value * source.milliseconds_per_unit)));
+                break;
+            }
+        } catch (const std::exception&) {
+            // An HTTP date or garbage: the dispatcher's own backoff applies.
+        }
+    }
+    const bool transient = std::ranges::find(send_.transient_errors, service_error) != send_.transient_errors.end();
+    if (response.status == 429 || response.status == 408 || response.status >= 500 || transient)
+        return DeliveryResult::retry(described, after);
+    if (response.status < 200 || response.status >= 300)
+        return DeliveryResult::failed(described);
+    for (const auto& [pointer, wanted] : send_.ok_when.items()) {
+        bool ok = false;
+        try {
+            ok = body && body->at(json::json_pointer(pointer)) == wanted;
+        } catch (const json::exception&) {
+        }
+        if (!ok)
+            return DeliveryResult::failed(described);
+    }
+    return DeliveryResult::delivered(text_at(body, send_.remote_id));
+}
+
+} // namespace ferry::connectors::rest

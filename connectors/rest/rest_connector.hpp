@@ -1,0 +1,53 @@
+#pragma once
+
+#include "connectors/connector.hpp"
+#include "connectors/rest/preset.hpp"
+
+#include <chrono>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace ferry::http {
+class Client;
+struct ClientResponse;
+} // namespace ferry::http
+
+namespace ferry::connectors::rest {
+
+/// Delivers messages to a JSON-over-HTTP service as its preset describes: one request per message built
+/// from the preset's templates, the answer read for success, the remote message id, the service's error
+/// text and rate-limit hints. 2xx (with the preset's ok_when) is delivered; 429, 5xx, 408 and the preset's
+/// transient errors are retried (after the service's Retry-After); other 4xx and refused URLs fail for good.
+/// Messages to one destination are spaced by pace_ms.
+class RestConnector final : public Connector {
+public:
+    /// `settings` are the connector's own (strings); the preset's defaults fill in the rest.
+    RestConnector(const Preset& preset, const nlohmann::json& settings, http::Client& client);
+
+    boost::asio::awaitable<DeliveryResult> send(const Delivery& delivery) override;
+    boost::asio::awaitable<std::vector<DeliveryResult>>
+    send_batch(std::vector<const Delivery*> deliveries) override;
+
+    /// The template context of one delivery (exposed for tests and the documentation's examples).
+    nlohmann::json context(const Delivery& delivery) const;
+
+private:
+    DeliveryResult judge(const http::ClientResponse& response) const;
+    std::chrono::milliseconds pace_wait(const std::string& destination) const;
+
+    const SendSpec& send_;
+    nlohmann::json settings_;
+    nlohmann::json body_; ///< the preset's body, or the connector's body_template
+    http::Client& client_;
+    bool allow_private_ = false;
+    std::chrono::milliseconds pace_{0};
+    std::chrono::milliseconds timeout_{30000};
+    std::map<std::string, std::chrono::steady_clock::time_point> next_send_; ///< by destination
+};
+
+/// Checks a connector's settings against its preset (unknown, missing, malformed); throws
+/// std::invalid_argument naming the problem.
+void check_settings(const Preset& preset, const nlohmann::json& settings);
+
+} // namespace ferry::connectors::rest

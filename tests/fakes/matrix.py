@@ -1,0 +1,68 @@
+"""A Matrix homeserver's client-server endpoint for sending, as spec.matrix.org (v1.x) documents it:
+PUT /_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId} with `Authorization: Bearer`; 200 {"event_id"};
+the same access token and txnId give the same event_id again (idempotent); 401 M_MISSING_TOKEN / M_UNKNOWN_TOKEN;
+403 M_FORBIDDEN for a room the user is not in; 429 M_LIMIT_EXCEEDED with retry_after_ms. Also an application
+service transaction as the homeserver sends it to the bridge (PUT /_matrix/app/v1/transactions/{txnId})."""
+
+from __future__ import annotations
+
+import itertools
+from urllib.parse import unquote
+
+from fake_http import Answer, FakeService, Recorded, json_answer
+
+ROOM = "!jEsUZKDJdhlrceRyVU:example.org"
+
+
+def rate_limited(retry_after_ms: int = 500) -> Answer:
+    return json_answer(429, {"errcode": "M_LIMIT_EXCEEDED", "error": "Too many requests",
+                             "retry_after_ms": retry_after_ms})
+
+
+def room_message(body: str, sender: str = "@alice:example.org", room: str = ROOM, event_id: str = "$143273582443PhrSn:example.org") -> dict:
+    return {"type": "m.room.message", "room_id": room, "sender": sender, "event_id": event_id,
+            "origin_server_ts": 1432735824653, "unsigned": {"age": 1234},
+            "content": {"msgtype": "m.text", "body": body}}
+
+
+class Matrix(FakeService):
+    def __init__(self, token: str = "as_token_ferry", rooms: tuple[str, ...] = (ROOM,)) -> None:
+        self.token = token
+        self.rooms = set(rooms)
+        self._events = itertools.count(1)
+        self._sent: dict[tuple[str, str], str] = {}
+        super().__init__()
+
+    def answer(self, request: Recorded) -> Answer:
+        parts = request.path.split("/")
+        # ['', '_matrix', 'client', 'v3', 'rooms', roomId, 'send', eventType, txnId]
+        if (len(parts) != 9 or parts[1:5] != ["_matrix", "client", "v3", "rooms"] or parts[6] != "send"
+                or request.method != "PUT"):
+            return json_answer(404, {"errcode": "M_UNRECOGNIZED", "error": "Unrecognized request"})
+        auth = request.headers.get("authorization", "")
+        if not auth:
+            return json_answer(401, {"errcode": "M_MISSING_TOKEN", "error": "Missing access token"})
+        if auth != f"Bearer {self.token}":
+            return json_answer(401, {"errcode": "M_UNKNOWN_TOKEN", "error": "Invalid access token passed.",
+                                     "soft_logout": False})
+        room, txn = unquote(parts[5]), unquote(parts[8])
+        if room not in self.rooms:
+            return json_answer(403, {"errcode": "M_FORBIDDEN", "error": "User not in room"})
+        try:
+            content = request.json()
+        except ValueError:
+            return json_answer(400, {"errcode": "M_NOT_JSON", "error": "Content not JSON."})
+        if not isinstance(content.get("body"), str):
+            return json_answer(400, {"errcode": "M_BAD_JSON", "error": "body must be a string"})
+        key = (self.token, txn)
+        if key not in self._sent:
+            self._sent[key] = f"$ev{next(self._events)}:example.org"
+        return json_answer(200, {"event_id": self._sent[key]})
+
+    def events(self) -> list[tuple[str, str, dict]]:
+        """(room, txnId, content) of every accepted send, repeats of one txnId included."""
+        out = []
+        for r in self.taken():
+            parts = r.path.split("/")
+            out.append((unquote(parts[5]), unquote(parts[8]), r.json()))
+        return out

@@ -1,0 +1,96 @@
+"""Slack, as api.slack.com documents it: the Web API's chat.postMessage (Bearer bot token; HTTP 200 with
+{"ok": false, "error": …} for API errors; 429 with Retry-After when rate limited), incoming webhooks (200 "ok";
+400 invalid_payload / no_text, 403 action_prohibited, 404 no_service, 410 channel_is_archived), and the request
+signing of the Events API (v0 HMAC-SHA256 over "v0:<timestamp>:<body>")."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import time
+
+from fake_http import Answer, FakeService, Recorded, json_answer, text_answer
+
+SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"  # the example secret of Slack's "Verifying requests" page
+
+
+def rate_limited(retry_after: int = 1) -> Answer:
+    return json_answer(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry_after)})
+
+
+def signature_headers(body: bytes, secret: str = SIGNING_SECRET, timestamp: int | None = None) -> dict[str, str]:
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    base = b"v0:" + ts.encode() + b":" + body
+    return {"X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()}
+
+
+def message_event(text: str, user: str = "U061F7AUR", channel: str = "C0LAN2Q65", event_id: str = "Ev0PV52K25",
+                  **extra) -> dict:
+    """An Events API `event_callback` wrapping a `message` event, shaped as the Events API documents it."""
+    event = {"type": "message", "channel": channel, "user": user, "text": text, "ts": "1355517523.000005",
+             "event_ts": "1355517523.000005", "channel_type": "channel", **extra}
+    return {"token": "XXYYZZ", "team_id": "T061EG9RZ", "api_app_id": "A0FFV41KK", "event": event,
+            "type": "event_callback", "event_id": event_id, "event_time": 1355517523,
+            "authorizations": [{"team_id": "T061EG9RZ", "user_id": "U0JD3BPNC", "is_bot": True}]}
+
+
+class Slack(FakeService):
+    def __init__(self, token: str = "xoxb-ferry-test", channels: tuple[str, ...] = ("C0LAN2Q65",)) -> None:
+        self.token = token
+        self.channels = set(channels)
+        self._ts = itertools.count(1)
+        super().__init__()
+
+    @property
+    def api_url(self) -> str:
+        return self.url + "/api"
+
+    @property
+    def webhook_url(self) -> str:
+        return self.url + "/services/T061EG9RZ/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"
+
+    def answer(self, request: Recorded) -> Answer:
+        if request.path.startswith("/services/"):
+            return self._webhook(request)
+        if request.path == "/api/chat.postMessage" and request.method == "POST":
+            return self._post_message(request)
+        return json_answer(404, {"ok": False, "error": "unknown_method"})
+
+    def _webhook(self, request: Recorded) -> Answer:
+        if request.path != "/services/T061EG9RZ/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX":
+            return text_answer(404, "no_service")
+        try:
+            payload = request.json()
+        except ValueError:
+            return text_answer(400, "invalid_payload")
+        if not payload.get("text") and not payload.get("blocks"):
+            return text_answer(400, "no_text")
+        return text_answer(200, "ok")
+
+    def _post_message(self, request: Recorded) -> Answer:
+        if request.headers.get("authorization") != f"Bearer {self.token}":
+            return json_answer(200, {"ok": False, "error": "not_authed" if "authorization" not in request.headers
+                                     else "invalid_auth"})
+        try:
+            payload = request.json()
+        except ValueError:
+            return json_answer(200, {"ok": False, "error": "invalid_json"})
+        channel = payload.get("channel")
+        if channel not in self.channels:
+            return json_answer(200, {"ok": False, "error": "channel_not_found"})
+        if not payload.get("text") and not payload.get("blocks"):
+            return json_answer(200, {"ok": False, "error": "no_text"})
+        ts = f"{int(time.time())}.{next(self._ts):06d}"
+        return json_answer(200, {"ok": True, "channel": channel, "ts": ts,
+                                 "message": {"type": "message", "subtype": "bot_message", "text": payload["text"],
+                                             "username": payload.get("username", "ferry"), "bot_id": "B0FFV41KK",
+                                             "ts": ts}})
+
+    def posted(self) -> list[dict]:
+        """The bodies of the chat.postMessage calls Slack accepted (ok: true)."""
+        return [json.loads(r.body) for r in self.taken() if r.path == "/api/chat.postMessage"
+                and r.headers.get("authorization") == f"Bearer {self.token}"
+                and json.loads(r.body).get("channel") in self.channels]

@@ -1,0 +1,70 @@
+"""The Telegram Bot API as core.telegram.org/bots/api documents it: POST /bot<token>/sendMessage with JSON;
+{"ok": true, "result": Message}; errors {"ok": false, "error_code", "description"} (401 Unauthorized, 400 "Bad
+Request: chat not found", 400 "can't parse entities" for HTML outside its tag subset); 429 with
+"parameters": {"retry_after": seconds}. Also the Update objects a webhook receives."""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+from fake_http import Answer, FakeService, Recorded, json_answer
+
+TOKEN = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11"
+CHAT = -1001234567890
+ALLOWED_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a", "code", "pre",
+                "blockquote", "tg-emoji"}
+
+
+def rate_limited(retry_after: int = 1) -> Answer:
+    return json_answer(429, {"ok": False, "error_code": 429,
+                             "description": f"Too Many Requests: retry after {retry_after}",
+                             "parameters": {"retry_after": retry_after}})
+
+
+def update(text: str, update_id: int = 10000, username: str = "alice_tg", first_name: str = "Alice",
+           chat: int = CHAT, is_bot: bool = False) -> dict:
+    return {"update_id": update_id,
+            "message": {"message_id": 1365, "date": 1441645532,
+                        "from": {"id": 1111111, "is_bot": is_bot, "first_name": first_name, "username": username},
+                        "chat": {"id": chat, "title": "Ops", "type": "supergroup"}, "text": text}}
+
+
+class Telegram(FakeService):
+    def __init__(self, chats: tuple[int, ...] = (CHAT,)) -> None:
+        self.chats = set(chats)
+        self._ids = itertools.count(100)
+        super().__init__()
+
+    def answer(self, request: Recorded) -> Answer:
+        if not request.path.startswith("/bot"):
+            return json_answer(404, {"ok": False, "error_code": 404, "description": "Not Found"})
+        token, _, method = request.path[4:].partition("/")
+        if token != TOKEN:
+            return json_answer(401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
+        if method != "sendMessage":
+            return json_answer(404, {"ok": False, "error_code": 404, "description": "Not Found: method not found"})
+        try:
+            payload = request.json()
+        except ValueError:
+            return json_answer(400, {"ok": False, "error_code": 400, "description": "Bad Request: invalid JSON"})
+        try:
+            chat = int(payload.get("chat_id"))
+        except (TypeError, ValueError):
+            return json_answer(400, {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"})
+        if chat not in self.chats:
+            return json_answer(400, {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"})
+        text = payload.get("text", "")
+        if not text:
+            return json_answer(400, {"ok": False, "error_code": 400, "description": "Bad Request: message text is empty"})
+        if payload.get("parse_mode") == "HTML":
+            for match in re.finditer(r"</?([a-zA-Z-]+)[^>]*>", text):
+                if match.group(1).lower() not in ALLOWED_TAGS:
+                    return json_answer(400, {"ok": False, "error_code": 400,
+                                             "description": "Bad Request: can't parse entities: Unsupported start "
+                                                            f"tag \"{match.group(1)}\" at byte offset {match.start()}"})
+        return json_answer(200, {"ok": True, "result": {"message_id": next(self._ids), "date": 1441645532,
+                                                        "from": {"id": 123456, "is_bot": True, "first_name": "Ferry",
+                                                                 "username": "ferry_bot"},
+                                                        "chat": {"id": chat, "type": "supergroup", "title": "Ops"},
+                                                        "text": re.sub(r"<[^>]+>", "", text)}})
