@@ -44,9 +44,15 @@ asio::awaitable<Response> HttpApi::handle(const http::Request& request) {
 
 asio::awaitable<Response> HttpApi::route(const http::Request& request) {
     const std::string_view path = request.path();
-    if (path.starts_with(hooks_prefix) && path.size() > hooks_prefix.size() &&
-        path.find('/', hooks_prefix.size()) == std::string_view::npos)
-        co_return co_await webhooks_.handle(request, path.substr(hooks_prefix.size()));
+    if (path.starts_with(hooks_prefix) && path.size() > hooks_prefix.size()) {
+        const std::string_view rest = path.substr(hooks_prefix.size());
+        const std::size_t slash = rest.find('/');
+        std::string_view subpath;
+        if (slash != std::string_view::npos)
+            subpath = rest.substr(slash);
+        if (slash != 0)
+            co_return co_await webhooks_.handle(request, rest.substr(0, slash), subpath);
+    }
     if (path == "/healthz" || path == "/metrics") {
         if (request.method != "GET" && request.method != "HEAD") {
             Response refused = json_error(405, std::string(path) + " takes GET");

@@ -25,6 +25,14 @@ bool has_status(const xmpp::XmlNode& presence, std::string_view code) {
     return false;
 }
 
+/// The connector's own seat of an occupant JID: `a%slack@ferry.example.org/ferry` →
+/// `slack@ferry.example.org/ferry`.
+std::string connector_seat_of(const std::string& occupant) {
+    const auto at = occupant.find('@');
+    const auto percent = occupant.rfind('%', at);
+    return percent == std::string::npos || at == std::string::npos ? occupant : occupant.substr(percent + 1);
+}
+
 } // namespace
 
 Rooms::Rooms(xmpp::StanzaDispatcher& stanzas, Logger& logger) : stanzas_(stanzas), logger_(logger) {}
@@ -41,11 +49,15 @@ void Rooms::join(const std::string& room, Seat& seat) {
     logger_.info("rooms: joining " + room + " as " + seat.nick);
 }
 
-bool Rooms::seated(const std::string& room, const std::string& occupant, const std::string& nick) {
+bool Rooms::seated(const std::string& room, const std::string& occupant_jid, const std::string& nick) {
     const auto now = std::chrono::steady_clock::now();
-    auto [it, fresh] = seats_.try_emplace(room);
+    // Servers case-fold local parts: the room's answers come to the normalised JID.
+    const auto parsed = xmpp::Jid::parse(occupant_jid);
+    const std::string occupant = parsed ? parsed->full() : occupant_jid;
+    auto [it, fresh] = seats_.try_emplace({room, occupant});
     Seat& seat = it->second;
-    if (fresh || seat.occupant != occupant || seat.nick != nick) {
+    if (fresh || seat.nick != nick) {
+        seat.room = room;
         seat.occupant = occupant;
         seat.nick = nick;
         join(room, seat);
@@ -60,21 +72,36 @@ bool Rooms::seated(const std::string& room, const std::string& occupant, const s
 }
 
 std::string Rooms::failure(const std::string& room) const {
-    const auto found = seats_.find(room);
-    return found == seats_.end() ? std::string() : found->second.failure;
+    for (auto it = seats_.lower_bound({room, std::string()}); it != seats_.end() && it->first.first == room;
+         ++it)
+        if (!it->second.failure.empty())
+            return it->second.failure;
+    return {};
+}
+
+bool Rooms::own_nick(const std::string& room, const std::string& nick,
+                     const std::string& connector_seat) const {
+    for (auto it = seats_.lower_bound({room, std::string()}); it != seats_.end() && it->first.first == room;
+         ++it)
+        if (it->second.nick == nick && connector_seat_of(it->second.occupant) == connector_seat)
+            return true;
+    return false;
 }
 
 bool Rooms::handle(const xmpp::InboundStanza& in) {
     const xmpp::XmlNode& stanza = in.node;
     const std::string room = in.from.bare_string();
-    const auto found = seats_.find(room);
-    if (stanza.name() == "message" && stanza.attribute("type") == "groupchat")
-        return true; // a room's traffic to an occupant of ours, our own reflections included: never answered
+    const std::string occupant = in.to.full();
+    if (stanza.name() == "message" && stanza.attribute("type") == "groupchat") {
+        // What the room says reaches every seat of ours: only a connector's own seat passes it on, and only
+        // what did not come from that connector's seats (our own reflections).
+        const bool connector_seat = in.to.resource() == "ferry" && connector_seat_of(occupant) == occupant;
+        return !connector_seat || in.from.resource().empty() || own_nick(room, in.from.resource(), occupant);
+    }
+    const auto found = seats_.find({room, occupant});
     if (found == seats_.end() || stanza.name() != "presence")
         return false;
     Seat& seat = found->second;
-    if (in.to.full() != seat.occupant)
-        return false;
     const std::string_view type = stanza.attribute("type");
     if (type == "error") {
         seat.state = State::failed;

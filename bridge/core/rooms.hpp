@@ -3,6 +3,7 @@
 #include <chrono>
 #include <map>
 #include <string>
+#include <utility>
 
 namespace ferry::xmpp {
 class StanzaDispatcher;
@@ -14,10 +15,12 @@ namespace ferry::core {
 class Logger;
 
 /// Ferry's seats in multi-user chat rooms (XEP-0045). Messages for a room go out as groupchat from an
-/// occupant that has joined it: `<connector>@<domain>/ferry` with the mapping's nick. A seat is taken on
-/// first use and counts as joined once the room sends our own presence back (status 110); after the
-/// component stream reconnects every seat is taken again. Reflections of our own messages and the room's
-/// presence traffic end here, never as errors sent back to the room.
+/// occupant that has joined it: the connector's own seat `<connector>@<domain>/ferry` (alerts, and the seat
+/// that listens to what the room says), or one seat per remote sender `<sender>%<connector>@<domain>/ferry`
+/// with a nick such as `alice (slack)`, so XMPP users see who said what. A seat is taken on first use and
+/// counts as joined once the room sends our own presence back (status 110); after the component stream
+/// reconnects every seat is taken again. The room's presence traffic and the copies of its messages sent
+/// to our other seats end here, never as errors sent back to the room.
 class Rooms {
 public:
     Rooms(xmpp::StanzaDispatcher& stanzas, Logger& logger);
@@ -28,14 +31,22 @@ public:
     /// Why the last join of `room` failed, or empty.
     std::string failure(const std::string& room) const;
     /// Presences from rooms we sit in and groupchat messages to our occupants: handled (true), or not ours.
+    /// A live groupchat message to a connector's own seat from someone who is not one of that connector's
+    /// seats is left to the caller (false): it is what the room says, to be bridged.
     bool handle(const xmpp::InboundStanza& in);
+    /// True when `nick` in `room` is one of our seats of the connector whose own seat is `connector_seat`
+    /// (its messages came from that connector: bridging them back would echo).
+    bool own_nick(const std::string& room, const std::string& nick, const std::string& connector_seat) const;
     /// The stream reconnected: the server has forgotten every seat.
     void forget_all() { seats_.clear(); }
+    /// Rooms with at least one seat, joined or not.
+    std::size_t size() const { return seats_.size(); }
 
 private:
     enum class State { joining, joined, failed };
     struct Seat {
-        std::string occupant;
+        std::string room;
+        std::string occupant; ///< our full JID in the room
         std::string nick;
         State state = State::joining;
         std::chrono::steady_clock::time_point asked;
@@ -45,7 +56,7 @@ private:
 
     xmpp::StanzaDispatcher& stanzas_;
     Logger& logger_;
-    std::map<std::string, Seat> seats_; ///< by room bare JID
+    std::map<std::pair<std::string, std::string>, Seat> seats_; ///< by (room bare JID, occupant)
 };
 
 } // namespace ferry::core

@@ -65,6 +65,8 @@ bool Router::route(const xmpp::InboundStanza& in) {
         return false;
     if (in.from.domain() == dispatcher_.domain())
         return true; // our own traffic reflected back: never bridge it again
+    if (stanza.attribute("type") == "groupchat")
+        return route_room(in);
     const auto remote = split_remote_local(in.to.local());
     if (!remote)
         return false;
@@ -132,6 +134,57 @@ bool Router::route(const xmpp::InboundStanza& in) {
                            receipt.add_child("received", std::string(receipts_ns))
                                .set_attribute("id", std::string(reply_to->attribute("id")));
                            dispatcher_.send(receipt);
+                       }
+                   });
+    return true;
+}
+
+bool Router::route_room(const xmpp::InboundStanza& in) {
+    const xmpp::XmlNode& stanza = in.node;
+    const xmpp::XmlNode* body = stanza.child("body");
+    // History the room replays on join carries <delay/>: what was said before is not news to bridge again.
+    if (body == nullptr || stanza.child("delay", "urn:xmpp:delay") != nullptr)
+        return true;
+    const std::string room = in.from.bare_string();
+    const std::string connector = xmpp::unescape_node(in.to.local());
+    const auto snapshot = store_.snapshot();
+    std::vector<OutboxEntry> entries;
+    std::int64_t connector_id = 0;
+    for (const mappings::Mapping* mapping : snapshot->mappings_for(room)) {
+        if (mapping->connector_name != connector || !mappings::carries_outbound(mapping->direction))
+            continue;
+        Message message;
+        message.source = "xmpp";
+        message.source_id = stanza.attribute("id");
+        if (const xmpp::XmlNode* sid = stanza.child("stanza-id", "urn:xmpp:sid:0");
+            sid != nullptr && sid->attribute("by") == room)
+            message.source_id = sid->attribute("id");
+        message.from = in.from.full();
+        message.sender_name = in.from.resource();
+        message.to = room;
+        message.text = body->text();
+        message.timestamp = utc_timestamp();
+        connector_id = mapping->connector_id;
+        entries.push_back({mapping->connector_id, "mapping:" + std::to_string(mapping->id) + ":out",
+                           mapping->remote_address, to_json(message)});
+    }
+    if (entries.empty())
+        return true; // a room we sit in for alerts only
+    std::optional<SourceKey> source;
+    if (const xmpp::XmlNode* sid = stanza.child("stanza-id", "urn:xmpp:sid:0");
+        sid != nullptr && sid->attribute("by") == room && !sid->attribute("id").empty())
+        source = SourceKey{connector_id, "muc:" + room + ":" + std::string(sid->attribute("id")),
+                           std::chrono::hours(24 * 7)};
+    ++accepted_;
+    asio::co_spawn(executor_, outbox_.enqueue(std::move(entries), std::move(source)),
+                   [this, room](const std::exception_ptr& failure, EnqueueResult) {
+                       if (!failure)
+                           return;
+                       try {
+                           std::rethrow_exception(failure);
+                       } catch (const std::exception& e) {
+                           logger_.error("a message in " + room +
+                                         " could not be stored for bridging: " + e.what());
                        }
                    });
     return true;

@@ -24,7 +24,9 @@ std::optional<std::pair<std::string, std::string>> split_remote_local(std::strin
 
 /// XMPP → remote: a message from a user to a remote JID on our domain becomes a Message, is looked up in the
 /// mapping snapshot (no database round trip) and written to the outbox. A receipt (XEP-0184) is sent only
-/// after the commit; a message the store cannot take gets an error back.
+/// after the commit; a message the store cannot take gets an error back. What is said in a bridged MUC room
+/// reaches the connector's seat there (`<connector>@<domain>/ferry`) and goes to the room's outbound mappings
+/// of that connector, with the speaker's nick as the sender.
 class Router {
 public:
     Router(boost::asio::any_io_executor executor, const mappings::MappingStore& store, Outbox& outbox,
@@ -37,6 +39,10 @@ public:
     std::uint64_t accepted() const { return accepted_; }
 
 private:
+    /// A room's message to a connector's seat (Rooms let it through): into the outbox for the room's
+    /// mappings.
+    bool route_room(const xmpp::InboundStanza& in);
+
     boost::asio::any_io_executor executor_;
     const mappings::MappingStore& store_;
     Outbox& outbox_;

@@ -18,9 +18,12 @@
 #include "mappings/pg/listener.hpp"
 #include "mappings/pg/pool.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <optional>
 #include <random>
 #include <unistd.h>
@@ -68,6 +71,7 @@ struct StoreServices::Parts {
     HttpConfig http_config;
     std::optional<http::Server> http_server; ///< made by run() when http.port is set
     bool stopping = false;
+    std::function<bool()> xmpp_online;
 
     Parts(asio::any_io_executor executor, const Config& config, xmpp::StanzaDispatcher& stanzas,
           std::function<bool()> xmpp_online, Logger& logger)
@@ -82,7 +86,8 @@ struct StoreServices::Parts {
               DispatcherOptions{.owner = owner}),
           outbox_listener(executor, config.database.url, "ferry_outbox", "outbox listener", logger),
           router(executor, store, outbox, stanzas, logger), webhooks(store, outbox, metrics, logger),
-          http_api(webhooks, metrics, pool, std::move(xmpp_online)), http_config(config.http) {}
+          http_api(webhooks, metrics, pool, xmpp_online), http_config(config.http),
+          xmpp_online(std::move(xmpp_online)) {}
 
     connectors::Connector* deliverer(const ClaimedRow& row) {
         if (row.delivery.conversation.ends_with(":in"))
@@ -178,7 +183,7 @@ asio::awaitable<void> StoreServices::run(bool migrate) {
             [&p](const http::Request& request) { return p.http_api.handle(request); }, p.logger);
     }
     co_await (p.store.run() && p.outbox.run() && p.dispatcher.run() && p.outbox_listener.run() &&
-              serve_http());
+              serve_http() && keep_room_seats());
 }
 
 void StoreServices::xmpp_established() {
@@ -198,6 +203,25 @@ void StoreServices::xmpp_established() {
             if (failure)
                 p.logger.debug("outbox: could not make the rows for XMPP due after reconnecting");
         });
+}
+
+asio::awaitable<void> StoreServices::keep_room_seats() {
+    Parts& p = *parts_;
+    asio::steady_timer tick(co_await asio::this_coro::executor);
+    while (!p.stopping) {
+        // Rooms bridged outwards need Ferry's seat before anyone speaks: join (again) whatever is missing.
+        if (p.xmpp_online()) {
+            const auto snapshot = p.store.snapshot();
+            for (const mappings::Mapping& m : snapshot->mappings()) {
+                const mappings::Connector* c = snapshot->connector(m.connector_id);
+                if (m.enabled && c != nullptr && c->enabled && maps_room(m) &&
+                    mappings::carries_outbound(m.direction))
+                    p.rooms.seated(m.xmpp_address, connector_seat(c->name, p.stanzas.domain()), seat_nick(m));
+            }
+        }
+        tick.expires_after(std::chrono::seconds(1));
+        co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
 }
 
 asio::awaitable<void> StoreServices::serve_http() {

@@ -45,6 +45,7 @@ public:
 
 private:
     boost::asio::awaitable<void> serve_http();
+    boost::asio::awaitable<void> keep_room_seats();
     struct Parts;
     std::unique_ptr<Parts> parts_;
 };

@@ -4,16 +4,16 @@
 #include "bridge/core/message.hpp"
 #include "bridge/core/metrics.hpp"
 #include "bridge/core/outbox.hpp"
+#include "bridge/core/service_hooks.hpp"
+#include "bridge/core/signatures.hpp"
 #include "connectors/rest/alertmanager.hpp"
+#include "connectors/rest/preset.hpp"
 #include "mappings/mapping_store.hpp"
 #include "mappings/pg/within.hpp"
 
 #include <algorithm>
 #include <cctype>
 #include <nlohmann/json.hpp>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 namespace ferry::core {
 
@@ -29,17 +29,6 @@ std::string setting(const mappings::Connector& connector, const char* name) {
     const auto found = connector.settings.find(name);
     return found != connector.settings.end() && found->is_string() ? found->get<std::string>()
                                                                    : std::string();
-}
-
-/// Compares secrets in constant time (over their SHA-256, so lengths do not show either).
-bool same_secret(std::string_view given, std::string_view expected) {
-    unsigned char a[EVP_MAX_MD_SIZE];
-    unsigned char b[EVP_MAX_MD_SIZE];
-    unsigned int size = 0;
-    if (EVP_Digest(given.data(), given.size(), a, &size, EVP_sha256(), nullptr) != 1 ||
-        EVP_Digest(expected.data(), expected.size(), b, &size, EVP_sha256(), nullptr) != 1)
-        return false;
-    return CRYPTO_memcmp(a, b, size) == 0;
 }
 
 /// The token a request carries: `Authorization: Bearer T` (what Alertmanager's http_config sends) or
@@ -83,7 +72,10 @@ Webhooks::Webhooks(const mappings::MappingStore& store, Outbox& outbox, Metrics&
     : store_(store), outbox_(outbox), metrics_(metrics), logger_(logger), commit_timeout_(commit_timeout) {}
 
 bool Webhooks::serves_kind(std::string_view kind) {
-    return kind == "alertmanager" || kind == "grafana" || kind == "webhook";
+    if (kind == "alertmanager" || kind == "grafana" || kind == "webhook")
+        return true;
+    const connectors::rest::Preset* preset = connectors::rest::find_preset(kind);
+    return preset != nullptr && preset->receive.has_value();
 }
 
 namespace {
@@ -225,18 +217,9 @@ bool signature_matches(const http::Request& request, const std::string& secret) 
     constexpr std::string_view prefix = "sha256=";
     if (!given.starts_with(prefix))
         return false;
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int size = 0;
-    if (HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-             reinterpret_cast<const unsigned char*>(request.body.data()), request.body.size(), mac,
-             &size) == nullptr)
+    const std::string expected = hmac_sha256_hex(secret, request.body);
+    if (expected.empty())
         return false;
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string expected;
-    for (unsigned int i = 0; i < size; ++i) {
-        expected += hex[mac[i] >> 4];
-        expected += hex[mac[i] & 15];
-    }
     std::string lowered(given.substr(prefix.size()));
     for (char& c : lowered)
         c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -245,11 +228,19 @@ bool signature_matches(const http::Request& request, const std::string& secret) 
 
 } // namespace
 
-asio::awaitable<Response> Webhooks::handle(const http::Request& request, std::string_view hook) {
+asio::awaitable<Response> Webhooks::handle(const http::Request& request, std::string_view hook,
+                                           std::string_view subpath) {
     const auto snapshot = store_.snapshot();
     const mappings::Connector* connector = snapshot->connector(hook);
     if (connector == nullptr || !serves_kind(connector->kind))
         co_return json_error(404, "no webhook named \"" + std::string(hook) + "\"");
+    if (const connectors::rest::Preset* preset = connectors::rest::find_preset(connector->kind)) {
+        if (!connector->enabled)
+            co_return json_error(404, "webhook \"" + connector->name + "\" is disabled");
+        co_return co_await from_service(*preset->receive, *snapshot, *connector, request, subpath);
+    }
+    if (!subpath.empty())
+        co_return json_error(404, "no such path under webhook \"" + connector->name + "\"");
     if (request.method != "POST") {
         Response refused = json_error(405, "webhooks take POST");
         refused.headers.emplace_back("Allow", "POST");
@@ -286,9 +277,35 @@ asio::awaitable<Response> Webhooks::handle(const http::Request& request, std::st
     if (in.refusal)
         co_return std::move(*in.refusal);
 
-    const std::size_t count = in.entries.size();
+    co_return co_await commit(*connector, std::move(in.entries), std::move(in.source), in.summary,
+                              accepted(in.entries.size(), false), accepted(0, true));
+}
+
+asio::awaitable<Response> Webhooks::from_service(const connectors::rest::ReceiveSpec& spec,
+                                                 const mappings::MappingSnapshot& snapshot,
+                                                 const mappings::Connector& connector,
+                                                 const http::Request& request, std::string_view subpath) {
+    ServiceRequest in = read_service_request(spec, snapshot, connector, request, subpath,
+                                             std::chrono::system_clock::now(), logger_);
+    if (in.answer_now) {
+        if (in.answer_now->status >= 400)
+            logger_.warning("webhook " + connector.name + ": refused a request from " + request.remote +
+                            ": " + in.answer_now->body);
+        else if (!in.summary.empty())
+            logger_.info("webhook " + connector.name + ": " + in.summary);
+        co_return std::move(*in.answer_now);
+    }
+    Response ack = in.answer_after_commit;
+    co_return co_await commit(connector, std::move(in.entries), std::move(in.source), in.summary, ack, ack);
+}
+
+asio::awaitable<Response> Webhooks::commit(const mappings::Connector& connector,
+                                           std::vector<OutboxEntry> entries, std::optional<SourceKey> source,
+                                           const std::string& summary, Response on_commit,
+                                           Response on_duplicate) {
+    const std::size_t count = entries.size();
     const std::optional<EnqueueResult> result =
-        co_await pg::within(commit_timeout_, outbox_.enqueue(std::move(in.entries), std::move(in.source)));
+        co_await pg::within(commit_timeout_, outbox_.enqueue(std::move(entries), std::move(source)));
     if (!result) {
         // It stays queued and is committed once PostgreSQL answers; a resend is then recognised.
         Response busy = json_error(503, "the store did not commit in time; send again later");
@@ -297,11 +314,11 @@ asio::awaitable<Response> Webhooks::handle(const http::Request& request, std::st
     }
     if (*result == EnqueueResult::committed)
         for (std::size_t i = 0; i < count; ++i)
-            metrics_.message_in(connector->name);
-    logger_.info("webhook " + connector->name + ": " + in.summary + " → " +
+            metrics_.message_in(connector.name);
+    logger_.info("webhook " + connector.name + ": " + summary + " → " +
                  (*result == EnqueueResult::committed ? std::to_string(count) + " message(s) committed"
                                                       : std::string("already seen, nothing new")));
-    co_return accepted(count, *result == EnqueueResult::duplicate);
+    co_return *result == EnqueueResult::committed ? std::move(on_commit) : std::move(on_duplicate);
 }
 
 } // namespace ferry::core

@@ -50,12 +50,27 @@ const mappings::Mapping* mapping_of(const mappings::MappingSnapshot& snapshot,
     }
 }
 
+std::string connector_seat(std::string_view connector, std::string_view domain) {
+    return xmpp::escape_node(connector) + "@" + std::string(domain) + "/ferry";
+}
+
+std::string seat_nick(const mappings::Mapping& mapping) {
+    const auto nick = mapping.options.find("nick");
+    if (nick != mapping.options.end() && nick->is_string() && !nick->get<std::string>().empty())
+        return nick->get<std::string>();
+    return mapping.connector_name;
+}
+
 bool option_on(const nlohmann::json& options, const char* name) {
     const auto found = options.find(name);
     if (found == options.end() || !found->is_string())
         return false;
     const std::string value = found->get<std::string>();
     return value == "yes" || value == "true" || value == "1";
+}
+
+bool maps_room(const mappings::Mapping& mapping) {
+    return option_on(mapping.options, "room");
 }
 
 XmppDelivery::XmppDelivery(xmpp::StanzaDispatcher& stanzas, const mappings::MappingStore& store,
@@ -87,12 +102,17 @@ XmppDelivery::address_for(const connectors::Delivery& delivery, const mappings::
     address.to = std::get<xmpp::Jid>(to).full();
     if (mapping != nullptr && option_on(mapping->options, "room")) {
         const std::string room = std::get<xmpp::Jid>(to).bare_string();
-        const std::string occupant = xmpp::escape_node(m.source) + "@" + stanzas_.domain() + "/ferry";
-        const auto nick_option = mapping->options.find("nick");
-        const std::string nick = nick_option != mapping->options.end() && nick_option->is_string() &&
-                                         !nick_option->get<std::string>().empty()
-                                     ? nick_option->get<std::string>()
-                                     : m.source;
+        // A remote person speaks through a seat of their own (`alice (slack)`); alerts and anonymous hooks
+        // through the connector's seat with the mapping's nick.
+        std::string occupant;
+        std::string nick;
+        if (!m.from.empty()) {
+            occupant = remote_jid(m.from, m.source, stanzas_.domain()) + "/ferry";
+            nick = (m.sender_name.empty() ? m.from : m.sender_name) + " (" + m.source + ")";
+        } else {
+            occupant = connector_seat(m.source, stanzas_.domain());
+            nick = seat_nick(*mapping);
+        }
         if (!rooms_.seated(room, occupant, nick)) {
             const std::string why = rooms_.failure(room);
             return DeliveryResult::retry("not in room " + room + " yet" + (why.empty() ? "" : ": " + why),

@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 
 namespace ferry::xmpp {
@@ -26,6 +27,13 @@ class Pool;
 namespace ferry::core {
 
 class Rooms;
+
+/// The seat a connector takes in a room: `<connector>@<domain>/ferry`.
+std::string connector_seat(std::string_view connector, std::string_view domain);
+/// The nick of a connector's seat in a mapping's room: the option `nick`, else the connector's name.
+std::string seat_nick(const mappings::Mapping& mapping);
+/// True when the mapping's XMPP address is a MUC room (option room=yes).
+bool maps_room(const mappings::Mapping& mapping);
 
 /// Delivers outbox rows bound for XMPP (webhooks, alerts, remote chat → a JID) as message stanzas through
 /// the component stream. The sender is `<connector>@<domain>`, or `<remote sender>%<connector>@<domain>`

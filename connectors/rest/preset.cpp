@@ -11,8 +11,7 @@ namespace {
 using json = nlohmann::json;
 
 /// Reads `document[key]` as T, or `fallback` when absent; a wrong type is a PresetError naming the key.
-template <typename T>
-T read(const json& document, const char* key, T fallback, const std::string& where) {
+template <typename T> T read(const json& document, const char* key, T fallback, const std::string& where) {
     const auto found = document.find(key);
     if (found == document.end())
         return fallback;
@@ -110,8 +109,8 @@ ReceiveSpec parse_receive(const json& document, const std::string& where) {
     receive.reply = read<json>(document, "reply", json::object(), where);
     if (receive.text.empty() || receive.channel.empty())
         throw PresetError(where + ": text and channel pointers are needed");
-    for (const std::string* pointer : {&receive.events, &receive.channel, &receive.sender, &receive.sender_name,
-                                       &receive.text})
+    for (const std::string* pointer :
+         {&receive.events, &receive.channel, &receive.sender, &receive.sender_name, &receive.text})
         check_pointer(*pointer, where);
     if (receive.id != "path")
         check_pointer(receive.id, where + ".id");
@@ -159,7 +158,8 @@ const SettingSpec* Preset::setting(std::string_view name) const {
 
 const std::vector<SettingSpec>& common_settings() {
     static const std::vector<SettingSpec> settings = {
-        {"allow_private", false, false, "no", "yes: may reach loopback and private addresses (SSRF guard off)"},
+        {"allow_private", false, false, "no",
+         "yes: may reach loopback and private addresses (SSRF guard off)"},
         {"pace_ms", false, false, "", "least milliseconds between two messages to one destination"},
         {"timeout_ms", false, false, "30000", "how long one request may take"},
     };

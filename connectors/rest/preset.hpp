@@ -21,29 +21,29 @@ public:
 struct SettingSpec {
     std::string name;
     bool required = false;
-    bool secret = false;        ///< never printed back in full
-    std::string default_value;  ///< used when the connector does not set it
+    bool secret = false;       ///< never printed back in full
+    std::string default_value; ///< used when the connector does not set it
     std::string help;
 };
 
 /// Where a Retry-After figure is found in a rate-limit answer, and its unit.
 struct RetryAfterSource {
-    std::string header;  ///< a response header (lowercase), or
-    std::string pointer; ///< a JSON Pointer into the answer's body
+    std::string header;                  ///< a response header (lowercase), or
+    std::string pointer;                 ///< a JSON Pointer into the answer's body
     double milliseconds_per_unit = 1000; ///< 1000 for seconds, 1 for milliseconds
 };
 
 /// How a message is sent: one HTTP request built from templates, and how its answer is read.
 struct SendSpec {
     std::string method = "POST";
-    std::string url;               ///< a template
-    nlohmann::json headers;        ///< name → template
-    nlohmann::json body;           ///< a JSON template (see render_json)
-    Escape format = Escape::plain; ///< the escape of every value inserted into the body
+    std::string url;                                   ///< a template
+    nlohmann::json headers;                            ///< name → template
+    nlohmann::json body;                               ///< a JSON template (see render_json)
+    Escape format = Escape::plain;                     ///< the escape of every value inserted into the body
     nlohmann::json ok_when = nlohmann::json::object(); ///< pointer → value a 2xx answer must have
-    std::string error_at;          ///< pointer to the service's error text in an answer
+    std::string error_at;                              ///< pointer to the service's error text in an answer
     std::vector<std::string> transient_errors; ///< error texts that mean "try again" despite a 2xx/4xx
-    std::string remote_id;         ///< pointer to the id of the posted message, if the service gives one
+    std::string remote_id; ///< pointer to the id of the posted message, if the service gives one
     std::vector<RetryAfterSource> retry_after;
     int pace_ms = 0; ///< least time between two messages to one destination
 };
@@ -59,17 +59,18 @@ struct VerifySpec {
 struct ReceiveSpec {
     VerifySpec verify;
     std::string method = "POST";
-    std::string content = "json";                   ///< "json", or "form" (application/x-www-form-urlencoded)
-    nlohmann::json challenge = nlohmann::json::object(); ///< {"if": {pointer: value}, "reply": {key: pointer}}
-    std::string events;                             ///< pointer to the event (object) or events (array); "" = root
+    std::string content = "json"; ///< "json", or "form" (application/x-www-form-urlencoded)
+    nlohmann::json challenge =
+        nlohmann::json::object(); ///< {"if": {pointer: value}, "reply": {key: pointer}}
+    std::string events;           ///< pointer to the event (object) or events (array); "" = root
     nlohmann::json only = nlohmann::json::object(); ///< event pointer → value every taken event has
-    std::vector<std::string> skip_if_present;      ///< event pointers: an event with any is not a message
+    std::vector<std::string> skip_if_present;       ///< event pointers: an event with any is not a message
     std::string skip_sender_prefix_setting;         ///< a setting: senders starting with it are our own
-    std::string id;          ///< root pointer to the delivery id (dedup); "path" = the last path segment
-    std::string channel;     ///< event pointer: the remote address mappings are matched against
-    std::string sender;      ///< event pointer: the sender's id
-    std::string sender_name; ///< event pointer: the sender's display name (optional)
-    std::string text;        ///< event pointer
+    std::string id;               ///< root pointer to the delivery id (dedup); "path" = the last path segment
+    std::string channel;          ///< event pointer: the remote address mappings are matched against
+    std::string sender;           ///< event pointer: the sender's id
+    std::string sender_name;      ///< event pointer: the sender's display name (optional)
+    std::string text;             ///< event pointer
     std::string format = "plain"; ///< "mrkdwn", "markdown" or "plain": how the text is marked up
     nlohmann::json reply = nlohmann::json::object(); ///< the JSON answered when messages are taken
 };

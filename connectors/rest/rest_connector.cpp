@@ -25,7 +25,8 @@ std::string setting_text(const json& settings, const std::string& name) {
 }
 
 int positive_number(const std::string& text, const std::string& name) {
-    if (text.empty() || text.size() > 9 || !std::ranges::all_of(text, [](char c) { return c >= '0' && c <= '9'; }))
+    if (text.empty() || text.size() > 9 ||
+        !std::ranges::all_of(text, [](char c) { return c >= '0' && c <= '9'; }))
         throw std::invalid_argument(name + " is a number of milliseconds, not \"" + text + "\"");
     return std::stoi(text);
 }
@@ -149,7 +150,8 @@ asio::awaitable<DeliveryResult> RestConnector::send(const Delivery& delivery) {
             if (!rendered.empty())
                 request.headers.emplace_back(name, std::move(rendered));
         }
-        request.body = render_json(body_, ctx, send_.format).dump(-1, ' ', false, json::error_handler_t::replace);
+        request.body =
+            render_json(body_, ctx, send_.format).dump(-1, ' ', false, json::error_handler_t::replace);
     } catch (const std::exception& e) {
         co_return DeliveryResult::failed(std::string("the request could not be built: ") + e.what());
     }
@@ -161,7 +163,8 @@ asio::awaitable<DeliveryResult> RestConnector::send(const Delivery& delivery) {
     co_return judge(response);
 }
 
-asio::awaitable<std::vector<DeliveryResult>> RestConnector::send_batch(std::vector<const Delivery*> deliveries) {
+asio::awaitable<std::vector<DeliveryResult>>
+RestConnector::send_batch(std::vector<const Delivery*> deliveries) {
     std::vector<DeliveryResult> results;
     std::chrono::milliseconds waited{0};
     for (const Delivery* delivery : deliveries) {
@@ -185,7 +188,8 @@ asio::awaitable<std::vector<DeliveryResult>> RestConnector::send_batch(std::vect
 
 DeliveryResult RestConnector::judge(const http::ClientResponse& response) const {
     if (response.status == 0)
-        return response.refused ? DeliveryResult::failed(response.error) : DeliveryResult::retry(response.error);
+        return response.refused ? DeliveryResult::failed(response.error)
+                                : DeliveryResult::retry(response.error);
     const std::optional<json> body = body_json(response);
     std::string service_error = text_at(body, send_.error_at);
     if (service_error.empty() && !body)
@@ -203,14 +207,16 @@ DeliveryResult RestConnector::judge(const http::ClientResponse& response) const 
         try {
             const double value = figure.empty() ? -1 : std::stod(figure);
             if (value >= 0 && std::isfinite(value)) {
-                after = std::chrono::milliseconds(static_cast<long long>(std::ceil(value * source.milliseconds_per_unit)));
+                after = std::chrono::milliseconds(
+                    static_cast<long long>(std::ceil(value * source.milliseconds_per_unit)));
                 break;
             }
         } catch (const std::exception&) {
             // An HTTP date or garbage: the dispatcher's own backoff applies.
         }
     }
-    const bool transient = std::ranges::find(send_.transient_errors, service_error) != send_.transient_errors.end();
+    const bool transient =
+        std::ranges::find(send_.transient_errors, service_error) != send_.transient_errors.end();
     if (response.status == 429 || response.status == 408 || response.status >= 500 || transient)
         return DeliveryResult::retry(described, after);
     if (response.status < 200 || response.status >= 300)

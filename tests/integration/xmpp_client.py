@@ -117,6 +117,10 @@ class Client:
             msg.xml.append(ET.fromstring("<request xmlns='urn:xmpp:receipts'/>"))
         msg.send()
 
+    async def send_groupchat(self, room: str, body: str) -> None:
+        """Says `body` in a MUC room we have joined."""
+        self.xmpp.make_message(mto=room, mbody=body, mtype="groupchat").send()
+
     async def next_receipt(self, timeout: float = 5.0) -> str:
         """The id of the next XEP-0184 <received/> that arrives."""
         try:

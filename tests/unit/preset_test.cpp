@@ -37,13 +37,16 @@ TEST(Preset, MalformedPresetsAreRefusedWithAReason) {
     };
     EXPECT_EQ(refusal(json{{"title", "x"}}), "a preset needs a kind");
     EXPECT_EQ(refusal(json{{"kind", "x"}}), "preset x: it neither sends nor receives");
-    EXPECT_EQ(refusal(json{{"kind", "x"}, {"send", json::object()}}), "preset x.send: a url template is needed");
+    EXPECT_EQ(refusal(json{{"kind", "x"}, {"send", json::object()}}),
+              "preset x.send: a url template is needed");
     EXPECT_NE(refusal(json{{"kind", "x"}, {"send", {{"url", "{{#if a}}"}}}}).find("needs {{/if}}"),
               std::string::npos);
-    EXPECT_NE(refusal(json{{"kind", "x"}, {"send", {{"url", "u"}, {"remote_id", "id"}}}}).find("not a JSON Pointer"),
+    EXPECT_NE(refusal(json{{"kind", "x"}, {"send", {{"url", "u"}, {"remote_id", "id"}}}})
+                  .find("not a JSON Pointer"),
               std::string::npos);
-    EXPECT_NE(refusal(json{{"kind", "x"}, {"send", {{"url", "u"}, {"format", "rtf"}}}}).find("unknown escape"),
-              std::string::npos);
+    EXPECT_NE(
+        refusal(json{{"kind", "x"}, {"send", {{"url", "u"}, {"format", "rtf"}}}}).find("unknown escape"),
+        std::string::npos);
     EXPECT_NE(refusal(json{{"kind", "x"}, {"receive", {{"text", "/t"}}}}).find("text and channel"),
               std::string::npos);
     EXPECT_EQ(refusal(json{{"kind", "x"}, {"send", {{"url", "{{settings.url}}"}}}}), "accepted");

@@ -1,0 +1,291 @@
+#include "bridge/core/service_hooks.hpp"
+
+#include "bridge/core/logger.hpp"
+#include "bridge/core/message.hpp"
+#include "bridge/core/signatures.hpp"
+#include "connectors/rest/preset.hpp"
+#include "connectors/rest/styling.hpp"
+#include "mappings/mapping_snapshot.hpp"
+
+#include <boost/url/parse.hpp>
+#include <boost/url/parse_query.hpp>
+#include <nlohmann/json.hpp>
+
+namespace ferry::core {
+
+using json = nlohmann::json;
+using http::json_error;
+
+namespace {
+
+constexpr std::chrono::seconds slack_replay_window{300}; // Slack: reject requests older than five minutes
+constexpr std::chrono::hours redelivery_window{24};
+
+std::string setting(const mappings::Connector& connector, const std::string& name) {
+    const auto found = connector.settings.find(name);
+    return found != connector.settings.end() && found->is_string() ? found->get<std::string>() : std::string();
+}
+
+/// The value at `pointer` as text (numbers as digits, absent or null as empty).
+std::string text_at(const json& document, const std::string& pointer) {
+    if (pointer.empty())
+        return {};
+    try {
+        const json& value = document.at(json::json_pointer(pointer));
+        if (value.is_string())
+            return value.get<std::string>();
+        return value.is_null() ? std::string() : value.dump();
+    } catch (const json::exception&) {
+        return {};
+    }
+}
+
+bool truthy_at(const json& document, const std::string& pointer) {
+    try {
+        const json& value = document.at(json::json_pointer(pointer));
+        if (value.is_boolean())
+            return value.get<bool>();
+        if (value.is_string())
+            return !value.get_ref<const std::string&>().empty();
+        return !value.is_null();
+    } catch (const json::exception&) {
+        return false;
+    }
+}
+
+/// True when every pointer of `conditions` has exactly its value in `document`.
+bool all_match(const json& document, const json& conditions) {
+    for (const auto& [pointer, wanted] : conditions.items()) {
+        try {
+            if (document.at(json::json_pointer(pointer)) != wanted)
+                return false;
+        } catch (const json::exception&) {
+            return false;
+        }
+    }
+    return true;
+}
+
+http::Response unauthorized(const std::string& reason) {
+    return json_error(401, reason);
+}
+
+std::optional<http::Response> verify(const connectors::rest::VerifySpec& spec, const mappings::Connector& connector,
+                                     const http::Request& request, const json& body,
+                                     std::chrono::system_clock::time_point now) {
+    if (spec.scheme == "none")
+        return std::nullopt;
+    const std::string secret = setting(connector, spec.setting);
+    if (secret.empty())
+        return json_error(403, "connector \"" + connector.name + "\" has no " + spec.setting +
+                                   " setting, so its requests cannot be verified and none is taken");
+    if (spec.scheme == "slack_v0") {
+        const std::string timestamp(request.header("x-slack-request-timestamp"));
+        const std::string_view signature = request.header("x-slack-signature");
+        if (timestamp.empty() || signature.empty())
+            return unauthorized("X-Slack-Signature and X-Slack-Request-Timestamp are required");
+        long long seconds = 0;
+        try {
+            std::size_t used = 0;
+            seconds = std::stoll(timestamp, &used);
+            if (used != timestamp.size())
+                throw std::invalid_argument("trailing characters");
+        } catch (const std::exception&) {
+            return unauthorized("X-Slack-Request-Timestamp is not a number of seconds");
+        }
+        const auto sent = std::chrono::system_clock::time_point(std::chrono::seconds(seconds));
+        if (sent < now - slack_replay_window || sent > now + slack_replay_window)
+            return unauthorized("X-Slack-Request-Timestamp is more than five minutes away from now (a replay?)");
+        const std::string expected = "v0=" + hmac_sha256_hex(secret, "v0:" + timestamp + ":" + request.body);
+        if (!same_secret(signature, expected))
+            return unauthorized("X-Slack-Signature does not match the body");
+        return std::nullopt;
+    }
+    std::string given;
+    if (spec.scheme == "token_field") {
+        given = text_at(body, spec.where);
+    } else if (spec.scheme == "header") {
+        given = std::string(request.header(spec.where));
+    } else if (spec.scheme == "bearer") {
+        constexpr std::string_view bearer = "Bearer ";
+        const std::string_view authorization = request.header("authorization");
+        if (authorization.starts_with(bearer)) {
+            given = std::string(authorization.substr(bearer.size()));
+        } else if (const auto query = boost::urls::parse_origin_form(request.target); query) {
+            // Homeservers before Matrix v1.4 send the token as ?access_token=.
+            for (const auto& param : query->params())
+                if (param.key == "access_token")
+                    given = param.value;
+        }
+    }
+    if (given.empty())
+        return unauthorized("this request carries no " + spec.setting);
+    if (!same_secret(given, secret))
+        return unauthorized("wrong " + spec.setting);
+    return std::nullopt;
+}
+
+/// application/x-www-form-urlencoded as a JSON object of strings.
+std::optional<json> form_fields(const std::string& body) {
+    const auto parsed = boost::urls::parse_query(body);
+    if (!parsed)
+        return std::nullopt;
+    boost::urls::encoding_opts options;
+    options.space_as_plus = true;
+    json fields = json::object();
+    for (const auto& param : *parsed) {
+        std::string key;
+        std::string value;
+        param.key.decode(options, boost::urls::string_token::assign_to(key));
+        param.value.decode(options, boost::urls::string_token::assign_to(value));
+        fields[key] = value;
+    }
+    return fields;
+}
+
+std::string xmpp_text(const std::string& text, const std::string& format) {
+    if (format == "mrkdwn")
+        return connectors::rest::from_mrkdwn(text);
+    if (format == "markdown")
+        return connectors::rest::from_markdown(text);
+    return text;
+}
+
+} // namespace
+
+ServiceRequest read_service_request(const connectors::rest::ReceiveSpec& spec,
+                                    const mappings::MappingSnapshot& snapshot, const mappings::Connector& connector,
+                                    const http::Request& request, std::string_view subpath,
+                                    std::chrono::system_clock::time_point now, Logger& logger) {
+    ServiceRequest out;
+    const auto refuse = [&out](http::Response response) {
+        out.answer_now = std::move(response);
+        return std::move(out);
+    };
+    if (request.method != spec.method) {
+        http::Response refused = json_error(405, "this hook takes " + spec.method);
+        refused.headers.emplace_back("Allow", spec.method);
+        return refuse(std::move(refused));
+    }
+    const bool transaction_path = spec.id == "path";
+    if (transaction_path != !subpath.empty())
+        return refuse(json_error(404, transaction_path ? "this hook takes PUT …/transactions/<txnId>"
+                                                       : "no such path under this hook"));
+    json body;
+    if (spec.content == "form") {
+        const std::string_view type = request.header("content-type");
+        std::optional<json> fields;
+        if (type.starts_with("application/json")) {
+            try {
+                fields = json::parse(request.body);
+            } catch (const json::parse_error&) {
+            }
+        } else {
+            fields = form_fields(request.body);
+        }
+        if (!fields || !fields->is_object())
+            return refuse(json_error(400, "the body is neither form fields nor a JSON object"));
+        body = std::move(*fields);
+    } else {
+        try {
+            body = json::parse(request.body);
+        } catch (const json::parse_error& e) {
+            // The signature check needs the raw body only; a refusal for bad JSON must not reveal a bad token.
+            if (auto refused = verify(spec.verify, connector, request, json::object(), now))
+                return refuse(std::move(*refused));
+            return refuse(json_error(400, std::string("the body is not JSON: ") + e.what()));
+        }
+        if (!body.is_object())
+            return refuse(json_error(400, "the body is not a JSON object"));
+    }
+    if (auto refused = verify(spec.verify, connector, request, body, now))
+        return refuse(std::move(*refused));
+
+    const json challenge_if = spec.challenge.value("if", json::object());
+    if (!challenge_if.empty() && all_match(body, challenge_if)) {
+        json reply = json::object();
+        const json reply_spec = spec.challenge.value("reply", json::object());
+        for (const auto& [key, pointer] : reply_spec.items())
+            reply[key] = text_at(body, pointer.get<std::string>());
+        http::Response answer;
+        answer.body = reply.dump();
+        out.summary = "verification challenge answered";
+        return refuse(std::move(answer));
+    }
+
+    std::vector<const json*> events;
+    const json* located = &body;
+    if (!spec.events.empty()) {
+        try {
+            located = &body.at(json::json_pointer(spec.events));
+        } catch (const json::exception&) {
+            located = nullptr;
+        }
+    }
+    if (located != nullptr && located->is_array()) {
+        for (const json& event : *located)
+            events.push_back(&event);
+    } else if (located != nullptr && located->is_object()) {
+        events.push_back(located);
+    }
+
+    std::string id;
+    if (transaction_path)
+        id = std::string(subpath.substr(subpath.rfind('/') + 1));
+    else
+        id = text_at(body, spec.id);
+
+    const std::string own_prefix =
+        spec.skip_sender_prefix_setting.empty() ? std::string() : setting(connector, spec.skip_sender_prefix_setting);
+    std::size_t unmapped = 0;
+    for (const json* event : events) {
+        if (!all_match(*event, spec.only))
+            continue;
+        bool skip = false;
+        for (const std::string& pointer : spec.skip_if_present)
+            skip = skip || truthy_at(*event, pointer);
+        const std::string sender = text_at(*event, spec.sender);
+        if (skip || (!own_prefix.empty() && sender.starts_with(own_prefix)))
+            continue; // a bot's message (often our own, echoed back): bridging it would loop
+        const std::string channel = text_at(*event, spec.channel);
+        const std::string text = text_at(*event, spec.text);
+        if (channel.empty() || text.empty())
+            continue;
+        std::vector<const mappings::Mapping*> takers = snapshot.inbound(connector.name, channel);
+        for (const mappings::Mapping* m : snapshot.inbound_of(connector.name))
+            if (m->remote_address == "*")
+                takers.push_back(m);
+        if (takers.empty()) {
+            ++unmapped;
+            logger.info("webhook " + connector.name + ": no mapping takes channel " + channel +
+                        "; its message is acknowledged and not bridged");
+            continue;
+        }
+        for (const mappings::Mapping* mapping : takers) {
+            Message message;
+            message.source = connector.name;
+            message.source_id = id;
+            message.from = sender;
+            message.sender_name = text_at(*event, spec.sender_name);
+            message.to = mapping->xmpp_address;
+            message.text = xmpp_text(text, spec.format);
+            message.timestamp = utc_timestamp();
+            out.entries.push_back({connector.id, "mapping:" + std::to_string(mapping->id) + ":in",
+                                   mapping->xmpp_address, to_json(message)});
+        }
+    }
+    out.answer_after_commit.body = spec.reply.dump();
+    if (out.entries.empty()) {
+        out.summary = events.empty() ? "no events" : unmapped > 0 ? "only unmapped channels" : "nothing to bridge";
+        http::Response answer;
+        answer.body = spec.reply.dump();
+        out.answer_now = std::move(answer);
+        return out;
+    }
+    if (!id.empty() && id.size() <= 512)
+        out.source = SourceKey{connector.id, "event:" + id, std::chrono::duration_cast<std::chrono::seconds>(redelivery_window)};
+    out.summary = std::to_string(out.entries.size()) + " message(s)" + (id.empty() ? "" : " of " + id);
+    return out;
+}
+
+} // namespace ferry::core

@@ -1,0 +1,234 @@
+"""Chat services → Ferry → XMPP, and a MUC room bridged to Slack both ways, on real Prosody and ejabberd with a
+Slack fake (tests/fakes/slack.py): Events API requests signed with Slack's v0 scheme (five-minute replay window),
+url_verification, redeliveries recognised by event_id, each remote sender as their own room occupant, no echo in
+either direction; Matrix application-service transactions (idempotent by txnId), Telegram webhook updates,
+Mattermost, Rocket.Chat and Slack outgoing webhooks; every bad request refused with a JSON reason."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import urllib.parse
+
+import pytest
+
+import matrix as matrix_fake
+import mattermost as mattermost_fake
+import rocketchat as rocketchat_fake
+import slack as slack_fake
+import telegram as telegram_fake
+from ferry_cli import Cli
+from pg_world import pg_world  # noqa: F401  (module-scoped fixture)
+from test_alertmanager import BODY_NS, post
+from world_base import free_ports
+from xmpp_client import Client, run
+
+HS_TOKEN = "hs_token_from_registration"
+TG_SECRET = "tg-secret-token"
+MM_TOKEN = "w6h7erxwq3dy5xbs1qk8xz8kwr"
+RC_TOKEN = "G4hwYKzXpFmk3Sw8B"
+
+
+def request(url: str, body: bytes, headers: dict[str, str], method: str = "POST"):
+    import urllib.request
+    req = urllib.request.Request(url, data=body, method=method, headers=headers)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(req, timeout=15) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+class Services:
+    """Ferry with a Slack connector (`slack`), a Matrix one (`mx`), Telegram (`tg`), Mattermost (`mm`),
+    Rocket.Chat (`rc`) and a Slack outgoing webhook (`sw`), and the Slack fake."""
+
+    def __init__(self, pg, world, start_ferry, ferry_binary, slack) -> None:
+        self.cli = Cli(ferry_binary, pg.url)
+        self.pg = pg
+        self.world = world
+        self.slack = slack
+        assert self.cli("db", "migrate").returncode == 0
+        pg.sql("DELETE FROM outbox; DELETE FROM dead_letters; DELETE FROM message_map; DELETE FROM inbound_seen; "
+               "DELETE FROM mappings; DELETE FROM accounts; DELETE FROM connectors;")
+        self.room = f"bridge-{world.kind}-{int(time.time() * 1000) % 100000}@{world.muc_domain}"
+        alice = world.jid("alice")
+        for args in (
+            ["connector", "add", "slack", "--kind", "slack", "--setting", f"token={slack.token}",
+             "--setting", f"base_url={slack.api_url}", "--setting", f"signing_secret={slack_fake.SIGNING_SECRET}",
+             "--setting", "allow_private=yes", "--setting", "pace_ms=0"],
+            ["mapping", "add", "--xmpp", self.room, "--connector", "slack", "--remote", "C0LAN2Q65",
+             "--direction", "both", "--option", "room=yes"],
+            ["connector", "add", "mx", "--kind", "matrix", "--setting", "token=as", "--setting",
+             "base_url=https://matrix.example.org", "--setting", f"hs_token={HS_TOKEN}",
+             "--setting", "bot_user=@ferry"],
+            ["mapping", "add", "--xmpp", alice, "--connector", "mx", "--remote", matrix_fake.ROOM, "--direction", "in"],
+            ["connector", "add", "tg", "--kind", "telegram", "--setting", f"token={telegram_fake.TOKEN}",
+             "--setting", f"secret_token={TG_SECRET}"],
+            ["mapping", "add", "--xmpp", alice, "--connector", "tg", "--remote", str(telegram_fake.CHAT),
+             "--direction", "in"],
+            ["connector", "add", "mm", "--kind", "mattermost", "--setting", "webhook_url=https://mm.example.org/hooks/x",
+             "--setting", f"token={MM_TOKEN}"],
+            ["mapping", "add", "--xmpp", alice, "--connector", "mm", "--remote", "town-square", "--direction", "in"],
+            ["connector", "add", "rc", "--kind", "rocketchat", "--setting", "webhook_url=https://rc.example.org/hooks/x/y",
+             "--setting", f"token={RC_TOKEN}"],
+            ["mapping", "add", "--xmpp", alice, "--connector", "rc", "--remote", "general", "--direction", "in"],
+            ["connector", "add", "sw", "--kind", "slack-webhook", "--setting", "webhook_url=https://hooks.slack.com/x",
+             "--setting", "token=legacy-token"],
+            ["mapping", "add", "--xmpp", alice, "--connector", "sw", "--remote", "ops", "--direction", "in"],
+        ):
+            self.cli.ok(*args)
+        (port,) = free_ports(1)
+        self.base = f"http://127.0.0.1:{port}/hooks"
+        self.ferry = start_ferry(env={"FERRY_DATABASE_URL": pg.url, "FERRY_HTTP_PORT": str(port),
+                                      "no_proxy": "127.0.0.1,localhost"})
+        self.ferry.wait_connected(timeout=10)
+        self.ferry.wait_for_log(r"http: listening on", timeout=10)
+        self.ferry.wait_for_log(r"mapping store: loaded", timeout=10)
+
+    def slack_event(self, document: dict, **signing) -> tuple[int, str]:
+        body = json.dumps(document).encode()
+        headers = {"Content-Type": "application/json", **slack_fake.signature_headers(body, **signing)}
+        return request(f"{self.base}/slack", body, headers)
+
+
+@pytest.fixture
+def services(pg_world, world, start_ferry, ferry_binary):  # noqa: F811
+    slack = slack_fake.Slack()
+    try:
+        yield Services(pg_world, world, start_ferry, ferry_binary, slack)
+    finally:
+        slack.close()
+
+
+def test_room_bridged_to_slack_both_ways_without_echo(services, world):
+    s = services
+
+    async def scenario():
+        async with Client(world, "alice") as alice:
+            await alice.join_room(s.room, "alice")
+            s.ferry.wait_for_log(r"rooms: joined " + s.room.replace(".", r"\.") + " as slack", timeout=10)
+            # XMPP → Slack: what alice says in the room is posted to the channel under her nick.
+            await alice.send_groupchat(s.room, "hello *slack* <team>")
+            posted = await asyncio.to_thread(s.slack.wait_for, 1)  # the loop must run to send the message
+            assert posted[0].json() == {"channel": "C0LAN2Q65", "text": "hello *slack* &lt;team&gt;",
+                                        "username": "alice"}
+            # Slack → XMPP: a signed message event appears in the room from the sender's own occupant.
+            status, text = s.slack_event(slack_fake.message_event("hi from <@U024BE7LH|bob> &amp; co"))
+            assert (status, text) == (200, "{}"), text
+            while True:
+                msg = await alice.next_message(timeout=10)
+                if msg.get("from") != f"{s.room}/alice":
+                    break
+            assert msg.get("type") == "groupchat"
+            assert msg.get("from") == f"{s.room}/U061F7AUR (slack)"
+            assert msg.find(BODY_NS).text == "hi from @bob & co"
+            # Slack redelivers the same event_id (it did not see our 200 in time): not shown again.
+            assert s.slack_event(slack_fake.message_event("hi from <@U024BE7LH|bob> &amp; co"))[0] == 200
+            # Slack's own copy of what Ferry posted (bot_id set) is not bridged back into the room.
+            assert s.slack_event(slack_fake.message_event("hello *slack*", event_id="Ev2", bot_id="B0FFV41KK",
+                                                          subtype="bot_message"))[0] == 200
+            await alice.no_message(2.0)
+        # The room's copy of the Slack user's message reached Ferry's Slack seat: it must not go back to Slack.
+        assert len(s.slack.posted()) == 1, s.slack.posted()
+
+    run(scenario())
+
+
+def test_slack_url_verification_and_refusals(services):
+    s = services
+    challenge = {"token": "Jhj5dZrVaK7ZwHHjRyZWjbDl", "type": "url_verification",
+                 "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}
+    assert s.slack_event(challenge) == (200, json.dumps({"challenge": challenge["challenge"]}, separators=(",", ":")))
+    event = slack_fake.message_event("x", event_id="Ev3")
+    body = json.dumps(event).encode()
+    cases = {
+        "unsigned": {"Content-Type": "application/json"},
+        "wrong secret": slack_fake.signature_headers(body, secret="not-the-secret"),
+        "replayed": slack_fake.signature_headers(body, timestamp=int(time.time()) - 6 * 60),
+        "from the future": slack_fake.signature_headers(body, timestamp=int(time.time()) + 6 * 60),
+    }
+    for name, headers in cases.items():
+        status, text = request(f"{s.base}/slack", body, {"Content-Type": "application/json", **headers})
+        assert status == 401 and json.loads(text)["error"], (name, status, text)
+    tampered = slack_fake.signature_headers(body)
+    status, text = request(f"{s.base}/slack", body.replace(b'"x"', b'"y"'), {"Content-Type": "application/json",
+                                                                            **tampered})
+    assert status == 401, text
+    status, text = request(f"{s.base}/slack", b"{not json", {"Content-Type": "application/json",
+                                                             **slack_fake.signature_headers(b"{not json")})
+    assert status == 400 and "not JSON" in json.loads(text)["error"]
+    assert s.pg.sql("SELECT count(*) FROM outbox").strip() == "0"
+
+
+def test_matrix_transactions_are_idempotent_by_txn_id(services, world):
+    s = services
+    url = f"{s.base}/mx/_matrix/app/v1/transactions/txn-1"
+    events = {"events": [matrix_fake.room_message("hello from *matrix*"),
+                         matrix_fake.room_message("my own echo", sender="@ferry_bot:example.org"),
+                         {"type": "m.room.member", "room_id": matrix_fake.ROOM, "sender": "@bob:example.org",
+                          "state_key": "@bob:example.org", "content": {"membership": "join"}}]}
+    body = json.dumps(events).encode()
+    auth = {"Content-Type": "application/json", "Authorization": f"Bearer {HS_TOKEN}"}
+
+    async def scenario():
+        async with Client(world, "alice") as alice:
+            assert request(url, body, auth, method="PUT") == (200, "{}")
+            assert request(url, body, auth, method="PUT") == (200, "{}")  # the homeserver retries the txn
+            msg = await alice.next_message(timeout=10)
+            assert msg.find(BODY_NS).text == "hello from *matrix*"
+            assert msg.get("from") == f"\\40alice\\3aexample.org%mx@{world.component_domain}"
+            await alice.no_message(2.0)
+
+    run(scenario())
+    status, text = request(url, body, {"Content-Type": "application/json", "Authorization": "Bearer nope"}, "PUT")
+    assert status == 401, text
+    # Older homeservers put the token in the query string.
+    legacy = f"{s.base}/mx/_matrix/app/v1/transactions/txn-2?access_token={HS_TOKEN}"
+    assert request(legacy, json.dumps({"events": []}).encode(), {"Content-Type": "application/json"}, "PUT")[0] == 200
+    assert request(f"{s.base}/mx", body, auth, "PUT")[0] == 404
+    assert request(url, body, auth, "POST")[0] == 405
+
+
+def test_telegram_mattermost_rocketchat_and_slack_outgoing_webhooks(services, world):
+    s = services
+
+    async def scenario():
+        async with Client(world, "alice") as alice:
+            tg = json.dumps(telegram_fake.update("from *telegram*")).encode()
+            assert request(f"{s.base}/tg", tg, {"Content-Type": "application/json"})[0] == 401
+            ok = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": TG_SECRET}
+            assert request(f"{s.base}/tg", tg, ok)[0] == 200
+            bot = json.dumps(telegram_fake.update("a bot", update_id=10001, is_bot=True)).encode()
+            assert request(f"{s.base}/tg", bot, ok)[0] == 200
+            msg = await alice.next_message(timeout=10)
+            assert msg.find(BODY_NS).text == "from *telegram*"
+            assert msg.get("from") == f"alice_tg%tg@{world.component_domain}"
+
+            form = urllib.parse.urlencode(mattermost_fake.outgoing("from **mattermost** \\*", token=MM_TOKEN)).encode()
+            forms = {"Content-Type": "application/x-www-form-urlencoded"}
+            assert request(f"{s.base}/mm", form, forms)[0] == 200
+            msg = await alice.next_message(timeout=10)
+            assert msg.find(BODY_NS).text == "from *mattermost* *"
+            assert msg.get("from") == f"bob%mm@{world.component_domain}"
+            wrong = urllib.parse.urlencode(mattermost_fake.outgoing("x", token="wrong")).encode()
+            assert request(f"{s.base}/mm", wrong, forms)[0] == 401
+
+            rc = json.dumps(rocketchat_fake.outgoing("from rocket", token=RC_TOKEN)).encode()
+            assert request(f"{s.base}/rc", rc, {"Content-Type": "application/json"})[0] == 200
+            msg = await alice.next_message(timeout=10)
+            assert msg.find(BODY_NS).text == "from rocket"
+            assert msg.get("from") == f"carol%rc@{world.component_domain}"
+
+            legacy = urllib.parse.urlencode({"token": "legacy-token", "team_id": "T0001", "channel_id": "C2147483705",
+                                             "channel_name": "ops", "timestamp": "1355517523.000005",
+                                             "user_id": "U2147483697", "user_name": "Steve",
+                                             "text": "googlebot: What is the air-speed &lt;velocity&gt;?"}).encode()
+            assert request(f"{s.base}/sw", legacy, forms)[0] == 200
+            msg = await alice.next_message(timeout=10)
+            assert msg.find(BODY_NS).text == "googlebot: What is the air-speed <velocity>?"
+            await alice.no_message(1.0)
+
+    run(scenario())
