@@ -277,8 +277,9 @@ asio::awaitable<Response> Webhooks::handle(const http::Request& request, std::st
     if (in.refusal)
         co_return std::move(*in.refusal);
 
+    const std::size_t count = in.entries.size();
     co_return co_await commit(*connector, std::move(in.entries), std::move(in.source), in.summary,
-                              accepted(in.entries.size(), false), accepted(0, true));
+                              accepted(count, false), accepted(count, true));
 }
 
 asio::awaitable<Response> Webhooks::from_service(const connectors::rest::ReceiveSpec& spec,

@@ -154,7 +154,10 @@ def test_removing_a_referenced_connector_is_refused(ops, pg_world):  # noqa: F81
 
 BAD_CONNECTOR_INPUT = [
     (["connector", "add", "Ops!", "--kind", "log"], "invalid connector name \"Ops!\""),
-    (["connector", "add", "ops", "--kind", "slack"], "unknown connector kind \"slack\" (known: log, alertmanager, grafana, webhook)"),
+    (["connector", "add", "ops", "--kind", "irc"],
+     "unknown connector kind \"irc\" (known: log, alertmanager, grafana, webhook, discord, http-json, matrix, "
+     "mattermost, rocketchat, slack-webhook, slack, telegram)"),
+    (["connector", "add", "ops", "--kind", "slack"], "connector kind slack needs --setting token=..."),
     (["connector", "add", "ops"], "--kind is required"),
     (["connector", "add", "am", "--kind", "alertmanager", "--setting", "dedup_window=5m"],
      "dedup_window is a number of seconds (0-9999999), not \"5m\""),
