@@ -336,7 +336,8 @@ async def measure(args, c2s_port: int, out_path: str, pids: dict[str, int], pg_d
     result["client_cpu_us_per_msg"] = round(client_cpu / n * 1e6, 2)
     # If this machine ran nothing else: its cores divided by the CPU all four parties spend per message.
     total = (result["ferry_cpu_us_per_msg_schedstat"] + result["postgres_cpu_us_per_msg_schedstat"]
-             + result["prosody_cpu_us_per_msg_schedstat"] + result["client_cpu_us_per_msg"])
+             + result["prosody_cpu_us_per_msg_schedstat"] + result["client_cpu_us_per_msg"]
+             + result.get("sink_cpu_us_per_msg_schedstat", 0))
     result["cpu_bound_msgs_per_s"] = round((os.cpu_count() or 1) * 1e6 / total) if total > 0 else None
     return result
 
@@ -348,6 +349,9 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=20000, help="messages to send (default 20000)")
     parser.add_argument("--rate", type=float, default=0.0, help="messages/s; 0 = flood (default)")
     parser.add_argument("--json", metavar="FILE", help="also write the result as JSON to FILE")
+    parser.add_argument("--sink", choices=["log", "http"], default="log",
+                        help="log: the log connector writes a file; http: an http-json connector POSTs to "
+                             "bench/http_sink.py on loopback (XMPP → webhook)")
     args = parser.parse_args()
     if not (1 <= args.messages <= 1_000_000 and 0 <= args.rate <= 1_000_000):
         parser.error("--messages must be in [1, 1e6], --rate in [0, 1e6]")
@@ -374,8 +378,18 @@ def main() -> int:
         ferry_env = {**base_env, "FERRY_DATABASE_URL": url}
         out_path = os.path.join(workdir, "ops.jsonl")
         run_checked([ferry_bin, "db", "migrate"], ferry_env, "ferry db migrate")
-        run_checked([ferry_bin, "connector", "add", CONNECTOR, "--kind", "log", "--setting", f"path={out_path}"],
-                    ferry_env, "ferry connector add")
+        sink = None
+        if args.sink == "http":
+            sink_port = free_port()
+            sink = processes.start([sys.executable, os.path.join(REPO, "bench", "http_sink.py"), str(sink_port),
+                                    out_path], os.path.join(workdir, "sink.out"), base_env, workdir)
+            wait_for_port(sink_port, sink, "HTTP sink", os.path.join(workdir, "sink.out"), 10)
+            run_checked([ferry_bin, "connector", "add", CONNECTOR, "--kind", "http-json", "--setting",
+                         f"url=http://127.0.0.1:{sink_port}/hook", "--setting", "allow_private=yes"],
+                        ferry_env, "ferry connector add")
+        else:
+            run_checked([ferry_bin, "connector", "add", CONNECTOR, "--kind", "log", "--setting",
+                         f"path={out_path}"], ferry_env, "ferry connector add")
         run_checked([ferry_bin, "mapping", "add", "--xmpp", f"{USER}@{HOST}", "--connector", CONNECTOR,
                      "--remote", "ops", "--direction", "out"], ferry_env, "ferry mapping add")
 
@@ -396,6 +410,8 @@ def main() -> int:
                                  "127.0.0.1", "--component.port", str(component_port), "--component.secret",
                                  SECRET, "--log.level", "warning"], ferry_log, ferry_env, workdir)
         pids = {"ferry": ferry.pid, "prosody": prosody.pid}
+        if sink is not None:
+            pids["sink"] = sink.pid
         print(f"pids: ferry={ferry.pid} prosody={prosody.pid}", file=sys.stderr, flush=True)
         budget = 120 + args.messages / 200.0 + (args.messages / args.rate if args.rate > 0 else 0)
         result = asyncio.run(asyncio.wait_for(
@@ -429,7 +445,8 @@ def main() -> int:
     print(f"CPU us/msg (stat; schedstat): ferry {r['ferry_cpu_us_per_msg']}; {r['ferry_cpu_us_per_msg_schedstat']}"
           f"  postgres({r['postgres_processes']} procs) {r['postgres_cpu_us_per_msg']}; "
           f"{r['postgres_cpu_us_per_msg_schedstat']}  prosody {r['prosody_cpu_us_per_msg']}; "
-          f"{r['prosody_cpu_us_per_msg_schedstat']}  client {r['client_cpu_us_per_msg']}")
+          f"{r['prosody_cpu_us_per_msg_schedstat']}  client {r['client_cpu_us_per_msg']}"
+          + (f"  sink {r['sink_cpu_us_per_msg_schedstat']}" if "sink_cpu_us_per_msg_schedstat" in r else ""))
     print(f"PostgreSQL by process (us/msg): {r['postgres_cpu_us_per_msg_by_role']}")
     print(f"CPU-bound ceiling on {info['nproc']} idle cores: {r['cpu_bound_msgs_per_s']} msgs/s")
     if ferry_warnings:

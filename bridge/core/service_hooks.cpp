@@ -23,7 +23,8 @@ constexpr std::chrono::hours redelivery_window{24};
 
 std::string setting(const mappings::Connector& connector, const std::string& name) {
     const auto found = connector.settings.find(name);
-    return found != connector.settings.end() && found->is_string() ? found->get<std::string>() : std::string();
+    return found != connector.settings.end() && found->is_string() ? found->get<std::string>()
+                                                                   : std::string();
 }
 
 /// The value at `pointer` as text (numbers as digits, absent or null as empty).
@@ -70,9 +71,9 @@ http::Response unauthorized(const std::string& reason) {
     return json_error(401, reason);
 }
 
-std::optional<http::Response> verify(const connectors::rest::VerifySpec& spec, const mappings::Connector& connector,
-                                     const http::Request& request, const json& body,
-                                     std::chrono::system_clock::time_point now) {
+std::optional<http::Response> verify(const connectors::rest::VerifySpec& spec,
+                                     const mappings::Connector& connector, const http::Request& request,
+                                     const json& body, std::chrono::system_clock::time_point now) {
     if (spec.scheme == "none")
         return std::nullopt;
     const std::string secret = setting(connector, spec.setting);
@@ -95,7 +96,8 @@ std::optional<http::Response> verify(const connectors::rest::VerifySpec& spec, c
         }
         const auto sent = std::chrono::system_clock::time_point(std::chrono::seconds(seconds));
         if (sent < now - slack_replay_window || sent > now + slack_replay_window)
-            return unauthorized("X-Slack-Request-Timestamp is more than five minutes away from now (a replay?)");
+            return unauthorized(
+                "X-Slack-Request-Timestamp is more than five minutes away from now (a replay?)");
         const std::string expected = "v0=" + hmac_sha256_hex(secret, "v0:" + timestamp + ":" + request.body);
         if (!same_secret(signature, expected))
             return unauthorized("X-Slack-Signature does not match the body");
@@ -154,9 +156,10 @@ std::string xmpp_text(const std::string& text, const std::string& format) {
 } // namespace
 
 ServiceRequest read_service_request(const connectors::rest::ReceiveSpec& spec,
-                                    const mappings::MappingSnapshot& snapshot, const mappings::Connector& connector,
-                                    const http::Request& request, std::string_view subpath,
-                                    std::chrono::system_clock::time_point now, Logger& logger) {
+                                    const mappings::MappingSnapshot& snapshot,
+                                    const mappings::Connector& connector, const http::Request& request,
+                                    std::string_view subpath, std::chrono::system_clock::time_point now,
+                                    Logger& logger) {
     ServiceRequest out;
     const auto refuse = [&out](http::Response response) {
         out.answer_now = std::move(response);
@@ -190,7 +193,8 @@ ServiceRequest read_service_request(const connectors::rest::ReceiveSpec& spec,
         try {
             body = json::parse(request.body);
         } catch (const json::parse_error& e) {
-            // The signature check needs the raw body only; a refusal for bad JSON must not reveal a bad token.
+            // The signature check needs the raw body only; a refusal for bad JSON must not reveal a bad
+            // token.
             if (auto refused = verify(spec.verify, connector, request, json::object(), now))
                 return refuse(std::move(*refused));
             return refuse(json_error(400, std::string("the body is not JSON: ") + e.what()));
@@ -235,8 +239,9 @@ ServiceRequest read_service_request(const connectors::rest::ReceiveSpec& spec,
     else
         id = text_at(body, spec.id);
 
-    const std::string own_prefix =
-        spec.skip_sender_prefix_setting.empty() ? std::string() : setting(connector, spec.skip_sender_prefix_setting);
+    const std::string own_prefix = spec.skip_sender_prefix_setting.empty()
+                                       ? std::string()
+                                       : setting(connector, spec.skip_sender_prefix_setting);
     std::size_t unmapped = 0;
     for (const json* event : events) {
         if (!all_match(*event, spec.only))
@@ -276,14 +281,17 @@ ServiceRequest read_service_request(const connectors::rest::ReceiveSpec& spec,
     }
     out.answer_after_commit.body = spec.reply.dump();
     if (out.entries.empty()) {
-        out.summary = events.empty() ? "no events" : unmapped > 0 ? "only unmapped channels" : "nothing to bridge";
+        out.summary = events.empty() ? "no events"
+                      : unmapped > 0 ? "only unmapped channels"
+                                     : "nothing to bridge";
         http::Response answer;
         answer.body = spec.reply.dump();
         out.answer_now = std::move(answer);
         return out;
     }
     if (!id.empty() && id.size() <= 512)
-        out.source = SourceKey{connector.id, "event:" + id, std::chrono::duration_cast<std::chrono::seconds>(redelivery_window)};
+        out.source = SourceKey{connector.id, "event:" + id,
+                               std::chrono::duration_cast<std::chrono::seconds>(redelivery_window)};
     out.summary = std::to_string(out.entries.size()) + " message(s)" + (id.empty() ? "" : " of " + id);
     return out;
 }

@@ -39,8 +39,9 @@ struct ServiceRequest {
 /// logged, not refused: services retry refusals (a Matrix homeserver forever) and disable endpoints that
 /// keep failing.
 ServiceRequest read_service_request(const connectors::rest::ReceiveSpec& spec,
-                                    const mappings::MappingSnapshot& snapshot, const mappings::Connector& connector,
-                                    const http::Request& request, std::string_view subpath,
-                                    std::chrono::system_clock::time_point now, Logger& logger);
+                                    const mappings::MappingSnapshot& snapshot,
+                                    const mappings::Connector& connector, const http::Request& request,
+                                    std::string_view subpath, std::chrono::system_clock::time_point now,
+                                    Logger& logger);
 
 } // namespace ferry::core

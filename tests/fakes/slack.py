@@ -94,3 +94,21 @@ class Slack(FakeService):
         return [json.loads(r.body) for r in self.taken() if r.path == "/api/chat.postMessage"
                 and r.headers.get("authorization") == f"Bearer {self.token}"
                 and json.loads(r.body).get("channel") in self.channels]
+
+
+if __name__ == "__main__":
+    # A Slack to try the bridge with by hand: prints what Ferry posts; see the README.
+    import sys
+    fake = Slack(token=sys.argv[1] if len(sys.argv) > 1 else "xoxb-ferry-test")
+    print(f"fake Slack Web API at {fake.api_url} (token {fake.token}, channel C0LAN2Q65); Ctrl-C to stop",
+          flush=True)
+    seen = 0
+    try:
+        while True:
+            time.sleep(0.2)
+            posted = fake.posted()
+            for body in posted[seen:]:
+                print(f"#{body['channel']} <{body.get('username', '?')}> {body['text']}", flush=True)
+            seen = len(posted)
+    except KeyboardInterrupt:
+        fake.close()
