@@ -42,8 +42,13 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PG_SCRIPT = os.path.join(REPO, "scripts", "testworld", "postgres.sh")
 USER, PASSWORD = "alice", "alicepass"
 CONNECTOR = "benchlog"
-TARGET = f"ops%{CONNECTOR}@{COMPONENT}"
+TARGET = "{remote}%" + CONNECTOR + "@" + COMPONENT
 MESSAGE = "<message to='" + TARGET + "' type='chat' id='{id}'><body>{text}</body></message>"
+
+
+def remote(i: int, targets: int) -> str:
+    """The remote address of message i: `ops`, or with several targets `ops0` … round robin."""
+    return "ops" if targets <= 1 else f"ops{i % targets}"
 
 
 class SendingClient(Client):
@@ -196,7 +201,8 @@ async def wait_lines(path: str, want: int, stall_s: float, limit_s: float) -> in
 
 # --- one run -------------------------------------------------------------------------------------------------
 
-async def send_all(client: SendingClient, run_id: str, n: int, rate: float, loads: list[float]) -> float:
+async def send_all(client: SendingClient, run_id: str, n: int, rate: float, loads: list[float],
+                   targets: int = 1) -> float:
     """Sends n messages (texts `{run_id}-{i}`); returns seconds spent sending. Keeps the socket buffer short."""
     transport = client.transport
     started = time.monotonic()
@@ -219,7 +225,7 @@ async def send_all(client: SendingClient, run_id: str, n: int, rate: float, load
                 await asyncio.sleep(0.001)
                 continue
             upto = min(n, sent + batch)
-        transport.write("".join(MESSAGE.format(id=f"m{i}", text=f"{run_id}-{i}")
+        transport.write("".join(MESSAGE.format(remote=remote(i, targets), id=f"m{i}", text=f"{run_id}-{i}")
                                 for i in range(sent, upto)).encode())
         sent = upto
         if rate <= 0:
@@ -243,7 +249,8 @@ async def measure(args, c2s_port: int, out_path: str, pids: dict[str, int], pg_d
                                f"{tail(ferry_log)}") from None
         # Warm-up: the whole path works (the mapping snapshot may load a moment after the stream is up).
         for attempt in range(40):
-            client.send(MESSAGE.format(id=f"w{attempt}", text=f"warmup-{attempt}"))
+            client.send(MESSAGE.format(remote=remote(0, 1 if args.targets <= 1 else 2), id=f"w{attempt}",
+                                       text=f"warmup-{attempt}"))
             if await wait_lines(out_path, 1, 0.5, 0.5) >= 1:
                 break
         else:
@@ -259,7 +266,7 @@ async def measure(args, c2s_port: int, out_path: str, pids: dict[str, int], pg_d
         pg_before = pg_cpu(pg_data)
         client_before = own_cpu_seconds()
         t0 = time.monotonic()
-        send_s = await send_all(client, run_id, args.messages, args.rate, loads)
+        send_s = await send_all(client, run_id, args.messages, args.rate, loads, args.targets)
         limit = 60 + args.messages / 500.0
         while True:
             got = await wait_lines(out_path, baseline_lines + args.messages, 1.0, 1.0)
@@ -308,7 +315,8 @@ async def measure(args, c2s_port: int, out_path: str, pids: dict[str, int], pg_d
     n = args.messages
     span_s = (last_delivered - first_ts) / 1000.0 if delivered else float("nan")
     result = {
-        "mode": "flood" if args.rate <= 0 else f"paced {args.rate:g}/s",
+        "mode": ("flood" if args.rate <= 0 else f"paced {args.rate:g}/s") + f", {args.sink} sink, "
+                f"{args.targets} target(s)",
         "messages": n,
         "delivered_unique": delivered,
         "missing": missing,
@@ -349,6 +357,8 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=20000, help="messages to send (default 20000)")
     parser.add_argument("--rate", type=float, default=0.0, help="messages/s; 0 = flood (default)")
     parser.add_argument("--json", metavar="FILE", help="also write the result as JSON to FILE")
+    parser.add_argument("--targets", type=int, default=1,
+                        help="remote addresses (mappings, so conversations delivered in parallel), round robin")
     parser.add_argument("--sink", choices=["log", "http"], default="log",
                         help="log: the log connector writes a file; http: an http-json connector POSTs to "
                              "bench/http_sink.py on loopback (XMPP → webhook)")
@@ -390,8 +400,9 @@ def main() -> int:
         else:
             run_checked([ferry_bin, "connector", "add", CONNECTOR, "--kind", "log", "--setting",
                          f"path={out_path}"], ferry_env, "ferry connector add")
-        run_checked([ferry_bin, "mapping", "add", "--xmpp", f"{USER}@{HOST}", "--connector", CONNECTOR,
-                     "--remote", "ops", "--direction", "out"], ferry_env, "ferry mapping add")
+        for t in range(args.targets):
+            run_checked([ferry_bin, "mapping", "add", "--xmpp", f"{USER}@{HOST}", "--connector", CONNECTOR,
+                         "--remote", remote(t, args.targets), "--direction", "out"], ferry_env, "ferry mapping add")
 
         c2s_port, component_port = free_port(), free_port()
         while component_port == c2s_port:

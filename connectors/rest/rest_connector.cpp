@@ -100,21 +100,36 @@ void check_settings(const Preset& preset, const json& settings) {
     }
 }
 
-RestConnector::RestConnector(const Preset& preset, const json& settings, http::Client& client)
-    : send_(preset.send.value()), settings_(json::object()), body_(preset.send->body), client_(client) {
+namespace {
+
+json merged_settings(const Preset& preset, const json& settings) {
     check_settings(preset, settings);
+    json merged = json::object();
     for (const auto& spec : preset.settings)
         if (!spec.default_value.empty())
-            settings_[spec.name] = spec.default_value;
+            merged[spec.name] = spec.default_value;
     for (const auto& [name, value] : settings.items())
-        settings_[name] = value;
+        merged[name] = value;
+    return merged;
+}
+
+json body_of(const SendSpec& send, const json& settings) {
+    const std::string custom = setting_text(settings, "body_template");
+    return custom.empty() ? send.body : json::parse(custom);
+}
+
+} // namespace
+
+RestConnector::RestConnector(const Preset& preset, const json& settings, http::Client& client)
+    : send_(preset.send.value()), settings_(merged_settings(preset, settings)), url_(send_.url),
+      body_(body_of(send_, settings_), send_.format), client_(client) {
+    for (const auto& [name, value] : send_.headers.items())
+        headers_.emplace_back(name, Template(value.get<std::string>()));
     allow_private_ = setting_text(settings_, "allow_private") == "yes";
     const std::string pace = setting_text(settings_, "pace_ms");
     pace_ = std::chrono::milliseconds(pace.empty() ? send_.pace_ms : positive_number(pace, "pace_ms"));
     if (const std::string timeout = setting_text(settings_, "timeout_ms"); !timeout.empty())
         timeout_ = std::chrono::milliseconds(positive_number(timeout, "timeout_ms"));
-    if (const std::string body = setting_text(settings_, "body_template"); !body.empty())
-        body_ = json::parse(body);
 }
 
 json RestConnector::context(const Delivery& delivery) const {
@@ -144,14 +159,13 @@ asio::awaitable<DeliveryResult> RestConnector::send(const Delivery& delivery) {
     try {
         const json ctx = context(delivery);
         request.method = send_.method;
-        request.url = Template(send_.url).render(ctx);
-        for (const auto& [name, value] : send_.headers.items()) {
-            std::string rendered = Template(value.get<std::string>()).render(ctx);
+        request.url = url_.render(ctx);
+        for (const auto& [name, header] : headers_) {
+            std::string rendered = header.render(ctx);
             if (!rendered.empty())
                 request.headers.emplace_back(name, std::move(rendered));
         }
-        request.body =
-            render_json(body_, ctx, send_.format).dump(-1, ' ', false, json::error_handler_t::replace);
+        request.body = body_.render(ctx).dump(-1, ' ', false, json::error_handler_t::replace);
     } catch (const std::exception& e) {
         co_return DeliveryResult::failed(std::string("the request could not be built: ") + e.what());
     }

@@ -7,6 +7,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace ferry::http {
 class Client;
@@ -38,7 +40,9 @@ private:
 
     const SendSpec& send_;
     nlohmann::json settings_;
-    nlohmann::json body_; ///< the preset's body, or the connector's body_template
+    Template url_;
+    std::vector<std::pair<std::string, Template>> headers_;
+    JsonTemplate body_; ///< the preset's body, or the connector's body_template
     http::Client& client_;
     bool allow_private_ = false;
     std::chrono::milliseconds pace_{0};

@@ -236,35 +236,78 @@ nlohmann::json Template::value(const nlohmann::json& context) const {
     return lookup(scopes, nodes_.front().text);
 }
 
+struct JsonTemplate::Node {
+    enum class Kind { literal, text, array, object };
+    Kind kind = Kind::literal;
+    nlohmann::json literal;
+    std::optional<Template> text;
+    std::vector<Node> items;
+    std::vector<std::pair<std::string, Node>> members;
+
+    static Node compile(const nlohmann::json& body, Escape escape) {
+        Node node;
+        if (body.is_string()) {
+            node.kind = Kind::text;
+            node.text.emplace(body.get<std::string>(), escape);
+        } else if (body.is_array()) {
+            node.kind = Kind::array;
+            for (const auto& item : body)
+                node.items.push_back(compile(item, escape));
+        } else if (body.is_object()) {
+            node.kind = Kind::object;
+            for (const auto& [key, item] : body.items())
+                node.members.emplace_back(key, compile(item, escape));
+        } else {
+            node.literal = body;
+        }
+        return node;
+    }
+
+    nlohmann::json render(const nlohmann::json& context) const {
+        switch (kind) {
+        case Kind::text:
+            if (text->single_value()) {
+                nlohmann::json value = text->value(context);
+                if (!value.is_string())
+                    return value;
+            }
+            return text->render(context); // strings still get their escape
+        case Kind::array: {
+            nlohmann::json out = nlohmann::json::array();
+            for (const Node& item : items)
+                out.push_back(item.render(context));
+            return out;
+        }
+        case Kind::object: {
+            nlohmann::json out = nlohmann::json::object();
+            for (const auto& [key, item] : members) {
+                nlohmann::json rendered = item.render(context);
+                if (rendered.is_null() ||
+                    (rendered.is_string() && rendered.get_ref<const std::string&>().empty()))
+                    continue;
+                out[key] = std::move(rendered);
+            }
+            return out;
+        }
+        case Kind::literal:
+            break;
+        }
+        return literal;
+    }
+};
+
+JsonTemplate::JsonTemplate(const nlohmann::json& body, Escape escape)
+    : root_(std::make_unique<Node>(Node::compile(body, escape))) {}
+JsonTemplate::~JsonTemplate() = default;
+JsonTemplate::JsonTemplate(JsonTemplate&&) noexcept = default;
+JsonTemplate& JsonTemplate::operator=(JsonTemplate&&) noexcept = default;
+
+nlohmann::json JsonTemplate::render(const nlohmann::json& context) const {
+    return root_->render(context);
+}
+
 nlohmann::json render_json(const nlohmann::json& body, const nlohmann::json& context, Escape escape) {
-    if (body.is_string()) {
-        const Template tmpl(body.get<std::string>(), escape);
-        if (tmpl.single_value()) {
-            nlohmann::json value = tmpl.value(context);
-            if (value.is_string())
-                return tmpl.render(context); // strings still get their escape
-            return value;
-        }
-        return tmpl.render(context);
-    }
-    if (body.is_array()) {
-        nlohmann::json out = nlohmann::json::array();
-        for (const auto& item : body)
-            out.push_back(render_json(item, context, escape));
-        return out;
-    }
-    if (body.is_object()) {
-        nlohmann::json out = nlohmann::json::object();
-        for (const auto& [key, item] : body.items()) {
-            nlohmann::json rendered = render_json(item, context, escape);
-            if (rendered.is_null() ||
-                (rendered.is_string() && rendered.get_ref<const std::string&>().empty()))
-                continue;
-            out[key] = std::move(rendered);
-        }
-        return out;
-    }
-    return body;
+    return JsonTemplate(body, escape).render(context);
 }
 
 void check_json_template(const nlohmann::json& body) {

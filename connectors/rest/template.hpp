@@ -1,5 +1,6 @@
 #pragma once
 
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
@@ -64,6 +65,23 @@ public:
 private:
     std::vector<Node> nodes_;
     Escape escape_;
+};
+
+/// A JSON document whose strings (keys excepted) are Templates, compiled once; see render_json.
+class JsonTemplate {
+public:
+    /// Compiles every string of `body` with `escape`; throws TemplateError.
+    JsonTemplate(const nlohmann::json& body, Escape escape);
+    ~JsonTemplate();
+    JsonTemplate(JsonTemplate&&) noexcept;
+    JsonTemplate& operator=(JsonTemplate&&) noexcept;
+
+    nlohmann::json render(const nlohmann::json& context) const;
+
+    struct Node;
+
+private:
+    std::unique_ptr<Node> root_;
 };
 
 /// Every string in `body` (keys excepted) is a Template with `escape`; rendering gives the JSON to send.
