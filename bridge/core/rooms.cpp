@@ -1,10 +1,16 @@
 #include "bridge/core/rooms.hpp"
 
 #include "bridge/core/logger.hpp"
+#include "bridge/core/signatures.hpp"
 #include "bridge/xmpp/jid.hpp"
 #include "bridge/xmpp/stanza_dispatcher.hpp"
 #include "bridge/xmpp/stanza_error.hpp"
 #include "bridge/xmpp/xml_node.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <optional>
 
 namespace ferry::core {
 
@@ -33,6 +39,64 @@ std::string connector_seat_of(const std::string& occupant) {
     return percent == std::string::npos || at == std::string::npos ? occupant : occupant.substr(percent + 1);
 }
 
+/// XEP-0082 DateTime in UTC with milliseconds.
+std::string xep0082(std::chrono::system_clock::time_point when) {
+    const auto millis =
+        std::chrono::duration_cast<std::chrono::milliseconds>(when.time_since_epoch()).count();
+    const std::time_t seconds = static_cast<std::time_t>(millis / 1000);
+    std::tm utc{};
+    gmtime_r(&seconds, &utc);
+    char text[96];
+    std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
+                  utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+                  static_cast<int>(millis % 1000));
+    return text;
+}
+
+/// A XEP-0082 DateTime (`2026-11-26T02:30:00Z`, `…:00.123Z`, `…:00+01:00`), or nullopt.
+std::optional<std::chrono::system_clock::time_point> parse_xep0082(std::string_view text) {
+    int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
+    int used = 0;
+    const std::string copy(text);
+    if (std::sscanf(copy.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &year, &month, &day, &hour, &minute, &second,
+                    &used) != 6)
+        return std::nullopt;
+    std::string_view rest = text.substr(static_cast<std::size_t>(used));
+    long millis = 0;
+    if (rest.starts_with(".")) {
+        rest.remove_prefix(1);
+        int digits = 0;
+        while (!rest.empty() && rest.front() >= '0' && rest.front() <= '9') {
+            if (digits < 3)
+                millis = millis * 10 + (rest.front() - '0');
+            ++digits;
+            rest.remove_prefix(1);
+        }
+        for (; digits < 3; ++digits)
+            millis *= 10;
+    }
+    long offset = 0;
+    if (rest == "Z") {
+        offset = 0;
+    } else if (rest.size() == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':') {
+        const long hours = (rest[1] - '0') * 10 + (rest[2] - '0');
+        const long minutes = (rest[4] - '0') * 10 + (rest[5] - '0');
+        offset = (rest[0] == '+' ? 1 : -1) * (hours * 3600 + minutes * 60);
+    } else {
+        return std::nullopt;
+    }
+    std::tm utc{};
+    utc.tm_year = year - 1900;
+    utc.tm_mon = month - 1;
+    utc.tm_mday = day;
+    utc.tm_hour = hour;
+    utc.tm_min = minute;
+    utc.tm_sec = second;
+    const std::time_t seconds = timegm(&utc) - offset;
+    return std::chrono::system_clock::time_point(std::chrono::seconds(seconds) +
+                                                 std::chrono::milliseconds(millis));
+}
+
 } // namespace
 
 Rooms::Rooms(xmpp::StanzaDispatcher& stanzas, Logger& logger) : stanzas_(stanzas), logger_(logger) {}
@@ -41,8 +105,14 @@ void Rooms::join(const std::string& room, Seat& seat) {
     xmpp::XmlNode presence("presence");
     presence.set_attribute("from", seat.occupant);
     presence.set_attribute("to", room + "/" + seat.nick);
-    // No history: Ferry only speaks in the room.
-    presence.add_child("x", std::string(muc_ns)).add_child("history").set_attribute("maxstanzas", "0");
+    // A connector's seat that has bridged this room before asks for what was said since (it may have been
+    // away); every other seat only speaks, and a first join does not replay the past.
+    xmpp::XmlNode& history = presence.add_child("x", std::string(muc_ns)).add_child("history");
+    const auto mark = marks_.find({room, seat.occupant});
+    if (mark != marks_.end())
+        history.set_attribute("since", xep0082(mark->second.second));
+    else
+        history.set_attribute("maxstanzas", "0");
     stanzas_.send(presence);
     seat.state = State::joining;
     seat.asked = std::chrono::steady_clock::now();
@@ -79,6 +149,30 @@ std::string Rooms::failure(const std::string& room) const {
     return {};
 }
 
+void Rooms::set_mark(const std::string& room, const std::string& connector_seat, Mark mark) {
+    marks_[{room, connector_seat}] = std::move(mark);
+}
+
+bool Rooms::pass_on(const std::string& room, const std::string& seat, Clock::time_point when,
+                    const std::string& nick, const std::string& body, bool replayed) {
+    const auto second = std::chrono::floor<std::chrono::seconds>(when);
+    const auto found = marks_.find({room, seat});
+    if (replayed && found == marks_.end())
+        return false; // history Ferry did not ask for (a first join asks for none)
+    Mark& mark = marks_[{room, seat}];
+    const std::string key = hmac_sha256_hex(room, nick + "\n" + body).substr(0, 16);
+    if (second < mark.second || (second == mark.second && mark.keys.contains(key)))
+        return !replayed; // a live message is always news (clocks may disagree); old history is not
+    if (second > mark.second) {
+        mark.second = second;
+        mark.keys.clear();
+    }
+    mark.keys.insert(key);
+    if (on_mark_)
+        on_mark_(room, seat, mark);
+    return true;
+}
+
 bool Rooms::own_nick(const std::string& room, const std::string& nick,
                      const std::string& connector_seat) const {
     for (auto it = seats_.lower_bound({room, std::string()}); it != seats_.end() && it->first.first == room;
@@ -96,7 +190,22 @@ bool Rooms::handle(const xmpp::InboundStanza& in) {
         // What the room says reaches every seat of ours: only a connector's own seat passes it on, and only
         // what did not come from that connector's seats (our own reflections).
         const bool connector_seat = in.to.resource() == "ferry" && connector_seat_of(occupant) == occupant;
-        return !connector_seat || in.from.resource().empty() || own_nick(room, in.from.resource(), occupant);
+        if (!connector_seat || in.from.resource().empty() || own_nick(room, in.from.resource(), occupant) ||
+            stanza.child("body") == nullptr)
+            return true;
+        // Live, or history replayed after a join (then only what the mark does not cover is new).
+        auto when = Clock::now();
+        const xmpp::XmlNode* delay = stanza.child("delay", "urn:xmpp:delay");
+        if (delay != nullptr) {
+            const auto stamp = parse_xep0082(delay->attribute("stamp"));
+            if (!stamp)
+                return true;
+            when = *stamp;
+        }
+        if (!pass_on(room, occupant, when, in.from.resource(), stanza.child("body")->text(),
+                     delay != nullptr))
+            return true;
+        return false;
     }
     const auto found = seats_.find({room, occupant});
     if (found == seats_.end() || stanza.name() != "presence")

@@ -1,7 +1,9 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 
@@ -37,10 +39,23 @@ public:
     /// True when `nick` in `room` is one of our seats of the connector whose own seat is `connector_seat`
     /// (its messages came from that connector: bridging them back would echo).
     bool own_nick(const std::string& room, const std::string& nick, const std::string& connector_seat) const;
-    /// The stream reconnected: the server has forgotten every seat.
+    /// The stream reconnected: the server has forgotten every seat (the marks stay).
     void forget_all() { seats_.clear(); }
-    /// Rooms with at least one seat, joined or not.
-    std::size_t size() const { return seats_.size(); }
+
+    /// Where a connector's seat (`<connector>@<domain>/ferry`) left off in a room: the whole second of the
+    /// last message it passed on, and digests of the messages it passed on within that second. Its next join
+    /// asks the room for the history since that second; replayed messages already passed on are dropped.
+    using Clock = std::chrono::system_clock;
+    struct Mark {
+        Clock::time_point second;
+        std::set<std::string> keys;
+    };
+    /// Loaded from room_marks at start.
+    void set_mark(const std::string& room, const std::string& connector_seat, Mark mark);
+    /// Called whenever handle() lets a message through and so moves a mark (to persist it).
+    using MarkObserver =
+        std::function<void(const std::string& room, const std::string& connector_seat, const Mark& mark)>;
+    void on_mark(MarkObserver observer) { on_mark_ = std::move(observer); }
 
 private:
     enum class State { joining, joined, failed };
@@ -57,6 +72,12 @@ private:
     xmpp::StanzaDispatcher& stanzas_;
     Logger& logger_;
     std::map<std::pair<std::string, std::string>, Seat> seats_; ///< by (room bare JID, occupant)
+    /// True when a message said in `room` at `when` by `nick` is new to the seat's mark; records it if so.
+    bool pass_on(const std::string& room, const std::string& seat, Clock::time_point when,
+                 const std::string& nick, const std::string& body, bool replayed);
+
+    std::map<std::pair<std::string, std::string>, Mark> marks_; ///< by (room, connector seat)
+    MarkObserver on_mark_;
 };
 
 } // namespace ferry::core

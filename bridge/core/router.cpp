@@ -142,8 +142,8 @@ bool Router::route(const xmpp::InboundStanza& in) {
 bool Router::route_room(const xmpp::InboundStanza& in) {
     const xmpp::XmlNode& stanza = in.node;
     const xmpp::XmlNode* body = stanza.child("body");
-    // History the room replays on join carries <delay/>: what was said before is not news to bridge again.
-    if (body == nullptr || stanza.child("delay", "urn:xmpp:delay") != nullptr)
+    // History replayed on join (<delay/>) reaches here only when it is newer than what was bridged (Rooms).
+    if (body == nullptr)
         return true;
     const std::string room = in.from.bare_string();
     const std::string connector = xmpp::unescape_node(in.to.local());

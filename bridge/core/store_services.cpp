@@ -11,10 +11,12 @@
 #include "bridge/core/xmpp_delivery.hpp"
 #include "bridge/http/client.hpp"
 #include "bridge/http/server.hpp"
+#include "bridge/xmpp/jid.hpp"
 #include "bridge/xmpp/stanza_error.hpp"
 #include "connectors/registry.hpp"
 #include "mappings/mapping_store.hpp"
 #include "mappings/migrations.hpp"
+#include "mappings/pg/error.hpp"
 #include "mappings/pg/listener.hpp"
 #include "mappings/pg/pool.hpp"
 
@@ -120,6 +122,34 @@ StoreServices::StoreServices(asio::any_io_executor executor, const Config& confi
         }
     });
     p.outbox.on_committed([&p] { p.dispatcher.wake(); });
+    p.rooms.on_mark([&p](const std::string& room, const std::string& seat, const Rooms::Mark& mark) {
+        const auto at = seat.find('@');
+        const mappings::Connector* connector =
+            p.store.snapshot()->connector(xmpp::unescape_node(seat.substr(0, at)));
+        if (connector == nullptr)
+            return;
+        const long long second =
+            std::chrono::duration_cast<std::chrono::seconds>(mark.second.time_since_epoch()).count();
+        std::string keys = "{";
+        for (const std::string& key : mark.keys)
+            keys += (keys.size() > 1 ? "," : "") + key;
+        keys += "}";
+        asio::co_spawn(
+            p.executor,
+            [&p, id = connector->id, room, second, keys]() -> asio::awaitable<void> {
+                pg::Lease lease = co_await p.pool.acquire();
+                co_await lease->execute_cached(
+                    "INSERT INTO room_marks (connector_id, room, seen_at, seen_keys) "
+                    "VALUES ($1, $2, to_timestamp($3::bigint), $4::text[]) "
+                    "ON CONFLICT (connector_id, room) DO UPDATE SET seen_at = EXCLUDED.seen_at, "
+                    "seen_keys = EXCLUDED.seen_keys WHERE room_marks.seen_at <= EXCLUDED.seen_at",
+                    pg::params(std::to_string(id), room, std::to_string(second), keys));
+            },
+            [&p, room](const std::exception_ptr& failure) {
+                if (failure)
+                    p.logger.debug("rooms: could not record where " + room + " was left off");
+            });
+    });
     p.outbox_listener.on_notification([&p](const pg::Notification& n) {
         if (n.payload != p.owner) // our own commits have woken the dispatcher already
             p.dispatcher.wake();
@@ -208,6 +238,38 @@ void StoreServices::xmpp_established() {
 asio::awaitable<void> StoreServices::keep_room_seats() {
     Parts& p = *parts_;
     asio::steady_timer tick(co_await asio::this_coro::executor);
+    // Where each seat left off in its rooms (room_marks): its first join asks for the history since then.
+    for (bool loaded = false; !loaded && !p.stopping;) {
+        try {
+            pg::Lease lease = co_await p.pool.acquire();
+            const pg::Result marks =
+                co_await lease->execute("SELECT c.name, m.room, extract(epoch FROM m.seen_at)::bigint, "
+                                        "array_to_string(m.seen_keys, ',') "
+                                        "FROM room_marks m JOIN connectors c ON c.id = m.connector_id");
+            for (int r = 0; r < marks.rows(); ++r) {
+                Rooms::Mark mark;
+                mark.second =
+                    Rooms::Clock::time_point(std::chrono::seconds(std::stoll(std::string(*marks.get(r, 2)))));
+                std::string_view keys = *marks.get(r, 3);
+                while (!keys.empty()) {
+                    const auto comma = keys.find(',');
+                    mark.keys.emplace(keys.substr(0, comma));
+                    keys = comma == std::string_view::npos ? std::string_view() : keys.substr(comma + 1);
+                }
+                p.rooms.set_mark(std::string(*marks.get(r, 1)),
+                                 connector_seat(std::string(*marks.get(r, 0)), p.stanzas.domain()),
+                                 std::move(mark));
+            }
+            loaded = true;
+        } catch (const pg::Error& e) {
+            p.logger.warning(std::string("rooms: cannot load where the rooms were left off, retrying: ") +
+                             e.what());
+        }
+        if (!loaded) {
+            tick.expires_after(std::chrono::seconds(2));
+            co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
+        }
+    }
     while (!p.stopping) {
         // Rooms bridged outwards need Ferry's seat before anyone speaks: join (again) whatever is missing.
         if (p.xmpp_online()) {

@@ -82,8 +82,12 @@ class Services:
             self.cli.ok(*args)
         (port,) = free_ports(1)
         self.base = f"http://127.0.0.1:{port}/hooks"
-        self.ferry = start_ferry(env={"FERRY_DATABASE_URL": pg.url, "FERRY_HTTP_PORT": str(port),
-                                      "no_proxy": "127.0.0.1,localhost"})
+        self.start_ferry = start_ferry
+        self.env = {"FERRY_DATABASE_URL": pg.url, "FERRY_HTTP_PORT": str(port), "no_proxy": "127.0.0.1,localhost"}
+        self.start()
+
+    def start(self) -> None:
+        self.ferry = self.start_ferry(env=self.env)
         self.ferry.wait_connected(timeout=10)
         self.ferry.wait_for_log(r"http: listening on", timeout=10)
         self.ferry.wait_for_log(r"mapping store: loaded", timeout=10)
@@ -230,5 +234,32 @@ def test_telegram_mattermost_rocketchat_and_slack_outgoing_webhooks(services, wo
             msg = await alice.next_message(timeout=10)
             assert msg.find(BODY_NS).text == "googlebot: What is the air-speed <velocity>?"
             await alice.no_message(1.0)
+
+    run(scenario())
+
+
+def test_what_the_room_said_while_ferry_was_away_reaches_slack(services, world):
+    s = services
+
+    async def scenario():
+        async with Client(world, "alice") as alice:
+            await alice.join_room(s.room, "alice")
+            s.ferry.wait_for_log(r"rooms: joined " + s.room.replace(".", r"\.") + " as slack", timeout=10)
+            await alice.send_groupchat(s.room, "before the restart")
+            await asyncio.to_thread(s.slack.wait_for, 1)
+            deadline = time.monotonic() + 10
+            while s.pg.sql("SELECT count(*) FROM room_marks").strip() != "1" and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            s.ferry.stop(timeout=5)
+            await alice.send_groupchat(s.room, "while Ferry was away")
+            await alice.send_groupchat(s.room, "and once more")
+            await asyncio.sleep(0.5)
+            await asyncio.to_thread(s.start)
+            posted = await asyncio.to_thread(s.slack.wait_for, 3)
+            assert [p.json()["text"] for p in posted] == ["before the restart", "while Ferry was away",
+                                                          "and once more"]
+            assert all(p.json()["username"] == "alice" for p in posted)
+            await asyncio.sleep(1.5)
+        assert len(s.slack.posted()) == 3, s.slack.posted()  # the history before the mark is not sent again
 
     run(scenario())
