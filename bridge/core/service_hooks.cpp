@@ -155,6 +155,80 @@ std::string xmpp_text(const std::string& text, const std::string& format) {
 
 } // namespace
 
+ServiceRequest messages_from(const connectors::rest::ReceiveSpec& spec,
+                             const mappings::MappingSnapshot& snapshot, const mappings::Connector& connector,
+                             const json& body, const std::string& id, Logger& logger) {
+    ServiceRequest out;
+    std::vector<const json*> events;
+    const json* located = &body;
+    if (!spec.events.empty()) {
+        try {
+            located = &body.at(json::json_pointer(spec.events));
+        } catch (const json::exception&) {
+            located = nullptr;
+        }
+    }
+    if (located != nullptr && located->is_array()) {
+        for (const json& event : *located)
+            events.push_back(&event);
+    } else if (located != nullptr && located->is_object()) {
+        events.push_back(located);
+    }
+
+    const std::string own_prefix = spec.skip_sender_prefix_setting.empty()
+                                       ? std::string()
+                                       : setting(connector, spec.skip_sender_prefix_setting);
+    std::size_t unmapped = 0;
+    for (const json* event : events) {
+        if (!all_match(*event, spec.only))
+            continue;
+        bool skip = false;
+        for (const std::string& pointer : spec.skip_if_present)
+            skip = skip || truthy_at(*event, pointer);
+        const std::string sender = text_at(*event, spec.sender);
+        if (skip || (!own_prefix.empty() && sender.starts_with(own_prefix)))
+            continue; // a bot's message (often our own, echoed back): bridging it would loop
+        const std::string channel = text_at(*event, spec.channel);
+        const std::string text = text_at(*event, spec.text);
+        if (channel.empty() || text.empty())
+            continue;
+        std::vector<const mappings::Mapping*> takers = snapshot.inbound(connector.name, channel);
+        for (const mappings::Mapping* m : snapshot.inbound_of(connector.name))
+            if (m->remote_address == "*")
+                takers.push_back(m);
+        if (takers.empty()) {
+            ++unmapped;
+            logger.info("webhook " + connector.name + ": no mapping takes channel " + channel +
+                        "; its message is acknowledged and not bridged");
+            continue;
+        }
+        for (const mappings::Mapping* mapping : takers) {
+            Message message;
+            message.source = connector.name;
+            message.source_id = id;
+            message.from = sender;
+            message.sender_name = text_at(*event, spec.sender_name);
+            message.to = mapping->xmpp_address;
+            message.text = xmpp_text(text, spec.format);
+            message.timestamp = utc_timestamp();
+            out.entries.push_back({connector.id, "mapping:" + std::to_string(mapping->id) + ":in",
+                                   mapping->xmpp_address, to_json(message)});
+        }
+    }
+    out.answer_after_commit.body = spec.reply.dump();
+    if (out.entries.empty()) {
+        out.summary = events.empty() ? "no events"
+                      : unmapped > 0 ? "only unmapped channels"
+                                     : "nothing to bridge";
+        return out;
+    }
+    if (!id.empty() && id.size() <= 512)
+        out.source = SourceKey{connector.id, "event:" + id,
+                               std::chrono::duration_cast<std::chrono::seconds>(redelivery_window)};
+    out.summary = std::to_string(out.entries.size()) + " message(s)" + (id.empty() ? "" : " of " + id);
+    return out;
+}
+
 ServiceRequest read_service_request(const connectors::rest::ReceiveSpec& spec,
                                     const mappings::MappingSnapshot& snapshot,
                                     const mappings::Connector& connector, const http::Request& request,
@@ -217,83 +291,15 @@ ServiceRequest read_service_request(const connectors::rest::ReceiveSpec& spec,
         return refuse(std::move(answer));
     }
 
-    std::vector<const json*> events;
-    const json* located = &body;
-    if (!spec.events.empty()) {
-        try {
-            located = &body.at(json::json_pointer(spec.events));
-        } catch (const json::exception&) {
-            located = nullptr;
-        }
-    }
-    if (located != nullptr && located->is_array()) {
-        for (const json& event : *located)
-            events.push_back(&event);
-    } else if (located != nullptr && located->is_object()) {
-        events.push_back(located);
-    }
-
-    std::string id;
-    if (transaction_path)
-        id = std::string(subpath.substr(subpath.rfind('/') + 1));
-    else
-        id = text_at(body, spec.id);
-
-    const std::string own_prefix = spec.skip_sender_prefix_setting.empty()
-                                       ? std::string()
-                                       : setting(connector, spec.skip_sender_prefix_setting);
-    std::size_t unmapped = 0;
-    for (const json* event : events) {
-        if (!all_match(*event, spec.only))
-            continue;
-        bool skip = false;
-        for (const std::string& pointer : spec.skip_if_present)
-            skip = skip || truthy_at(*event, pointer);
-        const std::string sender = text_at(*event, spec.sender);
-        if (skip || (!own_prefix.empty() && sender.starts_with(own_prefix)))
-            continue; // a bot's message (often our own, echoed back): bridging it would loop
-        const std::string channel = text_at(*event, spec.channel);
-        const std::string text = text_at(*event, spec.text);
-        if (channel.empty() || text.empty())
-            continue;
-        std::vector<const mappings::Mapping*> takers = snapshot.inbound(connector.name, channel);
-        for (const mappings::Mapping* m : snapshot.inbound_of(connector.name))
-            if (m->remote_address == "*")
-                takers.push_back(m);
-        if (takers.empty()) {
-            ++unmapped;
-            logger.info("webhook " + connector.name + ": no mapping takes channel " + channel +
-                        "; its message is acknowledged and not bridged");
-            continue;
-        }
-        for (const mappings::Mapping* mapping : takers) {
-            Message message;
-            message.source = connector.name;
-            message.source_id = id;
-            message.from = sender;
-            message.sender_name = text_at(*event, spec.sender_name);
-            message.to = mapping->xmpp_address;
-            message.text = xmpp_text(text, spec.format);
-            message.timestamp = utc_timestamp();
-            out.entries.push_back({connector.id, "mapping:" + std::to_string(mapping->id) + ":in",
-                                   mapping->xmpp_address, to_json(message)});
-        }
-    }
-    out.answer_after_commit.body = spec.reply.dump();
-    if (out.entries.empty()) {
-        out.summary = events.empty() ? "no events"
-                      : unmapped > 0 ? "only unmapped channels"
-                                     : "nothing to bridge";
+    const std::string id =
+        transaction_path ? std::string(subpath.substr(subpath.rfind('/') + 1)) : text_at(body, spec.id);
+    ServiceRequest read = messages_from(spec, snapshot, connector, body, id, logger);
+    if (read.entries.empty()) {
         http::Response answer;
         answer.body = spec.reply.dump();
-        out.answer_now = std::move(answer);
-        return out;
+        read.answer_now = std::move(answer);
     }
-    if (!id.empty() && id.size() <= 512)
-        out.source = SourceKey{connector.id, "event:" + id,
-                               std::chrono::duration_cast<std::chrono::seconds>(redelivery_window)};
-    out.summary = std::to_string(out.entries.size()) + " message(s)" + (id.empty() ? "" : " of " + id);
-    return out;
+    return read;
 }
 
 } // namespace ferry::core

@@ -4,6 +4,7 @@
 #include "bridge/http/http_types.hpp"
 
 #include <chrono>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,6 +34,12 @@ struct ServiceRequest {
     http::Response answer_after_commit;
     std::string summary; ///< for the log line
 };
+
+/// The messages in a service's payload (already verified, or fetched by Ferry itself as with Telegram's
+/// getUpdates), for the mappings of their channels; `id` makes a redelivery a duplicate (may be empty).
+ServiceRequest messages_from(const connectors::rest::ReceiveSpec& spec,
+                             const mappings::MappingSnapshot& snapshot, const mappings::Connector& connector,
+                             const nlohmann::json& body, const std::string& id, Logger& logger);
 
 /// Verifies and reads one request. `subpath` is what followed `/hooks/<connector>` (Matrix puts
 /// `/_matrix/app/v1/transactions/<txnId>` there). Events from channels no mapping takes are acknowledged and

@@ -7,6 +7,7 @@
 #include "bridge/core/outbox.hpp"
 #include "bridge/core/rooms.hpp"
 #include "bridge/core/router.hpp"
+#include "bridge/core/service_poller.hpp"
 #include "bridge/core/webhooks.hpp"
 #include "bridge/core/xmpp_delivery.hpp"
 #include "bridge/http/client.hpp"
@@ -69,6 +70,7 @@ struct StoreServices::Parts {
     Router router;
     Metrics metrics;
     Webhooks webhooks;
+    ServicePoller poller; ///< long polling (Telegram getUpdates) for connectors that ask for it
     HttpApi http_api;
     HttpConfig http_config;
     std::optional<http::Server> http_server; ///< made by run() when http.port is set
@@ -88,6 +90,7 @@ struct StoreServices::Parts {
               DispatcherOptions{.owner = owner}),
           outbox_listener(executor, config.database.url, "ferry_outbox", "outbox listener", logger),
           router(executor, store, outbox, stanzas, logger), webhooks(store, outbox, metrics, logger),
+          poller(executor, store, outbox, http_client, metrics, logger),
           http_api(webhooks, metrics, pool, xmpp_online), http_config(config.http),
           xmpp_online(std::move(xmpp_online)) {}
 
@@ -213,7 +216,7 @@ asio::awaitable<void> StoreServices::run(bool migrate) {
             [&p](const http::Request& request) { return p.http_api.handle(request); }, p.logger);
     }
     co_await (p.store.run() && p.outbox.run() && p.dispatcher.run() && p.outbox_listener.run() &&
-              serve_http() && keep_room_seats());
+              serve_http() && keep_room_seats() && p.poller.run());
 }
 
 void StoreServices::xmpp_established() {
@@ -299,6 +302,7 @@ void StoreServices::stop() {
     parts_->outbox.stop();
     parts_->dispatcher.stop();
     parts_->outbox_listener.stop();
+    parts_->poller.stop();
 }
 
 } // namespace ferry::core

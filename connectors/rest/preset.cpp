@@ -107,6 +107,26 @@ ReceiveSpec parse_receive(const json& document, const std::string& where) {
     receive.text = read<std::string>(document, "text", "", where);
     receive.format = read<std::string>(document, "format", "plain", where);
     receive.reply = read<json>(document, "reply", json::object(), where);
+    if (const auto poll = document.find("poll"); poll != document.end()) {
+        const std::string at = where + ".poll";
+        PollSpec spec;
+        spec.enabled_by = read<std::string>(*poll, "enabled_by", "poll", at);
+        spec.method = read<std::string>(*poll, "method", "POST", at);
+        spec.url = read<std::string>(*poll, "url", "", at);
+        check_template(spec.url, at + ".url");
+        spec.body = read<json>(*poll, "body", json::object(), at);
+        check_template(spec.body, at + ".body");
+        spec.ok_when = read<json>(*poll, "ok_when", json::object(), at);
+        spec.error_at = read<std::string>(*poll, "error_at", "", at);
+        spec.results = read<std::string>(*poll, "results", "", at);
+        spec.cursor = read<std::string>(*poll, "cursor", "", at);
+        spec.wait_s = read<int>(*poll, "wait_s", 25, at);
+        if (spec.url.empty() || spec.results.empty() || spec.cursor.empty())
+            throw PresetError(at + ": url, results and cursor are needed");
+        for (const std::string* pointer : {&spec.error_at, &spec.results, &spec.cursor})
+            check_pointer(*pointer, at);
+        receive.poll = std::move(spec);
+    }
     if (receive.text.empty() || receive.channel.empty())
         throw PresetError(where + ": text and channel pointers are needed");
     for (const std::string* pointer :

@@ -55,6 +55,21 @@ struct VerifySpec {
     std::string where;   ///< token_field: pointer to the token; header: the header's name (lowercase)
 };
 
+/// Long polling, for services that can hand out what a webhook would have received (Telegram getUpdates):
+/// Ferry asks with the cursor after the last result it committed, so results are confirmed only once they
+/// are durable.
+struct PollSpec {
+    std::string enabled_by; ///< the setting that turns polling on (`poll=yes`)
+    std::string method = "POST";
+    std::string url;     ///< a template; reads `settings.*`
+    nlohmann::json body; ///< a JSON template; reads `settings.*`, `offset` (null at first), `wait`
+    nlohmann::json ok_when = nlohmann::json::object();
+    std::string error_at;
+    std::string results; ///< pointer to the array of results, each read like one webhook body
+    std::string cursor;  ///< pointer in a result to its number; the next poll asks from max + 1
+    int wait_s = 25;     ///< how long the service may hold a poll open
+};
+
 /// How an inbound request (the service calling Ferry) becomes messages.
 struct ReceiveSpec {
     VerifySpec verify;
@@ -73,6 +88,7 @@ struct ReceiveSpec {
     std::string text;             ///< event pointer
     std::string format = "plain"; ///< "mrkdwn", "markdown" or "plain": how the text is marked up
     nlohmann::json reply = nlohmann::json::object(); ///< the JSON answered when messages are taken
+    std::optional<PollSpec> poll; ///< fetching instead of being called (setups without a URL)
 };
 
 /// A JSON-over-HTTP service described as data (connectors/rest/presets/<kind>.json).

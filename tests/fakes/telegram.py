@@ -1,12 +1,16 @@
 """The Telegram Bot API as core.telegram.org/bots/api documents it: POST /bot<token>/sendMessage with JSON;
 {"ok": true, "result": Message}; errors {"ok": false, "error_code", "description"} (401 Unauthorized, 400 "Bad
 Request: chat not found", 400 "can't parse entities" for HTML outside its tag subset); 429 with
-"parameters": {"retry_after": seconds}. Also the Update objects a webhook receives."""
+"parameters": {"retry_after": seconds}. Also the Update objects a webhook receives, and getUpdates long polling
+(updates below `offset` are confirmed and forgotten; without new updates the call waits up to `timeout` seconds;
+409 Conflict while a webhook is set)."""
 
 from __future__ import annotations
 
 import itertools
 import re
+import threading
+import time
 
 from fake_http import Answer, FakeService, Recorded, json_answer
 
@@ -34,7 +38,37 @@ class Telegram(FakeService):
     def __init__(self, chats: tuple[int, ...] = (CHAT,)) -> None:
         self.chats = set(chats)
         self._ids = itertools.count(100)
+        self._updates: list[dict] = []
+        self._changed = threading.Condition()
+        self.webhook_set = False
+        self.offsets: list[int | None] = []  # the offset of every getUpdates call, in order
         super().__init__()
+
+    def push(self, *updates: dict) -> None:
+        """Updates waiting for the bot (what a webhook would have received)."""
+        with self._changed:
+            self._updates.extend(updates)
+            self._changed.notify_all()
+
+    def unconfirmed(self) -> list[int]:
+        with self._changed:
+            return [u["update_id"] for u in self._updates]
+
+    def _get_updates(self, payload: dict) -> Answer:
+        if self.webhook_set:
+            return json_answer(409, {"ok": False, "error_code": 409,
+                                     "description": "Conflict: can't use getUpdates method while webhook is active; "
+                                                    "use deleteWebhook to delete the webhook first"})
+        offset = payload.get("offset")
+        timeout = min(int(payload.get("timeout") or 0), 50)
+        self.offsets.append(offset)
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            if offset is not None:
+                self._updates = [u for u in self._updates if u["update_id"] >= offset]
+            while not self._updates and time.monotonic() < deadline:
+                self._changed.wait(min(0.2, max(0.0, deadline - time.monotonic())))
+            return json_answer(200, {"ok": True, "result": list(self._updates[:100])})
 
     def answer(self, request: Recorded) -> Answer:
         if not request.path.startswith("/bot"):
@@ -42,6 +76,11 @@ class Telegram(FakeService):
         token, _, method = request.path[4:].partition("/")
         if token != TOKEN:
             return json_answer(401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
+        if method == "getUpdates":
+            try:
+                return self._get_updates(request.json() if request.body else {})
+            except ValueError:
+                return json_answer(400, {"ok": False, "error_code": 400, "description": "Bad Request: invalid JSON"})
         if method != "sendMessage":
             return json_answer(404, {"ok": False, "error_code": 404, "description": "Not Found: method not found"})
         try:

@@ -263,3 +263,41 @@ def test_what_the_room_said_while_ferry_was_away_reaches_slack(services, world):
         assert len(s.slack.posted()) == 3, s.slack.posted()  # the history before the mark is not sent again
 
     run(scenario())
+
+
+def test_telegram_long_polling_confirms_updates_only_once_committed(pg_world, world, start_ferry,  # noqa: F811
+                                                                    ferry_binary):
+    tg = telegram_fake.Telegram()
+    try:
+        cli = Cli(ferry_binary, pg_world.url)
+        assert cli("db", "migrate").returncode == 0
+        pg_world.sql("DELETE FROM outbox; DELETE FROM dead_letters; DELETE FROM message_map; DELETE FROM inbound_seen; "
+                     "DELETE FROM mappings; DELETE FROM accounts; DELETE FROM connectors;")
+        cli.ok("connector", "add", "tg", "--kind", "telegram", "--setting", f"token={telegram_fake.TOKEN}",
+               "--setting", f"base_url={tg.url}", "--setting", "allow_private=yes", "--setting", "poll=yes")
+        cli.ok("mapping", "add", "--xmpp", world.jid("alice"), "--connector", "tg", "--remote", str(telegram_fake.CHAT),
+               "--direction", "in")
+        tg.push(telegram_fake.update("first by polling", update_id=500))
+        ferry = start_ferry(env={"FERRY_DATABASE_URL": pg_world.url, "no_proxy": "127.0.0.1,localhost"})
+        ferry.wait_connected(timeout=10)
+
+        async def scenario():
+            async with Client(world, "alice") as alice:
+                msg = await alice.next_message(timeout=15)
+                assert msg.find(BODY_NS).text == "first by polling"
+                tg.push(telegram_fake.update("second", update_id=501),
+                        telegram_fake.update("a bot", update_id=502, is_bot=True))
+                msg = await alice.next_message(timeout=15)
+                assert msg.find(BODY_NS).text == "second"
+                await alice.no_message(1.5)
+        run(scenario())
+        # Every update handed out was confirmed by a later poll's offset (the bot's too: nothing to bridge).
+        deadline = time.monotonic() + 10
+        while tg.unconfirmed() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert tg.unconfirmed() == []
+        assert tg.offsets[0] is None and 503 in tg.offsets, tg.offsets
+        ferry.stop(timeout=5)
+        assert ferry.count("poller tg: stopped") == 1, ferry.log_tail()
+    finally:
+        tg.close()

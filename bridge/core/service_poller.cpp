@@ -1,0 +1,192 @@
+#include "bridge/core/service_poller.hpp"
+
+#include "bridge/core/backoff.hpp"
+#include "bridge/core/logger.hpp"
+#include "bridge/core/metrics.hpp"
+#include "bridge/core/outbox.hpp"
+#include "bridge/core/service_hooks.hpp"
+#include "bridge/http/client.hpp"
+#include "connectors/rest/preset.hpp"
+#include "mappings/mapping_store.hpp"
+#include "mappings/pg/error.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <nlohmann/json.hpp>
+
+namespace ferry::core {
+
+namespace asio = boost::asio;
+using json = nlohmann::json;
+
+namespace {
+
+std::string setting(const mappings::Connector& connector, const std::string& name) {
+    const auto found = connector.settings.find(name);
+    return found != connector.settings.end() && found->is_string() ? found->get<std::string>() : std::string();
+}
+
+/// The preset's poll section when `connector` is enabled and has polling turned on; null otherwise.
+const connectors::rest::Preset* polling_preset(const mappings::Connector* connector) {
+    if (connector == nullptr || !connector->enabled)
+        return nullptr;
+    const connectors::rest::Preset* preset = connectors::rest::find_preset(connector->kind);
+    if (preset == nullptr || !preset->receive || !preset->receive->poll)
+        return nullptr;
+    return setting(*connector, preset->receive->poll->enabled_by) == "yes" ? preset : nullptr;
+}
+
+json merged_settings(const connectors::rest::Preset& preset, const mappings::Connector& connector) {
+    json merged = json::object();
+    for (const auto& spec : preset.settings)
+        if (!spec.default_value.empty())
+            merged[spec.name] = spec.default_value;
+    for (const auto& [name, value] : connector.settings.items())
+        merged[name] = value;
+    return merged;
+}
+
+} // namespace
+
+ServicePoller::ServicePoller(asio::any_io_executor executor, const mappings::MappingStore& store, Outbox& outbox,
+                             http::Client& client, Metrics& metrics, Logger& logger)
+    : executor_(executor), store_(store), outbox_(outbox), client_(client), metrics_(metrics), logger_(logger),
+      tick_(executor) {}
+
+asio::awaitable<void> ServicePoller::run() {
+    while (!stopping_) {
+        const auto snapshot = store_.snapshot();
+        for (const mappings::Connector& connector : snapshot->connectors()) {
+            if (polling_preset(&connector) == nullptr || running_.contains(connector.id))
+                continue;
+            auto& signal = running_[connector.id];
+            signal = std::make_unique<asio::cancellation_signal>();
+            asio::co_spawn(executor_, poll(connector.id),
+                           asio::bind_cancellation_slot(signal->slot(), [this, id = connector.id](std::exception_ptr e) {
+                               if (e)
+                                   logger_.error("poller: the loop of connector " + std::to_string(id) + " failed");
+                               running_.erase(id);
+                               if (stopping_ && running_.empty())
+                                   tick_.cancel();
+                           }));
+        }
+        tick_.expires_after(std::chrono::seconds(2));
+        co_await tick_.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    while (!running_.empty()) {
+        tick_.expires_after(std::chrono::seconds(1));
+        co_await tick_.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+}
+
+void ServicePoller::stop() {
+    stopping_ = true;
+    tick_.cancel();
+    for (auto& [id, signal] : running_)
+        signal->emit(asio::cancellation_type::terminal);
+}
+
+asio::awaitable<void> ServicePoller::poll(std::int64_t connector_id) {
+    Backoff backoff(std::chrono::seconds(1), std::chrono::seconds(60));
+    asio::steady_timer pause(executor_);
+    std::optional<long long> offset;
+    std::string name = std::to_string(connector_id);
+    const auto rest_after_failure = [&]() -> asio::awaitable<void> {
+        pause.expires_after(backoff.next());
+        co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+    };
+    while (!stopping_) {
+        const auto snapshot = store_.snapshot();
+        const mappings::Connector* connector = snapshot->connector(connector_id);
+        const connectors::rest::Preset* preset = polling_preset(connector);
+        if (preset == nullptr)
+            break; // removed, disabled, or polling turned off
+        name = connector->name;
+        const connectors::rest::ReceiveSpec& receive = *preset->receive;
+        const connectors::rest::PollSpec& spec = *receive.poll;
+        const json context = {{"settings", merged_settings(*preset, *connector)},
+                              {"offset", offset ? json(*offset) : json(nullptr)},
+                              {"wait", spec.wait_s}};
+        http::ClientRequest request;
+        bool built = true;
+        try {
+            request.method = spec.method;
+            request.url = connectors::rest::Template(spec.url).render(context);
+            request.body = connectors::rest::render_json(spec.body, context, connectors::rest::Escape::plain).dump();
+        } catch (const std::exception& e) {
+            logger_.error("poller " + name + ": cannot build the request: " + e.what());
+            built = false;
+        }
+        if (!built) {
+            co_await rest_after_failure();
+            continue;
+        }
+        request.headers.emplace_back("Content-Type", "application/json");
+        request.timeout = std::chrono::seconds(spec.wait_s + 15);
+        request.allow_private = setting(*connector, "allow_private") == "yes";
+        const http::ClientResponse response = co_await client_.perform(std::move(request));
+        if (stopping_ || (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
+            break;
+        json body;
+        bool ok = response.status == 200;
+        if (ok) {
+            try {
+                body = json::parse(response.body);
+                for (const auto& [pointer, wanted] : spec.ok_when.items())
+                    ok = ok && body.at(json::json_pointer(pointer)) == wanted;
+                ok = ok && body.at(json::json_pointer(spec.results)).is_array();
+            } catch (const json::exception&) {
+                ok = false;
+            }
+        }
+        if (!ok) {
+            std::string why = response.status == 0 ? response.error : "HTTP " + std::to_string(response.status);
+            try {
+                if (!spec.error_at.empty())
+                    why += ": " + json::parse(response.body).at(json::json_pointer(spec.error_at)).get<std::string>();
+            } catch (const json::exception&) {
+            }
+            logger_.warning("poller " + name + ": " + why);
+            co_await rest_after_failure();
+            continue;
+        }
+        backoff.reset();
+        std::optional<long long> next = offset;
+        bool committed = true;
+        for (const json& result : body.at(json::json_pointer(spec.results))) {
+            long long cursor = 0;
+            try {
+                cursor = result.at(json::json_pointer(spec.cursor)).get<long long>();
+            } catch (const json::exception&) {
+                logger_.warning("poller " + name + ": a result without a number at " + spec.cursor + " is skipped");
+                continue;
+            }
+            ServiceRequest read = messages_from(receive, *snapshot, *connector, result, std::to_string(cursor), logger_);
+            if (!read.entries.empty()) {
+                const std::size_t count = read.entries.size();
+                try {
+                    const EnqueueResult outcome = co_await outbox_.enqueue(std::move(read.entries), std::move(read.source));
+                    if (outcome == EnqueueResult::committed)
+                        for (std::size_t i = 0; i < count; ++i)
+                            metrics_.message_in(name);
+                } catch (const std::exception& e) {
+                    // Not confirmed: the service hands it out again on the next poll.
+                    logger_.warning("poller " + name + ": cannot store update " + std::to_string(cursor) +
+                                    ", fetching it again later: " + e.what());
+                    committed = false;
+                    break;
+                }
+            }
+            next = std::max(next.value_or(cursor + 1), cursor + 1);
+        }
+        offset = next;
+        if (!committed)
+            co_await rest_after_failure();
+    }
+    logger_.info("poller " + name + ": stopped");
+}
+
+} // namespace ferry::core

@@ -1,0 +1,55 @@
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdint>
+#include <map>
+#include <memory>
+
+namespace ferry::http {
+class Client;
+}
+namespace ferry::mappings {
+class MappingStore;
+}
+
+namespace ferry::core {
+
+class Logger;
+class Metrics;
+class Outbox;
+
+/// Long polling for connectors whose preset can fetch what a webhook would receive (Telegram getUpdates,
+/// turned on with `--setting poll=yes`), for setups without a public URL. One loop per such connector asks
+/// the service from the cursor after the last result committed to the outbox, so a result is confirmed to
+/// the service only once it is durable; a redelivered one is recognised by its id. Failures back off.
+class ServicePoller {
+public:
+    ServicePoller(boost::asio::any_io_executor executor, const mappings::MappingStore& store, Outbox& outbox,
+                  http::Client& client, Metrics& metrics, Logger& logger);
+    ServicePoller(const ServicePoller&) = delete;
+    ServicePoller& operator=(const ServicePoller&) = delete;
+
+    /// Starts and ends the per-connector loops as connectors come and go, until stop(); returns once every
+    /// loop has ended.
+    boost::asio::awaitable<void> run();
+    void stop();
+
+private:
+    boost::asio::awaitable<void> poll(std::int64_t connector_id);
+
+    boost::asio::any_io_executor executor_;
+    const mappings::MappingStore& store_;
+    Outbox& outbox_;
+    http::Client& client_;
+    Metrics& metrics_;
+    Logger& logger_;
+    boost::asio::steady_timer tick_;
+    bool stopping_ = false;
+    /// The running loops, by connector id: the signal cancels a loop's poll in flight at stop().
+    std::map<std::int64_t, std::unique_ptr<boost::asio::cancellation_signal>> running_;
+};
+
+} // namespace ferry::core
