@@ -5,12 +5,13 @@
 #include "connectors/rest/preset.hpp"
 #include "connectors/rest/rest_connector.hpp"
 #include "mappings/mapping_store.hpp"
+#include "mappings/pg/pool.hpp"
 
 namespace ferry::connectors {
 
-ConnectorRegistry::ConnectorRegistry(const mappings::MappingStore& store, http::Client& http,
+ConnectorRegistry::ConnectorRegistry(const mappings::MappingStore& store, http::Client& http, pg::Pool& pool,
                                      core::Logger& logger)
-    : store_(store), http_(http), logger_(logger) {}
+    : store_(store), http_(http), pool_(pool), logger_(logger) {}
 
 bool ConnectorRegistry::known_kind(const std::string& kind) {
     return kind == "log" || kind == "alertmanager" || kind == "grafana" || kind == "webhook" ||
@@ -37,7 +38,22 @@ std::unique_ptr<Connector> ConnectorRegistry::make(const mappings::Connector& ro
                 logger_.error("connector " + row.name + ": a " + row.kind + " connector only receives");
                 return nullptr;
             }
-            return std::make_unique<rest::RestConnector>(*preset, row.settings, http_);
+            auto lookup =
+                [&pool = pool_, system = std::to_string(row.id)](
+                    const std::string& conversation,
+                    const std::string& source_id) -> boost::asio::awaitable<std::optional<std::string>> {
+                pg::Lease lease = co_await pool.acquire();
+                const pg::Result found = co_await lease->execute_cached(
+                    "SELECT r.native_id FROM message_map s JOIN message_map r ON r.message_key = "
+                    "s.message_key "
+                    "AND r.system = $1 WHERE s.system = 'xmpp' AND s.conversation = $2 AND s.native_id = $3 "
+                    "ORDER BY r.id LIMIT 1",
+                    pg::params(system, conversation, source_id));
+                if (found.rows() == 0)
+                    co_return std::nullopt;
+                co_return std::string(*found.get(0, 0));
+            };
+            return std::make_unique<rest::RestConnector>(*preset, row.settings, http_, std::move(lookup));
         }
         logger_.error("connector " + row.name + ": unknown kind " + row.kind);
     } catch (const std::exception& e) {

@@ -14,6 +14,9 @@ class Logger;
 namespace ferry::http {
 class Client;
 }
+namespace ferry::pg {
+class Pool;
+}
 namespace ferry::mappings {
 struct Connector;
 class MappingStore;
@@ -27,7 +30,9 @@ namespace ferry::connectors {
 class ConnectorRegistry {
 public:
     /// `http` serves the connectors that speak HTTP (every preset kind).
-    ConnectorRegistry(const mappings::MappingStore& store, http::Client& http, core::Logger& logger);
+    /// `pool` finds, in message_map, the remote messages that corrections and retractions refer to.
+    ConnectorRegistry(const mappings::MappingStore& store, http::Client& http, pg::Pool& pool,
+                      core::Logger& logger);
     ConnectorRegistry(const ConnectorRegistry&) = delete;
     ConnectorRegistry& operator=(const ConnectorRegistry&) = delete;
 
@@ -45,6 +50,7 @@ private:
 
     const mappings::MappingStore& store_;
     http::Client& http_;
+    pg::Pool& pool_;
     core::Logger& logger_;
     std::map<std::int64_t, Instance> instances_;
 };

@@ -248,6 +248,14 @@ asio::awaitable<void> Dispatcher::record(const std::vector<ClaimedRow>& rows,
         switch (outcome.kind) {
         case Outcome::Kind::delivered:
             delivered.push_back(row.id);
+            // The XMPP id of what was delivered, so that a later correction, retraction or reply that names
+            // it finds the remote message (message_map joins both by the outbox key).
+            if (row.delivery.message.source == "xmpp" && !row.delivery.message.source_id.empty() &&
+                row.delivery.message.source_id.size() <= 1024 && row.delivery.message.kind != "retraction")
+                remote_ids.push_back({{"key", row.delivery.idempotency_key},
+                                      {"system", "xmpp"},
+                                      {"native_id", row.delivery.message.source_id},
+                                      {"conversation", row.delivery.conversation}});
             // message_map holds ids up to 1024 bytes; a longer one is not worth failing the batch for.
             if (!outcome.remote_id.empty() && outcome.remote_id.size() <= 1024)
                 remote_ids.push_back(

@@ -18,6 +18,8 @@ nlohmann::json to_json(const Message& m) {
         json["subject"] = m.subject;
     if (!m.thread.empty())
         json["thread"] = m.thread;
+    if (!m.refers_to.empty())
+        json["refers_to"] = m.refers_to;
     return json;
 }
 
@@ -36,6 +38,7 @@ Message message_from_json(const nlohmann::json& json) {
     read("text", m.text);
     read("subject", m.subject);
     read("thread", m.thread);
+    read("refers_to", m.refers_to);
     read("timestamp", m.timestamp);
     return m;
 }

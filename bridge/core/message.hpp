@@ -7,7 +7,7 @@ namespace ferry::core {
 
 /// The canonical envelope every input becomes and every connector delivers.
 struct Message {
-    std::string kind = "message"; ///< message, edit, reply, reaction, retraction, alert
+    std::string kind = "message"; ///< message, edit, reply, retraction, alert, alert-resolved
     std::string source;           ///< "xmpp" or the connector name it came from
     std::string source_id;        ///< the id the source gave it (stanza id, event id, ...); may be empty
     std::string from;             ///< sender address in the source's terms (a full JID for XMPP)
@@ -16,6 +16,7 @@ struct Message {
     std::string text;
     std::string subject;
     std::string thread;
+    std::string refers_to; ///< edit, reply, retraction: the source_id of the message it is about
     std::string timestamp; ///< when Ferry accepted it, ISO 8601 UTC with milliseconds
 
     bool operator==(const Message&) const = default;

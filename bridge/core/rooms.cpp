@@ -190,9 +190,12 @@ bool Rooms::handle(const xmpp::InboundStanza& in) {
         // What the room says reaches every seat of ours: only a connector's own seat passes it on, and only
         // what did not come from that connector's seats (our own reflections).
         const bool connector_seat = in.to.resource() == "ferry" && connector_seat_of(occupant) == occupant;
-        if (!connector_seat || in.from.resource().empty() || own_nick(room, in.from.resource(), occupant) ||
-            stanza.child("body") == nullptr)
+        if (!connector_seat || in.from.resource().empty() || own_nick(room, in.from.resource(), occupant))
             return true;
+        const xmpp::XmlNode* body = stanza.child("body");
+        if (body == nullptr)
+            return stanza.child("retract", "urn:xmpp:message-retract:1") == nullptr &&
+                   stanza.child("apply-to", "urn:xmpp:fasten:0") == nullptr;
         // Live, or history replayed after a join (then only what the mark does not cover is new).
         auto when = Clock::now();
         const xmpp::XmlNode* delay = stanza.child("delay", "urn:xmpp:delay");

@@ -2,6 +2,7 @@
 
 #include "bridge/core/logger.hpp"
 #include "bridge/core/message.hpp"
+#include "bridge/core/message_references.hpp"
 #include "bridge/core/outbox.hpp"
 #include "bridge/xmpp/stanza_error.hpp"
 #include "mappings/mapping_store.hpp"
@@ -77,16 +78,12 @@ bool Router::route(const xmpp::InboundStanza& in) {
         mapping = case_folded_match(*snapshot, in.from.bare_string(), remote->second, remote->first);
     if (mapping == nullptr)
         return false;
-    const xmpp::XmlNode* body = stanza.child("body");
-    if (body == nullptr)
-        return true; // chat states, receipts, markers: nothing to carry
-
     Message message;
+    if (!read_message(stanza, message))
+        return true; // chat states, receipts, markers: nothing to carry
     message.source = "xmpp";
-    message.source_id = stanza.attribute("id");
     message.from = in.from.full();
     message.to = in.to.bare_string();
-    message.text = body->text();
     if (const auto* subject = stanza.child("subject"))
         message.subject = subject->text();
     if (const auto* thread = stanza.child("thread"))
@@ -141,9 +138,9 @@ bool Router::route(const xmpp::InboundStanza& in) {
 
 bool Router::route_room(const xmpp::InboundStanza& in) {
     const xmpp::XmlNode& stanza = in.node;
-    const xmpp::XmlNode* body = stanza.child("body");
     // History replayed on join (<delay/>) reaches here only when it is newer than what was bridged (Rooms).
-    if (body == nullptr)
+    Message said;
+    if (!read_message(stanza, said))
         return true;
     const std::string room = in.from.bare_string();
     const std::string connector = xmpp::unescape_node(in.to.local());
@@ -153,16 +150,11 @@ bool Router::route_room(const xmpp::InboundStanza& in) {
     for (const mappings::Mapping* mapping : snapshot->mappings_for(room)) {
         if (mapping->connector_name != connector || !mappings::carries_outbound(mapping->direction))
             continue;
-        Message message;
+        Message message = said;
         message.source = "xmpp";
-        message.source_id = stanza.attribute("id");
-        if (const xmpp::XmlNode* sid = stanza.child("stanza-id", "urn:xmpp:sid:0");
-            sid != nullptr && sid->attribute("by") == room)
-            message.source_id = sid->attribute("id");
         message.from = in.from.full();
         message.sender_name = in.from.resource();
         message.to = room;
-        message.text = body->text();
         message.timestamp = utc_timestamp();
         connector_id = mapping->connector_id;
         entries.push_back({mapping->connector_id, "mapping:" + std::to_string(mapping->id) + ":out",

@@ -26,7 +26,8 @@ namespace {
 
 std::string setting(const mappings::Connector& connector, const std::string& name) {
     const auto found = connector.settings.find(name);
-    return found != connector.settings.end() && found->is_string() ? found->get<std::string>() : std::string();
+    return found != connector.settings.end() && found->is_string() ? found->get<std::string>()
+                                                                   : std::string();
 }
 
 /// The preset's poll section when `connector` is enabled and has polling turned on; null otherwise.
@@ -51,10 +52,10 @@ json merged_settings(const connectors::rest::Preset& preset, const mappings::Con
 
 } // namespace
 
-ServicePoller::ServicePoller(asio::any_io_executor executor, const mappings::MappingStore& store, Outbox& outbox,
-                             http::Client& client, Metrics& metrics, Logger& logger)
-    : executor_(executor), store_(store), outbox_(outbox), client_(client), metrics_(metrics), logger_(logger),
-      tick_(executor) {}
+ServicePoller::ServicePoller(asio::any_io_executor executor, const mappings::MappingStore& store,
+                             Outbox& outbox, http::Client& client, Metrics& metrics, Logger& logger)
+    : executor_(executor), store_(store), outbox_(outbox), client_(client), metrics_(metrics),
+      logger_(logger), tick_(executor) {}
 
 asio::awaitable<void> ServicePoller::run() {
     while (!stopping_) {
@@ -64,14 +65,15 @@ asio::awaitable<void> ServicePoller::run() {
                 continue;
             auto& signal = running_[connector.id];
             signal = std::make_unique<asio::cancellation_signal>();
-            asio::co_spawn(executor_, poll(connector.id),
-                           asio::bind_cancellation_slot(signal->slot(), [this, id = connector.id](std::exception_ptr e) {
-                               if (e)
-                                   logger_.error("poller: the loop of connector " + std::to_string(id) + " failed");
-                               running_.erase(id);
-                               if (stopping_ && running_.empty())
-                                   tick_.cancel();
-                           }));
+            asio::co_spawn(
+                executor_, poll(connector.id),
+                asio::bind_cancellation_slot(signal->slot(), [this, id = connector.id](std::exception_ptr e) {
+                    if (e)
+                        logger_.error("poller: the loop of connector " + std::to_string(id) + " failed");
+                    running_.erase(id);
+                    if (stopping_ && running_.empty())
+                        tick_.cancel();
+                }));
         }
         tick_.expires_after(std::chrono::seconds(2));
         co_await tick_.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -115,7 +117,8 @@ asio::awaitable<void> ServicePoller::poll(std::int64_t connector_id) {
         try {
             request.method = spec.method;
             request.url = connectors::rest::Template(spec.url).render(context);
-            request.body = connectors::rest::render_json(spec.body, context, connectors::rest::Escape::plain).dump();
+            request.body =
+                connectors::rest::render_json(spec.body, context, connectors::rest::Escape::plain).dump();
         } catch (const std::exception& e) {
             logger_.error("poller " + name + ": cannot build the request: " + e.what());
             built = false;
@@ -128,7 +131,8 @@ asio::awaitable<void> ServicePoller::poll(std::int64_t connector_id) {
         request.timeout = std::chrono::seconds(spec.wait_s + 15);
         request.allow_private = setting(*connector, "allow_private") == "yes";
         const http::ClientResponse response = co_await client_.perform(std::move(request));
-        if (stopping_ || (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
+        if (stopping_ ||
+            (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
             break;
         json body;
         bool ok = response.status == 200;
@@ -143,10 +147,13 @@ asio::awaitable<void> ServicePoller::poll(std::int64_t connector_id) {
             }
         }
         if (!ok) {
-            std::string why = response.status == 0 ? response.error : "HTTP " + std::to_string(response.status);
+            std::string why =
+                response.status == 0 ? response.error : "HTTP " + std::to_string(response.status);
             try {
                 if (!spec.error_at.empty())
-                    why += ": " + json::parse(response.body).at(json::json_pointer(spec.error_at)).get<std::string>();
+                    why +=
+                        ": " +
+                        json::parse(response.body).at(json::json_pointer(spec.error_at)).get<std::string>();
             } catch (const json::exception&) {
             }
             logger_.warning("poller " + name + ": " + why);
@@ -161,14 +168,17 @@ asio::awaitable<void> ServicePoller::poll(std::int64_t connector_id) {
             try {
                 cursor = result.at(json::json_pointer(spec.cursor)).get<long long>();
             } catch (const json::exception&) {
-                logger_.warning("poller " + name + ": a result without a number at " + spec.cursor + " is skipped");
+                logger_.warning("poller " + name + ": a result without a number at " + spec.cursor +
+                                " is skipped");
                 continue;
             }
-            ServiceRequest read = messages_from(receive, *snapshot, *connector, result, std::to_string(cursor), logger_);
+            ServiceRequest read =
+                messages_from(receive, *snapshot, *connector, result, std::to_string(cursor), logger_);
             if (!read.entries.empty()) {
                 const std::size_t count = read.entries.size();
                 try {
-                    const EnqueueResult outcome = co_await outbox_.enqueue(std::move(read.entries), std::move(read.source));
+                    const EnqueueResult outcome =
+                        co_await outbox_.enqueue(std::move(read.entries), std::move(read.source));
                     if (outcome == EnqueueResult::committed)
                         for (std::size_t i = 0; i < count; ++i)
                             metrics_.message_in(name);

@@ -83,7 +83,7 @@ struct StoreServices::Parts {
           pool(executor, config.database.url, pool_options(config), logger),
           store(executor, pool, config.database.url, logger),
           outbox(executor, pool, logger, OutboxOptions{.origin = owner}), http_client(executor),
-          registry(store, http_client, logger), rooms(stanzas, logger),
+          registry(store, http_client, pool, logger), rooms(stanzas, logger),
           xmpp_delivery(stanzas, store, pool, rooms, xmpp_online),
           dispatcher(
               executor, pool, [this](const ClaimedRow& row) { return deliverer(row); }, logger,

@@ -43,8 +43,8 @@ void check_template(const json& value, const std::string& where) {
 SendSpec parse_send(const json& document, const std::string& where) {
     SendSpec send;
     send.method = read<std::string>(document, "method", "POST", where);
-    if (send.method != "POST" && send.method != "PUT")
-        throw PresetError(where + ": method is POST or PUT");
+    if (send.method != "POST" && send.method != "PUT" && send.method != "PATCH" && send.method != "DELETE")
+        throw PresetError(where + ": method is POST, PUT, PATCH or DELETE");
     send.url = read<std::string>(document, "url", "", where);
     if (send.url.empty())
         throw PresetError(where + ": a url template is needed");
@@ -160,6 +160,10 @@ Preset Preset::parse(const json& document) {
     }
     if (const auto send = document.find("send"); send != document.end())
         preset.send = parse_send(*send, where + ".send");
+    if (const auto edit = document.find("edit"); edit != document.end())
+        preset.edit = parse_send(*edit, where + ".edit");
+    if (const auto retract = document.find("retract"); retract != document.end())
+        preset.retract = parse_send(*retract, where + ".retract");
     if (const auto receive = document.find("receive"); receive != document.end())
         preset.receive = parse_receive(*receive, where + ".receive");
     if (!preset.send && !preset.receive)

@@ -97,6 +97,8 @@ struct Preset {
     std::string title;
     std::vector<SettingSpec> settings;
     std::optional<SendSpec> send;
+    std::optional<SendSpec> edit;    ///< a correction of a sent message (reads `remote_id`)
+    std::optional<SendSpec> retract; ///< a retraction of a sent message (reads `remote_id`)
     std::optional<ReceiveSpec> receive;
 
     /// Reads a preset document; throws PresetError naming what is wrong (templates are compiled here).

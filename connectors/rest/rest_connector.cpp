@@ -120,19 +120,30 @@ json body_of(const SendSpec& send, const json& settings) {
 
 } // namespace
 
-RestConnector::RestConnector(const Preset& preset, const json& settings, http::Client& client)
-    : send_(preset.send.value()), settings_(merged_settings(preset, settings)), url_(send_.url),
-      body_(body_of(send_, settings_), send_.format), client_(client) {
-    for (const auto& [name, value] : send_.headers.items())
-        headers_.emplace_back(name, Template(value.get<std::string>()));
+RestConnector::Compiled RestConnector::compile(const SendSpec& spec, const json& body) {
+    Compiled compiled{&spec, Template(spec.url), {}, JsonTemplate(body, spec.format)};
+    for (const auto& [name, value] : spec.headers.items())
+        compiled.headers.emplace_back(name, Template(value.get<std::string>()));
+    return compiled;
+}
+
+RestConnector::RestConnector(const Preset& preset, const json& settings, http::Client& client,
+                             RemoteIdLookup lookup)
+    : settings_(merged_settings(preset, settings)),
+      send_(compile(preset.send.value(), body_of(*preset.send, settings_))), client_(client),
+      lookup_(std::move(lookup)) {
+    if (preset.edit)
+        edit_ = compile(*preset.edit, preset.edit->body);
+    if (preset.retract)
+        retract_ = compile(*preset.retract, preset.retract->body);
     allow_private_ = setting_text(settings_, "allow_private") == "yes";
     const std::string pace = setting_text(settings_, "pace_ms");
-    pace_ = std::chrono::milliseconds(pace.empty() ? send_.pace_ms : positive_number(pace, "pace_ms"));
+    pace_ = std::chrono::milliseconds(pace.empty() ? preset.send->pace_ms : positive_number(pace, "pace_ms"));
     if (const std::string timeout = setting_text(settings_, "timeout_ms"); !timeout.empty())
         timeout_ = std::chrono::milliseconds(positive_number(timeout, "timeout_ms"));
 }
 
-json RestConnector::context(const Delivery& delivery) const {
+json RestConnector::context(const Delivery& delivery, const std::string& remote_id) const {
     const core::Message& m = delivery.message;
     return {{"text", m.text},
             {"sender", display_sender(m)},
@@ -141,6 +152,8 @@ json RestConnector::context(const Delivery& delivery) const {
             {"thread", m.thread},
             {"subject", m.subject},
             {"attempt", delivery.attempt},
+            {"remote_id", m.kind == "reply" ? std::string() : remote_id},
+            {"reply_to_id", m.kind == "reply" ? remote_id : std::string()},
             {"message", core::to_json(m)},
             {"settings", settings_}};
 }
@@ -155,17 +168,55 @@ std::chrono::milliseconds RestConnector::pace_wait(const std::string& destinatio
 }
 
 asio::awaitable<DeliveryResult> RestConnector::send(const Delivery& delivery) {
+    const core::Message& m = delivery.message;
+    // Corrections, retractions and replies name an earlier XMPP message: find what it became here.
+    std::optional<std::string> remote_id;
+    if (!m.refers_to.empty() && lookup_) {
+        bool unavailable = false;
+        try {
+            remote_id = co_await lookup_(delivery.conversation, m.refers_to);
+        } catch (const std::exception&) {
+            unavailable = true;
+        }
+        if (unavailable)
+            co_return DeliveryResult::retry("cannot look up the message this one refers to in message_map");
+    }
+    if (m.kind == "edit" && remote_id && edit_)
+        co_return co_await request(*edit_, delivery, context(delivery, *remote_id));
+    if (m.kind == "retraction") {
+        if (remote_id && retract_)
+            co_return co_await request(*retract_, delivery, context(delivery, *remote_id));
+        // No way to take it back there: say so, readably.
+        core::Message notice = m;
+        notice.kind = "message";
+        notice.text = "(retracted an earlier message)";
+        const Delivery fallback{delivery.idempotency_key, delivery.destination, delivery.conversation, notice,
+                                delivery.attempt};
+        co_return co_await request(send_, fallback, context(fallback));
+    }
+    if (m.kind == "edit") {
+        core::Message corrected = m;
+        corrected.text = "(correction) " + m.text;
+        const Delivery fallback{delivery.idempotency_key, delivery.destination, delivery.conversation,
+                                corrected, delivery.attempt};
+        co_return co_await request(send_, fallback, context(fallback));
+    }
+    co_return co_await request(send_, delivery, context(delivery, remote_id.value_or("")));
+}
+
+asio::awaitable<DeliveryResult> RestConnector::request(const Compiled& compiled, const Delivery& delivery,
+                                                       const json& ctx) {
     http::ClientRequest request;
     try {
-        const json ctx = context(delivery);
-        request.method = send_.method;
-        request.url = url_.render(ctx);
-        for (const auto& [name, header] : headers_) {
+        request.method = compiled.spec->method;
+        request.url = compiled.url.render(ctx);
+        for (const auto& [name, header] : compiled.headers) {
             std::string rendered = header.render(ctx);
             if (!rendered.empty())
                 request.headers.emplace_back(name, std::move(rendered));
         }
-        request.body = body_.render(ctx).dump(-1, ' ', false, json::error_handler_t::replace);
+        if (request.method != "DELETE")
+            request.body = compiled.body.render(ctx).dump(-1, ' ', false, json::error_handler_t::replace);
     } catch (const std::exception& e) {
         co_return DeliveryResult::failed(std::string("the request could not be built: ") + e.what());
     }
@@ -174,7 +225,7 @@ asio::awaitable<DeliveryResult> RestConnector::send(const Delivery& delivery) {
     if (pace_.count() > 0)
         next_send_[delivery.destination] = std::chrono::steady_clock::now() + pace_;
     const http::ClientResponse response = co_await client_.perform(std::move(request));
-    co_return judge(response);
+    co_return judge(*compiled.spec, response);
 }
 
 asio::awaitable<std::vector<DeliveryResult>>
@@ -200,19 +251,19 @@ RestConnector::send_batch(std::vector<const Delivery*> deliveries) {
     co_return results;
 }
 
-DeliveryResult RestConnector::judge(const http::ClientResponse& response) const {
+DeliveryResult RestConnector::judge(const SendSpec& spec, const http::ClientResponse& response) const {
     if (response.status == 0)
         return response.refused ? DeliveryResult::failed(response.error)
                                 : DeliveryResult::retry(response.error);
     const std::optional<json> body = body_json(response);
-    std::string service_error = text_at(body, send_.error_at);
+    std::string service_error = text_at(body, spec.error_at);
     if (service_error.empty() && !body)
         service_error = response.body.substr(0, 200);
     const std::string described =
         "HTTP " + std::to_string(response.status) + (service_error.empty() ? "" : ": " + service_error);
 
     std::optional<std::chrono::milliseconds> after;
-    for (const RetryAfterSource& source : send_.retry_after) {
+    for (const RetryAfterSource& source : spec.retry_after) {
         std::string figure;
         if (!source.header.empty())
             figure = std::string(response.header(source.header).value_or(""));
@@ -230,12 +281,12 @@ DeliveryResult RestConnector::judge(const http::ClientResponse& response) const 
         }
     }
     const bool transient =
-        std::ranges::find(send_.transient_errors, service_error) != send_.transient_errors.end();
+        std::ranges::find(spec.transient_errors, service_error) != spec.transient_errors.end();
     if (response.status == 429 || response.status == 408 || response.status >= 500 || transient)
         return DeliveryResult::retry(described, after);
     if (response.status < 200 || response.status >= 300)
         return DeliveryResult::failed(described);
-    for (const auto& [pointer, wanted] : send_.ok_when.items()) {
+    for (const auto& [pointer, wanted] : spec.ok_when.items()) {
         bool ok = false;
         try {
             ok = body && body->at(json::json_pointer(pointer)) == wanted;
@@ -244,7 +295,7 @@ DeliveryResult RestConnector::judge(const http::ClientResponse& response) const 
         if (!ok)
             return DeliveryResult::failed(described);
     }
-    return DeliveryResult::delivered(text_at(body, send_.remote_id));
+    return DeliveryResult::delivered(text_at(body, spec.remote_id));
 }
 
 } // namespace ferry::connectors::rest

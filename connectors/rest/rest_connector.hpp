@@ -4,8 +4,10 @@
 #include "connectors/rest/preset.hpp"
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,26 +26,42 @@ namespace ferry::connectors::rest {
 /// Messages to one destination are spaced by pace_ms.
 class RestConnector final : public Connector {
 public:
-    /// `settings` are the connector's own (strings); the preset's defaults fill in the rest.
-    RestConnector(const Preset& preset, const nlohmann::json& settings, http::Client& client);
+    /// The remote id of the message that the XMPP message `source_id` became in `conversation`, if known.
+    using RemoteIdLookup = std::function<boost::asio::awaitable<std::optional<std::string>>(
+        const std::string& conversation, const std::string& source_id)>;
+
+    /// `settings` are the connector's own (strings); the preset's defaults fill in the rest. `lookup` finds
+    /// the remote ids that corrections, retractions and replies refer to.
+    RestConnector(const Preset& preset, const nlohmann::json& settings, http::Client& client,
+                  RemoteIdLookup lookup = {});
 
     boost::asio::awaitable<DeliveryResult> send(const Delivery& delivery) override;
     boost::asio::awaitable<std::vector<DeliveryResult>>
     send_batch(std::vector<const Delivery*> deliveries) override;
 
     /// The template context of one delivery (exposed for tests and the documentation's examples).
-    nlohmann::json context(const Delivery& delivery) const;
+    nlohmann::json context(const Delivery& delivery, const std::string& remote_id = {}) const;
 
 private:
-    DeliveryResult judge(const http::ClientResponse& response) const;
+    /// One request built from `spec` and `compiled`, and its outcome.
+    struct Compiled {
+        const SendSpec* spec = nullptr;
+        Template url;
+        std::vector<std::pair<std::string, Template>> headers;
+        JsonTemplate body;
+    };
+    static Compiled compile(const SendSpec& spec, const nlohmann::json& body);
+    boost::asio::awaitable<DeliveryResult> request(const Compiled& compiled, const Delivery& delivery,
+                                                   const nlohmann::json& context);
+    DeliveryResult judge(const SendSpec& spec, const http::ClientResponse& response) const;
     std::chrono::milliseconds pace_wait(const std::string& destination) const;
 
-    const SendSpec& send_;
     nlohmann::json settings_;
-    Template url_;
-    std::vector<std::pair<std::string, Template>> headers_;
-    JsonTemplate body_; ///< the preset's body, or the connector's body_template
+    Compiled send_;
+    std::optional<Compiled> edit_;
+    std::optional<Compiled> retract_;
     http::Client& client_;
+    RemoteIdLookup lookup_;
     bool allow_private_ = false;
     std::chrono::milliseconds pace_{0};
     std::chrono::milliseconds timeout_{30000};

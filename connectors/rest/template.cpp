@@ -282,9 +282,9 @@ struct JsonTemplate::Node {
             nlohmann::json out = nlohmann::json::object();
             for (const auto& [key, item] : members) {
                 nlohmann::json rendered = item.render(context);
-                if (rendered.is_null() ||
+                if (rendered.is_null() || (rendered.is_object() && rendered.empty()) ||
                     (rendered.is_string() && rendered.get_ref<const std::string&>().empty()))
-                    continue;
+                    continue; // an optional field with nothing in it
                 out[key] = std::move(rendered);
             }
             return out;

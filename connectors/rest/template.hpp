@@ -86,7 +86,8 @@ private:
 
 /// Every string in `body` (keys excepted) is a Template with `escape`; rendering gives the JSON to send.
 /// A string that is exactly one `{{path}}` keeps the value's JSON type (numbers stay numbers); a value that
-/// renders to null or an empty string removes its object member, so optional fields disappear.
+/// renders to null, an empty string or an empty object removes its object member, so optional fields
+/// disappear.
 nlohmann::json render_json(const nlohmann::json& body, const nlohmann::json& context, Escape escape);
 /// Compiles every string of `body`, throwing TemplateError naming the first that does not compile.
 void check_json_template(const nlohmann::json& body);

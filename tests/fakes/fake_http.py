@@ -23,6 +23,10 @@ class Recorded:
     def json(self):
         return json.loads(self.body)
 
+    def json_ok(self) -> bool:
+        """True unless the answer was a JSON document with "ok": false (Slack's and Telegram's API errors)."""
+        return getattr(self, "ok", True)
+
 
 @dataclass
 class Answer:
@@ -113,6 +117,10 @@ class FakeService:
         answer = scripted or self.answer(request)
         request.status = answer.status  # type: ignore[attr-defined]
         request.scripted = scripted is not None  # type: ignore[attr-defined]
+        try:
+            request.ok = json.loads(answer.body).get("ok", True) is not False  # type: ignore[attr-defined]
+        except (ValueError, AttributeError):
+            request.ok = True  # type: ignore[attr-defined]
         with self._lock:
             self.requests.append(request)
         return answer

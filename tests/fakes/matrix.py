@@ -31,12 +31,14 @@ class Matrix(FakeService):
         self.rooms = set(rooms)
         self._events = itertools.count(1)
         self._sent: dict[tuple[str, str], str] = {}
+        self.redacted: list[str] = []
         super().__init__()
 
     def answer(self, request: Recorded) -> Answer:
         parts = request.path.split("/")
         # ['', '_matrix', 'client', 'v3', 'rooms', roomId, 'send', eventType, txnId]
-        if (len(parts) != 9 or parts[1:5] != ["_matrix", "client", "v3", "rooms"] or parts[6] != "send"
+        # ['', '_matrix', 'client', 'v3', 'rooms', roomId, 'redact', eventId, txnId]
+        if (len(parts) != 9 or parts[1:5] != ["_matrix", "client", "v3", "rooms"] or parts[6] not in ("send", "redact")
                 or request.method != "PUT"):
             return json_answer(404, {"errcode": "M_UNRECOGNIZED", "error": "Unrecognized request"})
         auth = request.headers.get("authorization", "")
@@ -52,6 +54,15 @@ class Matrix(FakeService):
             content = request.json()
         except ValueError:
             return json_answer(400, {"errcode": "M_NOT_JSON", "error": "Content not JSON."})
+        if parts[6] == "redact":
+            target = unquote(parts[7])
+            if target not in self._sent.values():
+                return json_answer(404, {"errcode": "M_NOT_FOUND", "error": "Event not found"})
+            key = (self.token, "redact:" + txn)
+            if key not in self._sent:
+                self._sent[key] = f"$ev{next(self._events)}:example.org"
+                self.redacted.append(target)
+            return json_answer(200, {"event_id": self._sent[key]})
         if not isinstance(content.get("body"), str):
             return json_answer(400, {"errcode": "M_BAD_JSON", "error": "body must be a string"})
         key = (self.token, txn)
@@ -64,5 +75,7 @@ class Matrix(FakeService):
         out = []
         for r in self.taken():
             parts = r.path.split("/")
+            if parts[6] != "send":
+                continue
             out.append((unquote(parts[5]), unquote(parts[8]), r.json()))
         return out

@@ -42,6 +42,8 @@ class Slack(FakeService):
         self.token = token
         self.channels = set(channels)
         self._ts = itertools.count(1)
+        self.messages: dict[str, dict[str, str]] = {}  # channel → ts → text: what the channel shows now
+        self.posted_ts: list[str] = []  # the ts of every message posted, in order
         super().__init__()
 
     @property
@@ -57,6 +59,8 @@ class Slack(FakeService):
             return self._webhook(request)
         if request.path == "/api/chat.postMessage" and request.method == "POST":
             return self._post_message(request)
+        if request.path in ("/api/chat.update", "/api/chat.delete") and request.method == "POST":
+            return self._change_message(request, request.path.endswith("update"))
         return json_answer(404, {"ok": False, "error": "unknown_method"})
 
     def _webhook(self, request: Recorded) -> Answer:
@@ -84,10 +88,35 @@ class Slack(FakeService):
         if not payload.get("text") and not payload.get("blocks"):
             return json_answer(200, {"ok": False, "error": "no_text"})
         ts = f"{int(time.time())}.{next(self._ts):06d}"
+        self.messages.setdefault(channel, {})[ts] = payload["text"]
+        self.posted_ts.append(ts)
         return json_answer(200, {"ok": True, "channel": channel, "ts": ts,
                                  "message": {"type": "message", "subtype": "bot_message", "text": payload["text"],
                                              "username": payload.get("username", "ferry"), "bot_id": "B0FFV41KK",
                                              "ts": ts}})
+
+    def _change_message(self, request: Recorded, update: bool) -> Answer:
+        """chat.update / chat.delete: the message must exist (channel + ts) and be the app's own."""
+        if request.headers.get("authorization") != f"Bearer {self.token}":
+            return json_answer(200, {"ok": False, "error": "invalid_auth"})
+        payload = request.json()
+        channel, ts = payload.get("channel"), payload.get("ts")
+        if channel not in self.channels:
+            return json_answer(200, {"ok": False, "error": "channel_not_found"})
+        if ts not in self.messages.get(channel, {}):
+            return json_answer(200, {"ok": False, "error": "message_not_found"})
+        if update:
+            if not payload.get("text"):
+                return json_answer(200, {"ok": False, "error": "no_text"})
+            self.messages[channel][ts] = payload["text"]
+            return json_answer(200, {"ok": True, "channel": channel, "ts": ts, "text": payload["text"],
+                                     "message": {"text": payload["text"]}})
+        del self.messages[channel][ts]
+        return json_answer(200, {"ok": True, "channel": channel, "ts": ts})
+
+    def calls(self, method: str) -> list[dict]:
+        """The bodies of accepted calls of one Web API method (`chat.update`, …)."""
+        return [r.json() for r in self.taken() if r.path == f"/api/{method}" and r.json_ok()]
 
     def posted(self) -> list[dict]:
         """The bodies of the chat.postMessage calls Slack accepted (ok: true)."""

@@ -61,8 +61,10 @@ def line_count(path: str) -> int:
 
 
 def read_deliveries(path: str) -> list[dict]:
+    """The complete lines of a worker's output. A worker killed with SIGKILL may leave its last line half
+    written: that delivery was never recorded, so the survivor delivers it again (same key)."""
     with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f]
+        return [json.loads(line) for line in f if line.endswith("\n")]
 
 
 def delivered_at(line: dict) -> float:

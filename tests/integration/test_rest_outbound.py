@@ -4,6 +4,7 @@ errors (dead letter, the XMPP sender told why), the SSRF guard, Matrix's txnId a
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -115,7 +116,7 @@ def test_slack_chat_post_message(bridge, fakes):
     assert request.headers["content-type"].startswith("application/json")
     b.outbox_empty()
     # The message's Slack ts is kept for later edits and replies.
-    ids = b.pg.sql("SELECT native_id FROM message_map ORDER BY native_id").split()
+    ids = b.pg.sql("SELECT native_id FROM message_map WHERE system <> 'xmpp' ORDER BY native_id").split()
     assert len(ids) == 2 and all("." in ts for ts in ids), ids
 
 
@@ -154,7 +155,7 @@ def test_discord_webhook_keeps_message_id_and_blocks_mentions(bridge, fakes):
     assert request.json() == {"content": "@everyone **look**", "username": "alice",
                               "allowed_mentions": {"parse": []}}
     b.outbox_empty()
-    assert b.pg.sql("SELECT native_id FROM message_map").strip().startswith("11")
+    assert b.pg.sql("SELECT native_id FROM message_map WHERE system <> 'xmpp'").strip().startswith("11")
 
 
 def test_matrix_send_uses_the_idempotency_key_as_txn_id(bridge, fakes):
@@ -168,13 +169,15 @@ def test_matrix_send_uses_the_idempotency_key_as_txn_id(bridge, fakes):
     assert all_requests[0].path == all_requests[1].path  # the retry carries the same txnId
     room, txn, content = mx.events()[0]
     assert room == matrix_fake.ROOM
-    key = b.pg.sql("SELECT message_key FROM message_map").strip()
+    key = b.pg.sql("SELECT message_key FROM message_map WHERE system <> 'xmpp'").strip()
     assert txn == key
     assert content == {"msgtype": "m.text", "body": "alice: " + TEXT, "format": "org.matrix.custom.html",
                        "formatted_body": "<strong>alice</strong>: <strong>deploy</strong> done &lt;!channel&gt; "
                                          "&amp; <em>all</em> good"}
     assert events[0].headers["authorization"] == f"Bearer {mx.token}"
-    assert b.pg.sql("SELECT native_id FROM message_map").strip() == "$ev1:example.org"
+    assert b.pg.sql("SELECT native_id FROM message_map WHERE system <> 'xmpp'").strip() == "$ev1:example.org"
+    # The XMPP side is kept too, under the same key: corrections and retractions find the event through it.
+    assert b.pg.sql("SELECT native_id FROM message_map WHERE system = 'xmpp'").strip() == "m0"
 
 
 def test_telegram_send_message_html(bridge, fakes):
@@ -186,7 +189,7 @@ def test_telegram_send_message_html(bridge, fakes):
                               "text": "<b>alice</b>: <strong>deploy</strong> done &lt;!channel&gt; &amp; "
                                       "<em>all</em> good\nline two"}
     b.outbox_empty()
-    assert b.pg.sql("SELECT native_id FROM message_map").strip() == "100"
+    assert b.pg.sql("SELECT native_id FROM message_map WHERE system <> 'xmpp'").strip() == "100"
 
 
 @pytest.mark.parametrize("service", ["slack", "discord", "matrix", "telegram"])
@@ -284,3 +287,88 @@ def test_cli_checks_preset_settings(pg_world, ferry_binary):  # noqa: F811
     cli.ok("connector", "add", "d", "--kind", "discord", "--setting", "webhook_url=https://discord.com/api/webhooks/1/x")
     assert "only sends" in cli.fails(2, "mapping", "add", "--xmpp", "alice@example.org", "--connector", "d",
                                      "--remote", "ops", "--direction", "both")
+
+
+def correction(to: str, original: str, text: str, id: str) -> str:
+    return (f"<message to='{to}' type='chat' id='{id}'><body>{text}</body>"
+            f"<replace xmlns='urn:xmpp:message-correct:0' id='{original}'/></message>")
+
+
+def retraction(to: str, original: str, id: str) -> str:
+    return (f"<message to='{to}' type='chat' id='{id}'><retract xmlns='urn:xmpp:message-retract:1' id='{original}'/>"
+            "<fallback xmlns='urn:xmpp:fallback:0' for='urn:xmpp:message-retract:1'/>"
+            "<body>This person attempted to retract a previous message, but it's unsupported by your client.</body>"
+            "</message>")
+
+
+def reply(to: str, original: str, quoted: str, text: str, id: str) -> str:
+    fallback = f"&gt; {quoted}\n"
+    return (f"<message to='{to}' type='chat' id='{id}'><body>{fallback}{text}</body>"
+            f"<reply xmlns='urn:xmpp:reply:0' id='{original}'/>"
+            f"<fallback xmlns='urn:xmpp:fallback:0' for='urn:xmpp:reply:0'><body start='0' end='{len(quoted) + 3}'/>"
+            "</fallback></message>")
+
+
+def test_slack_corrections_retractions_and_replies(bridge, fakes, world):
+    slack = fakes(slack_fake.Slack)
+    b = bridge("slack", {"token": slack.token, "base_url": slack.api_url}, "C0LAN2Q65")
+
+    async def scenario():
+        async with Client(world, "alice") as alice:
+            await alice.send_message(b.target, "deploy at 5", id="orig1")
+            await asyncio.to_thread(slack.wait_for, 1)
+            await asyncio.to_thread(b.outbox_empty)
+            await alice.send_raw(correction(b.target, "orig1", "deploy at 6", "fix1"))
+            await asyncio.to_thread(wait_until, lambda: slack.calls("chat.update"))
+            await alice.send_raw(reply(b.target, "orig1", "deploy at 6", "ok, noted", "re1"))
+            await asyncio.to_thread(wait_until, lambda: len(slack.posted()) == 2)
+            await alice.send_raw(retraction(b.target, "orig1", "del1"))
+            await asyncio.to_thread(wait_until, lambda: slack.calls("chat.delete"))
+            # A correction of a message Ferry never saw goes out readably as a new message.
+            await alice.send_raw(correction(b.target, "unknown", "typo fixed", "fix2"))
+            await asyncio.to_thread(wait_until, lambda: len(slack.posted()) == 3)
+
+    run(scenario())
+    first, answered, fallback = slack.posted()
+    original, answered_ts, fallback_ts = slack.posted_ts
+    (update,) = slack.calls("chat.update")
+    (delete,) = slack.calls("chat.delete")
+    assert update == {"channel": "C0LAN2Q65", "ts": original, "text": "deploy at 6"}
+    assert delete == {"channel": "C0LAN2Q65", "ts": original}
+    assert answered["thread_ts"] == original and answered["text"] == "ok, noted"
+    assert "thread_ts" not in first
+    assert fallback["text"] == "(correction) typo fixed"
+    # What the channel shows in the end: the original gone, the reply and the readable fallback.
+    assert slack.messages["C0LAN2Q65"] == {answered_ts: "ok, noted", fallback_ts: "(correction) typo fixed"}
+
+
+def test_matrix_corrections_and_retractions(bridge, fakes, world):
+    mx = fakes(matrix_fake.Matrix)
+    b = bridge("matrix", {"token": mx.token, "base_url": mx.url}, matrix_fake.ROOM)
+
+    async def scenario():
+        async with Client(world, "alice") as alice:
+            await alice.send_message(b.target, "hello *all*", id="m-orig")
+            await asyncio.to_thread(mx.wait_for, 1)
+            await asyncio.to_thread(b.outbox_empty)
+            await alice.send_raw(correction(b.target, "m-orig", "hello everyone", "m-fix"))
+            await asyncio.to_thread(mx.wait_for, 2)
+            await alice.send_raw(retraction(b.target, "m-orig", "m-del"))
+            await asyncio.to_thread(wait_until, lambda: mx.redacted)
+
+    run(scenario())
+    (_, _, original), (_, _, edit) = mx.events()
+    assert edit["m.relates_to"] == {"rel_type": "m.replace", "event_id": "$ev1:example.org"}
+    assert edit["m.new_content"]["body"] == "alice: hello everyone"
+    assert edit["body"] == "* hello everyone"
+    assert "m.relates_to" not in original
+    assert mx.redacted == ["$ev1:example.org"]
+
+
+def wait_until(predicate, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met within the time")

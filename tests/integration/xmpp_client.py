@@ -117,6 +117,10 @@ class Client:
             msg.xml.append(ET.fromstring("<request xmlns='urn:xmpp:receipts'/>"))
         msg.send()
 
+    async def send_raw(self, xml: str) -> None:
+        """Sends a stanza written out as XML (corrections, retractions, replies)."""
+        self.xmpp.send_raw(xml)
+
     async def send_groupchat(self, room: str, body: str) -> None:
         """Says `body` in a MUC room we have joined."""
         self.xmpp.make_message(mto=room, mbody=body, mtype="groupchat").send()

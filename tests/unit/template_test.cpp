@@ -46,12 +46,16 @@ TEST(Template, JsonBodiesKeepTypesAndDropEmptyMembers) {
     const json body = {{"chat_id", "{{destination}}"},
                        {"text", "{{text}}"},
                        {"reply_to", "{{reply}}"},
+                       {"relates", {{"in_reply_to", {{"event_id", "{{reply}}"}}}}},
+                       {"mentions", {{"parse", json::array()}}},
                        {"nested", {{"n", "{{count}}"}, {"list", {"{{text}}", "x"}}}}};
     const json context = {{"destination", 12345}, {"text", "a<b"}, {"count", 3}};
     const json out = render_json(body, context, Escape::html);
     EXPECT_EQ(out["chat_id"], 12345);
     EXPECT_EQ(out["text"], "a&lt;b");
     EXPECT_FALSE(out.contains("reply_to"));
+    EXPECT_FALSE(out.contains("relates")); // nothing left inside: the whole member goes
+    EXPECT_EQ(out["mentions"], (json{{"parse", json::array()}}));
     EXPECT_EQ(out["nested"]["n"], 3);
     EXPECT_EQ(out["nested"]["list"][0], "a&lt;b");
     EXPECT_THROW(check_json_template(json{{"a", {"{{#if x}}"}}}), TemplateError);
