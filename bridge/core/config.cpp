@@ -197,7 +197,7 @@ struct OptionSpec {
 };
 
 // clang-format off
-const std::array<OptionSpec, 23> option_specs{{
+const std::array<OptionSpec, 25> option_specs{{
     {"component", "domain", "DOMAIN", true,
      "The component's JID domain, as declared on the XMPP server, e.g. ferry.example.org.",
      [](Config& c, const RawValue& r) { c.component.domain = parse_domain(r); },
@@ -289,6 +289,14 @@ const std::array<OptionSpec, 23> option_specs{{
      "Seconds to read one request, and how long an idle keep-alive connection stays open (> 0).",
      [](Config& c, const RawValue& r) { c.http.request_timeout = parse_seconds(r); },
      [](const Config& c) { return show_seconds(c.http.request_timeout); }},
+    {"http", "tls_certificate", "PATH", false,
+     "PEM file with the listener's certificate chain; with tls_key the listener speaks HTTPS only. Leave both "
+     "empty behind a TLS-terminating proxy.",
+     [](Config& c, const RawValue& r) { c.http.tls_certificate = parse_path(r); },
+     [](const Config& c) { return c.http.tls_certificate; }},
+    {"http", "tls_key", "PATH", false, "PEM file with the private key of tls_certificate.",
+     [](Config& c, const RawValue& r) { c.http.tls_key = parse_path(r); },
+     [](const Config& c) { return c.http.tls_key; }},
     {"log", "level", "LEVEL", false, "Lowest severity written to the log: debug, info, warning or error.",
      [](Config& c, const RawValue& r) { c.log.level = parse_level(r); },
      [](const Config& c) { return c.log.level; }},

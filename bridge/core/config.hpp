@@ -51,6 +51,8 @@ struct HttpConfig {
     std::size_t max_body_size = 1048576; // bytes; 1024..67108864
     std::size_t max_connections = 256;   // 1..100000
     double request_timeout = 30.0;       // seconds to read a request, and of idle keep-alive
+    std::string tls_certificate;         // PEM chain file; set with tls_key: HTTPS instead of HTTP
+    std::string tls_key;                 // PEM private key file
 
     bool operator==(const HttpConfig&) const = default;
 };

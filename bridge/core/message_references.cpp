@@ -39,7 +39,8 @@ std::size_t byte_offset(const std::string& text, std::size_t index) {
 /// The body without the part a reply's fallback marks as quoted.
 std::string without_reply_fallback(const xmpp::XmlNode& stanza, const std::string& body) {
     for (const auto& child : stanza.children()) {
-        if (child->name() != "fallback" || child->xmlns() != fallback_ns || child->attribute("for") != reply_ns)
+        if (child->name() != "fallback" || child->xmlns() != fallback_ns ||
+            child->attribute("for") != reply_ns)
             continue;
         const xmpp::XmlNode* range = child->child("body", fallback_ns);
         if (range == nullptr || !range->has_attribute("end"))
@@ -57,7 +58,8 @@ std::string without_reply_fallback(const xmpp::XmlNode& stanza, const std::strin
 
 bool read_message(const xmpp::XmlNode& stanza, Message& message) {
     message.source_id = std::string(stanza.attribute("id"));
-    if (const xmpp::XmlNode* origin = stanza.child("origin-id", sid_ns); origin != nullptr && origin->has_attribute("id"))
+    if (const xmpp::XmlNode* origin = stanza.child("origin-id", sid_ns);
+        origin != nullptr && origin->has_attribute("id"))
         message.source_id = std::string(origin->attribute("id"));
     const xmpp::XmlNode* body = stanza.child("body");
     if (body != nullptr)
@@ -75,10 +77,12 @@ bool read_message(const xmpp::XmlNode& stanza, Message& message) {
     }
     if (body == nullptr)
         return false;
-    if (const xmpp::XmlNode* replace = stanza.child("replace", correct_ns); replace != nullptr && replace->has_attribute("id")) {
+    if (const xmpp::XmlNode* replace = stanza.child("replace", correct_ns);
+        replace != nullptr && replace->has_attribute("id")) {
         message.kind = "edit";
         message.refers_to = std::string(replace->attribute("id"));
-    } else if (const xmpp::XmlNode* reply = stanza.child("reply", reply_ns); reply != nullptr && reply->has_attribute("id")) {
+    } else if (const xmpp::XmlNode* reply = stanza.child("reply", reply_ns);
+               reply != nullptr && reply->has_attribute("id")) {
         message.kind = "reply";
         message.refers_to = std::string(reply->attribute("id"));
         message.text = without_reply_fallback(stanza, message.text);

@@ -40,16 +40,6 @@ const connectors::rest::Preset* polling_preset(const mappings::Connector* connec
     return setting(*connector, preset->receive->poll->enabled_by) == "yes" ? preset : nullptr;
 }
 
-json merged_settings(const connectors::rest::Preset& preset, const mappings::Connector& connector) {
-    json merged = json::object();
-    for (const auto& spec : preset.settings)
-        if (!spec.default_value.empty())
-            merged[spec.name] = spec.default_value;
-    for (const auto& [name, value] : connector.settings.items())
-        merged[name] = value;
-    return merged;
-}
-
 } // namespace
 
 ServicePoller::ServicePoller(asio::any_io_executor executor, const mappings::MappingStore& store,
@@ -109,7 +99,7 @@ asio::awaitable<void> ServicePoller::poll(std::int64_t connector_id) {
         name = connector->name;
         const connectors::rest::ReceiveSpec& receive = *preset->receive;
         const connectors::rest::PollSpec& spec = *receive.poll;
-        const json context = {{"settings", merged_settings(*preset, *connector)},
+        const json context = {{"settings", preset->with_defaults(connector->settings)},
                               {"offset", offset ? json(*offset) : json(nullptr)},
                               {"wait", spec.wait_s}};
         http::ClientRequest request;

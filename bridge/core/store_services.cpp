@@ -211,6 +211,8 @@ asio::awaitable<void> StoreServices::run(bool migrate) {
         settings.max_connections = p.http_config.max_connections;
         settings.request_timeout =
             std::chrono::milliseconds(static_cast<long>(p.http_config.request_timeout * 1000.0));
+        settings.tls_certificate = p.http_config.tls_certificate;
+        settings.tls_key = p.http_config.tls_key;
         p.http_server.emplace(
             co_await asio::this_coro::executor, settings,
             [&p](const http::Request& request) { return p.http_api.handle(request); }, p.logger);

@@ -5,12 +5,15 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <cctype>
+#include <optional>
 #include <set>
 #include <system_error>
 
@@ -30,6 +33,7 @@ struct ServerState {
     std::size_t sessions = 0;
     bool stopping = false;
     asio::steady_timer drained;
+    std::optional<asio::ssl::context> tls; ///< set when the listener speaks HTTPS
 
     ServerState(asio::any_io_executor executor, ServerSettings s, Server::Handler h, core::Logger& l)
         : settings(std::move(s)), handler(std::move(h)), logger(l), acceptor(executor),
@@ -70,23 +74,23 @@ std::optional<Response> read_failure(const boost::system::error_code& error, std
     return std::nullopt; // closed, reset or timed out: nobody to answer
 }
 
-asio::awaitable<void> write(beast::tcp_stream& stream, const Response& response, unsigned version,
-                            bool keep_alive) {
+template <typename Stream>
+asio::awaitable<void> write(Stream& stream, const Response& response, unsigned version, bool keep_alive) {
     auto message = to_beast(response, version, keep_alive);
     co_await bhttp::async_write(stream, message, asio::as_tuple(asio::use_awaitable));
 }
 
-asio::awaitable<void> session(std::shared_ptr<ServerState> state, tcp::socket socket) {
-    beast::tcp_stream stream(std::move(socket));
-    state->open.insert(&stream);
-    boost::system::error_code ignored;
-    const std::string remote = stream.socket().remote_endpoint(ignored).address().to_string();
+/// Serves requests on one connection until it ends. `Stream` is a beast::tcp_stream, or an ssl_stream over
+/// one whose handshake is done.
+template <typename Stream>
+asio::awaitable<void> serve(std::shared_ptr<ServerState> state, Stream& stream, const std::string& remote) {
+    beast::tcp_stream& lowest = beast::get_lowest_layer(stream);
     beast::flat_buffer buffer;
     for (;;) {
         bhttp::request_parser<bhttp::string_body> parser;
         parser.body_limit(state->settings.max_body_size);
         parser.header_limit(16 * 1024);
-        stream.expires_after(state->settings.request_timeout);
+        lowest.expires_after(state->settings.request_timeout);
         const auto [error, bytes] =
             co_await bhttp::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
         (void)bytes;
@@ -95,7 +99,7 @@ asio::awaitable<void> session(std::shared_ptr<ServerState> state, tcp::socket so
                 answer && !state->stopping) {
                 state->logger.info("http: " + remote + ": " + std::to_string(answer->status) + " " +
                                    error.message());
-                stream.expires_after(std::chrono::seconds(5));
+                lowest.expires_after(std::chrono::seconds(5));
                 co_await write(stream, *answer, 11, false);
             }
             break;
@@ -110,7 +114,7 @@ asio::awaitable<void> session(std::shared_ptr<ServerState> state, tcp::socket so
         request.remote = remote;
         const bool keep_alive = message.keep_alive() && !state->stopping;
         const unsigned version = message.version();
-        stream.expires_never(); // the handler may wait for a commit; it bounds its own time
+        lowest.expires_never(); // the handler may wait for a commit; it bounds its own time
         Response response;
         try {
             response = co_await state->handler(request);
@@ -119,10 +123,29 @@ asio::awaitable<void> session(std::shared_ptr<ServerState> state, tcp::socket so
                                 " failed: " + e.what());
             response = json_error(500, "internal error; see Ferry's log");
         }
-        stream.expires_after(state->settings.request_timeout);
+        lowest.expires_after(state->settings.request_timeout);
         co_await write(stream, response, version, keep_alive);
-        if (!keep_alive || state->stopping || !stream.socket().is_open())
+        if (!keep_alive || state->stopping || !lowest.socket().is_open())
             break;
+    }
+}
+
+asio::awaitable<void> session(std::shared_ptr<ServerState> state, tcp::socket socket) {
+    beast::tcp_stream stream(std::move(socket));
+    state->open.insert(&stream);
+    boost::system::error_code ignored;
+    const std::string remote = stream.socket().remote_endpoint(ignored).address().to_string();
+    if (state->tls) {
+        beast::ssl_stream<beast::tcp_stream&> secured(stream, *state->tls);
+        stream.expires_after(state->settings.request_timeout);
+        const auto [error] = co_await secured.async_handshake(asio::ssl::stream_base::server,
+                                                              asio::as_tuple(asio::use_awaitable));
+        if (error)
+            state->logger.info("http: " + remote + ": TLS handshake failed: " + error.message());
+        else
+            co_await serve(state, secured, remote);
+    } else {
+        co_await serve(state, stream, remote);
     }
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
     state->open.erase(&stream);
@@ -132,6 +155,26 @@ asio::awaitable<void> session(std::shared_ptr<ServerState> state, tcp::socket so
 
 Server::Server(asio::any_io_executor executor, ServerSettings settings, Handler handler, core::Logger& logger)
     : state_(std::make_shared<ServerState>(executor, std::move(settings), std::move(handler), logger)) {
+    if (!state_->settings.tls_certificate.empty() || !state_->settings.tls_key.empty()) {
+        if (state_->settings.tls_certificate.empty() || state_->settings.tls_key.empty())
+            throw std::runtime_error("HTTPS needs both http.tls_certificate and http.tls_key");
+        auto& tls = state_->tls.emplace(asio::ssl::context::tls_server);
+        tls.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                        asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                        asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
+        try {
+            tls.use_certificate_chain_file(state_->settings.tls_certificate);
+        } catch (const boost::system::system_error& e) {
+            throw std::runtime_error("cannot load the HTTPS certificate " + state_->settings.tls_certificate +
+                                     ": " + e.code().message());
+        }
+        try {
+            tls.use_private_key_file(state_->settings.tls_key, asio::ssl::context::pem);
+        } catch (const boost::system::system_error& e) {
+            throw std::runtime_error("cannot load the HTTPS key " + state_->settings.tls_key + ": " +
+                                     e.code().message());
+        }
+    }
     const tcp::endpoint endpoint(asio::ip::make_address(state_->settings.address), state_->settings.port);
     try {
         state_->acceptor.open(endpoint.protocol());
@@ -161,7 +204,8 @@ void Server::stop() {
 
 asio::awaitable<void> Server::run() {
     const std::shared_ptr<ServerState> state = state_;
-    state->logger.info("http: listening on " + state->settings.address + ":" + std::to_string(port()));
+    state->logger.info(std::string("http: listening on ") + (state->tls ? "https://" : "") +
+                       state->settings.address + ":" + std::to_string(port()));
     while (!state->stopping) {
         auto [error, socket] = co_await state->acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
         if (error) {

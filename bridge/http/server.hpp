@@ -24,6 +24,8 @@ struct ServerSettings {
     std::size_t max_body_size = std::size_t{1024} * 1024; ///< larger bodies get 413
     std::size_t max_connections = 256;                    ///< more at once get 503 and are closed
     std::chrono::milliseconds request_timeout{30000};     ///< to read one request, and idle keep-alive time
+    std::string tls_certificate; ///< PEM chain file; with tls_key, HTTPS (TLS 1.2+) instead of HTTP
+    std::string tls_key;         ///< PEM private key file
 };
 
 /// A small HTTP/1.1 server (Boost.Beast) on the io_context: one coroutine per connection, keep-alive,
@@ -33,7 +35,8 @@ class Server {
 public:
     using Handler = std::function<boost::asio::awaitable<Response>(const Request&)>;
 
-    /// Binds and listens at once (std::system_error naming the address when that fails).
+    /// Binds and listens at once (std::system_error naming the address when that fails; std::runtime_error
+    /// naming the file when the TLS certificate or key cannot be loaded).
     Server(boost::asio::any_io_executor executor, ServerSettings settings, Handler handler,
            core::Logger& logger);
     ~Server();

@@ -180,6 +180,16 @@ const SettingSpec* Preset::setting(std::string_view name) const {
     return shared == common.end() ? nullptr : &*shared;
 }
 
+json Preset::with_defaults(const json& given) const {
+    json merged = json::object();
+    for (const auto& spec : settings)
+        if (!spec.default_value.empty())
+            merged[spec.name] = spec.default_value;
+    for (const auto& [name, value] : given.items())
+        merged[name] = value;
+    return merged;
+}
+
 const std::vector<SettingSpec>& common_settings() {
     static const std::vector<SettingSpec> settings = {
         {"allow_private", false, false, "no",

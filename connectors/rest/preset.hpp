@@ -105,6 +105,8 @@ struct Preset {
     static Preset parse(const nlohmann::json& document);
     /// The setting named `name`, or null.
     const SettingSpec* setting(std::string_view name) const;
+    /// A connector's settings with this preset's defaults filled in (what templates read as `settings.*`).
+    nlohmann::json with_defaults(const nlohmann::json& settings) const;
 };
 
 /// The settings every preset-based connector takes besides its own: allow_private (yes/no: may reach

@@ -104,13 +104,7 @@ namespace {
 
 json merged_settings(const Preset& preset, const json& settings) {
     check_settings(preset, settings);
-    json merged = json::object();
-    for (const auto& spec : preset.settings)
-        if (!spec.default_value.empty())
-            merged[spec.name] = spec.default_value;
-    for (const auto& [name, value] : settings.items())
-        merged[name] = value;
-    return merged;
+    return preset.with_defaults(settings);
 }
 
 json body_of(const SendSpec& send, const json& settings) {

@@ -521,7 +521,7 @@ TEST(Config, DescribeConfigPrintsEveryOption) {
                   "keepalive_interval = 60\nkeepalive_timeout = 20\nsend_queue_limit = 10000\n\n"
                   "[database]\nurl =\npool_size = 4\nsecret_key =\n\n"
                   "[http]\naddress = 127.0.0.1\nport = 0\nmax_body_size = 1048576\nmax_connections = 256\n"
-                  "request_timeout = 30\n\n"
+                  "request_timeout = 30\ntls_certificate =\ntls_key =\n\n"
                   "[log]\nlevel = info\nfile =\n"),
         std::string::npos)
         << text;
