@@ -40,15 +40,18 @@ std::unique_ptr<Connector> ConnectorRegistry::make(const mappings::Connector& ro
             }
             auto lookup =
                 [&pool = pool_, system = std::to_string(row.id)](
-                    const std::string& conversation,
-                    const std::string& source_id) -> boost::asio::awaitable<std::optional<std::string>> {
+                    const std::string& conversation, const std::string& source_id,
+                    const std::string& author) -> boost::asio::awaitable<std::optional<std::string>> {
+                // The XMPP side is recorded under "<conversation> <author>" (see Dispatcher::record).
                 pg::Lease lease = co_await pool.acquire();
                 const pg::Result found = co_await lease->execute_cached(
                     "SELECT r.native_id FROM message_map s JOIN message_map r ON r.message_key = "
                     "s.message_key "
-                    "AND r.system = $1 WHERE s.system = 'xmpp' AND s.conversation = $2 AND s.native_id = $3 "
+                    "AND r.system = $1 WHERE s.system = 'xmpp' AND s.native_id = $3 AND "
+                    "(s.conversation = $2 || ' ' || $4 OR ($4 = '' AND left(s.conversation, length($2) + 1) "
+                    "= $2 || ' ')) "
                     "ORDER BY r.id LIMIT 1",
-                    pg::params(system, conversation, source_id));
+                    pg::params(system, conversation, source_id, author));
                 if (found.rows() == 0)
                     co_return std::nullopt;
                 co_return std::string(*found.get(0, 0));

@@ -252,10 +252,11 @@ asio::awaitable<void> Dispatcher::record(const std::vector<ClaimedRow>& rows,
             // it finds the remote message (message_map joins both by the outbox key).
             if (row.delivery.message.source == "xmpp" && !row.delivery.message.source_id.empty() &&
                 row.delivery.message.source_id.size() <= 1024 && row.delivery.message.kind != "retraction")
-                remote_ids.push_back({{"key", row.delivery.idempotency_key},
-                                      {"system", "xmpp"},
-                                      {"native_id", row.delivery.message.source_id},
-                                      {"conversation", row.delivery.conversation}});
+                remote_ids.push_back(
+                    {{"key", row.delivery.idempotency_key},
+                     {"system", "xmpp"},
+                     {"native_id", row.delivery.message.source_id},
+                     {"conversation", row.delivery.conversation + " " + xmpp_author(row.delivery.message)}});
             // message_map holds ids up to 1024 bytes; a longer one is not worth failing the batch for.
             if (!outcome.remote_id.empty() && outcome.remote_id.size() <= 1024)
                 remote_ids.push_back(

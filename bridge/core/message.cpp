@@ -7,6 +7,14 @@
 
 namespace ferry::core {
 
+std::string xmpp_author(const Message& m) {
+    if (m.source != "xmpp")
+        return {};
+    if (!m.sender_name.empty())
+        return m.from; // room/nick
+    return m.from.substr(0, m.from.find('/'));
+}
+
 nlohmann::json to_json(const Message& m) {
     nlohmann::json json = {{"kind", m.kind}, {"source", m.source}, {"from", m.from},
                            {"to", m.to},     {"text", m.text},     {"timestamp", m.timestamp}};

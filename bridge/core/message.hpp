@@ -22,6 +22,10 @@ struct Message {
     bool operator==(const Message&) const = default;
 };
 
+/// Who wrote an XMPP message, as corrections and retractions must match it: the room occupant (`room/nick`)
+/// in a room, the bare JID otherwise. Empty for messages from elsewhere.
+std::string xmpp_author(const Message& message);
+
 nlohmann::json to_json(const Message& message);
 /// Reads what to_json wrote; missing fields stay empty. Throws nlohmann::json::exception on wrong types.
 Message message_from_json(const nlohmann::json& json);

@@ -271,11 +271,17 @@ void ClientState::finish_completed() {
         transfers.erase(found);
         curl_multi_remove_handle(multi, easy);
         long status = 0;
-        if (code == CURLE_OK)
-            curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
         recycle(*transfer);
         if (code == CURLE_OK) {
             transfer->response.status = static_cast<int>(status);
+        } else if (transfer->too_large && status > 0) {
+            // The service answered; only its body was too long to keep. A 2xx still counts as done: retrying
+            // would send the message again.
+            transfer->response.status = static_cast<int>(status);
+            transfer->response.body.clear();
+            transfer->response.error =
+                "the answer is larger than " + std::to_string(transfer->max_response_size) + " bytes";
         } else {
             transfer->response.status = 0;
             transfer->response.headers.clear();
@@ -436,6 +442,7 @@ Client::Client(asio::any_io_executor executor, ClientOptions options)
 Client::~Client() {
     ClientState& state = *state_;
     state.closing = true;
+    state.resolver.cancel();
     for (auto& [easy, transfer] : state.transfers) {
         curl_multi_remove_handle(state.multi, easy);
         transfer->response = ClientResponse{};
@@ -463,6 +470,8 @@ std::size_t Client::active() const {
 }
 
 asio::awaitable<ClientResponse> Client::perform(ClientRequest request) {
+    // The state outlives a Client destroyed while this coroutine waits: never reach it through `this`.
+    const std::shared_ptr<ClientState> state = state_;
     const Target target = parse_target(request.url);
     if (!target.error.empty()) {
         ClientResponse refused;
@@ -470,15 +479,15 @@ asio::awaitable<ClientResponse> Client::perform(ClientRequest request) {
         refused.error = target.error + ": " + request.url;
         co_return refused;
     }
-    auto transfer = std::make_shared<Transfer>(state_->executor);
-    transfer->max_response_size = state_->options.max_response_size;
+    auto transfer = std::make_shared<Transfer>(state->executor);
+    transfer->max_response_size = state->options.max_response_size;
     if (!request.allow_private) {
         std::string pinned;
         if (target.literal) {
             pinned = target.host;
         } else {
-            auto [ec, results] = co_await state_->resolver.async_resolve(target.host, target.port,
-                                                                         asio::as_tuple(asio::use_awaitable));
+            auto [ec, results] = co_await state->resolver.async_resolve(target.host, target.port,
+                                                                        asio::as_tuple(asio::use_awaitable));
             if (ec) {
                 ClientResponse failed;
                 failed.error = "cannot resolve " + target.host + ": " + ec.message();
@@ -519,7 +528,7 @@ asio::awaitable<ClientResponse> Client::perform(ClientRequest request) {
     }
     transfer->request = std::move(request);
     try {
-        transfer->easy = make_easy(*transfer, *state_);
+        transfer->easy = make_easy(*transfer, *state);
     } catch (const std::exception& e) {
         ClientResponse failed;
         failed.error = std::string("cannot prepare the request: ") + e.what();
@@ -528,10 +537,7 @@ asio::awaitable<ClientResponse> Client::perform(ClientRequest request) {
     if (transfer->resolve != nullptr)
         curl_easy_setopt(transfer->easy, CURLOPT_RESOLVE, transfer->resolve);
     curl_easy_setopt(transfer->easy, CURLOPT_CLOSESOCKETFUNCTION, &ClientState::on_close_socket);
-    curl_easy_setopt(transfer->easy, CURLOPT_CLOSESOCKETDATA, state_.get());
-
-    // The state outlives a Client destroyed while this coroutine waits (it then finds the transfer ended).
-    const auto state = state_;
+    curl_easy_setopt(transfer->easy, CURLOPT_CLOSESOCKETDATA, state.get());
     state->start(transfer);
     if (!transfer->finished)
         co_await transfer->done.async_wait(asio::as_tuple(asio::use_awaitable));

@@ -216,6 +216,8 @@ asio::awaitable<void> Server::run() {
         }
         socket.set_option(tcp::no_delay(true), error);
         if (state->sessions >= state->settings.max_connections) {
+            if (state->tls)
+                continue; // no plain-text 503 on an HTTPS port: closing is the answer
             beast::tcp_stream stream(std::move(socket));
             stream.expires_after(std::chrono::seconds(2));
             Response busy = json_error(503, "too many connections; try again shortly");

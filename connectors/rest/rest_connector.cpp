@@ -89,6 +89,10 @@ void check_settings(const Preset& preset, const json& settings) {
     for (const char* number : {"pace_ms", "timeout_ms"})
         if (const std::string text = setting_text(settings, number); !text.empty())
             positive_number(text, number);
+    // 0 would mean "no limit" to curl: a stalled service would hold its conversation past the outbox lease.
+    if (const std::string timeout = setting_text(settings, "timeout_ms");
+        !timeout.empty() && positive_number(timeout, "timeout_ms") == 0)
+        throw std::invalid_argument("timeout_ms must be at least 1");
     if (const std::string body = setting_text(settings, "body_template"); !body.empty()) {
         try {
             check_json_template(json::parse(body));
@@ -168,7 +172,9 @@ asio::awaitable<DeliveryResult> RestConnector::send(const Delivery& delivery) {
     if (!m.refers_to.empty() && lookup_) {
         bool unavailable = false;
         try {
-            remote_id = co_await lookup_(delivery.conversation, m.refers_to);
+            // Anyone may answer a message; only its author may correct or retract it.
+            remote_id = co_await lookup_(delivery.conversation, m.refers_to,
+                                         m.kind == "reply" ? std::string() : core::xmpp_author(m));
         } catch (const std::exception&) {
             unavailable = true;
         }
@@ -227,6 +233,10 @@ RestConnector::send_batch(std::vector<const Delivery*> deliveries) {
     std::vector<DeliveryResult> results;
     std::chrono::milliseconds waited{0};
     for (const Delivery* delivery : deliveries) {
+        // A correction, retraction or reply needs the remote id of an earlier row, which message_map holds
+        // only once this batch is recorded: it starts the next round instead.
+        if (!results.empty() && !delivery->message.refers_to.empty())
+            break;
         const auto wait = pace_wait(delivery->destination);
         if (wait.count() > 0) {
             // Pacing holds the dispatcher's batch, so it waits a little; the rest goes in a later round.

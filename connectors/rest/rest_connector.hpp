@@ -26,9 +26,10 @@ namespace ferry::connectors::rest {
 /// Messages to one destination are spaced by pace_ms.
 class RestConnector final : public Connector {
 public:
-    /// The remote id of the message that the XMPP message `source_id` became in `conversation`, if known.
+    /// The remote id of the message that the XMPP message `source_id` by `author` (any author when empty)
+    /// became in `conversation`, if known.
     using RemoteIdLookup = std::function<boost::asio::awaitable<std::optional<std::string>>(
-        const std::string& conversation, const std::string& source_id)>;
+        const std::string& conversation, const std::string& source_id, const std::string& author)>;
 
     /// `settings` are the connector's own (strings); the preset's defaults fill in the rest. `lookup` finds
     /// the remote ids that corrections, retractions and replies refer to.

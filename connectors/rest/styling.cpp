@@ -90,11 +90,17 @@ std::string spans(std::string_view line, const Markup& markup, bool line_start) 
     const auto flush = [&](std::size_t to) {
         out += markup.text(line.substr(plain_from, to - plain_from), line_start && plain_from == 0);
     };
+    // A directive with no closing mark after one opener has none after any later opener either: remembering
+    // that keeps a line of a hundred thousand unmatched `*` linear instead of quadratic.
+    std::string_view unclosed;
+    std::string unclosed_storage;
     for (std::size_t i = 0; i < line.size(); ++i) {
         const char c = line[i];
         if (c != '*' && c != '_' && c != '~' && c != '`')
             continue;
         if ((i > 0 && !is_space(line[i - 1])) || i + 1 >= line.size() || is_space(line[i + 1]))
+            continue;
+        if (unclosed.find(c) != std::string_view::npos)
             continue;
         std::size_t close = std::string_view::npos;
         for (std::size_t j = i + 2; j < line.size(); ++j)
@@ -102,8 +108,11 @@ std::string spans(std::string_view line, const Markup& markup, bool line_start) 
                 close = j;
                 break;
             }
-        if (close == std::string_view::npos)
+        if (close == std::string_view::npos) {
+            unclosed_storage += c;
+            unclosed = unclosed_storage;
             continue;
+        }
         flush(i);
         const std::string_view inner = line.substr(i + 1, close - i - 1);
         out += markup.open(c);

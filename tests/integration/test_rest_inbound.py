@@ -301,3 +301,35 @@ def test_telegram_long_polling_confirms_updates_only_once_committed(pg_world, wo
         assert ferry.count("poller tg: stopped") == 1, ferry.log_tail()
     finally:
         tg.close()
+
+
+def test_only_the_author_corrects_or_retracts_a_bridged_room_message(services, world):
+    s = services
+
+    def groupchat(id: str, body: str, extra: str = "") -> str:
+        return f"<message to='{s.room}' type='groupchat' id='{id}'><body>{body}</body>{extra}</message>"
+
+    async def scenario():
+        async with Client(world, "alice") as alice, Client(world, "bob") as bob:
+            await alice.join_room(s.room, "alice")
+            await bob.join_room(s.room, "bob")
+            s.ferry.wait_for_log(r"rooms: joined " + s.room.replace(".", r"\.") + " as slack", timeout=10)
+            await alice.send_raw(groupchat("a1", "the plan is A"))
+            await asyncio.to_thread(s.slack.wait_for, 1)
+            # bob saw alice's message id in the room; naming it does not let him change her message on Slack.
+            await bob.send_raw(groupchat("b1", "the plan is B", "<replace xmlns='urn:xmpp:message-correct:0' id='a1'/>"))
+            await bob.send_raw(f"<message to='{s.room}' type='groupchat' id='b2'>"
+                               "<retract xmlns='urn:xmpp:message-retract:1' id='a1'/></message>")
+            await asyncio.to_thread(lambda: s.slack.wait_for(3))
+            # alice can.
+            await alice.send_raw(groupchat("a2", "the plan is C", "<replace xmlns='urn:xmpp:message-correct:0' id='a1'/>"))
+            deadline = time.monotonic() + 15
+            while not s.slack.calls("chat.update") and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+
+    run(scenario())
+    texts = [p["text"] for p in s.slack.posted()]
+    assert texts == ["the plan is A", "(correction) the plan is B", "(retracted an earlier message)"], texts
+    assert s.slack.calls("chat.delete") == []
+    (update,) = s.slack.calls("chat.update")
+    assert update["text"] == "the plan is C" and update["ts"] == s.slack.posted_ts[0]

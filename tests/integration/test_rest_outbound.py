@@ -281,6 +281,8 @@ def test_cli_checks_preset_settings(pg_world, ferry_binary):  # noqa: F811
                                                      "--setting", "token=x", "--setting", "colour=red")
     assert "allow_private is yes or no" in cli.fails(2, "connector", "add", "s", "--kind", "slack",
                                                      "--setting", "token=x", "--setting", "allow_private=maybe")
+    assert "timeout_ms must be at least 1" in cli.fails(2, "connector", "add", "s", "--kind", "slack",
+                                                         "--setting", "token=x", "--setting", "timeout_ms=0")
     cli.ok("connector", "add", "s", "--kind", "slack", "--setting", "token=xoxb-secret-value")
     shown = cli.ok("connector", "show", "s")
     assert "xoxb-secret-value" not in shown and "token=<redacted>" in shown

@@ -81,6 +81,14 @@ TEST(Styling, UnmatchedDirectivesAreText) {
     EXPECT_EQ(styled("# title", Escape::markdown), "\\# title");
 }
 
+TEST(Styling, ManyUnmatchedDirectivesStayText) {
+    std::string line;
+    for (int i = 0; i < 20000; ++i)
+        line += " *x _y";
+    EXPECT_EQ(styled(line, Escape::html), line); // no opener has a closing mark: all of it is text
+    EXPECT_EQ(styled(line + "\n*z*", Escape::html), line + "<br><strong>z</strong>");
+}
+
 TEST(Styling, RemoteMarkupBackToXmppText) {
     EXPECT_EQ(from_mrkdwn("Hi <@U024BE7LH|bob>, see <https://example.org|the docs> &amp; <#C123|general> "
                           "&lt;3 <!here>"),
