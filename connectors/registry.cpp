@@ -47,9 +47,9 @@ std::unique_ptr<Connector> ConnectorRegistry::make(const mappings::Connector& ro
                 const pg::Result found = co_await lease->execute_cached(
                     "SELECT r.native_id FROM message_map s JOIN message_map r ON r.message_key = "
                     "s.message_key "
-                    "AND r.system = $1 WHERE s.system = 'xmpp' AND s.native_id = $3 AND "
-                    "(s.conversation = $2 || ' ' || $4 OR ($4 = '' AND left(s.conversation, length($2) + 1) "
-                    "= $2 || ' ')) "
+                    "AND r.system = $1 WHERE s.system = 'xmpp' AND s.native_id = $3 AND (s.conversation = "
+                    "$2::text || ' ' || $4::text OR ($4::text = '' AND "
+                    "left(s.conversation, length($2::text) + 1) = $2::text || ' ')) "
                     "ORDER BY r.id LIMIT 1",
                     pg::params(system, conversation, source_id, author));
                 if (found.rows() == 0)

@@ -171,10 +171,13 @@ asio::awaitable<DeliveryResult> RestConnector::send(const Delivery& delivery) {
     std::optional<std::string> remote_id;
     if (!m.refers_to.empty() && lookup_) {
         bool unavailable = false;
+        // Anyone may answer a message; only its author may correct or retract it. (Not a conditional inside
+        // the co_await: GCC 12 destroys such a temporary twice.)
+        std::string author;
+        if (m.kind != "reply")
+            author = core::xmpp_author(m);
         try {
-            // Anyone may answer a message; only its author may correct or retract it.
-            remote_id = co_await lookup_(delivery.conversation, m.refers_to,
-                                         m.kind == "reply" ? std::string() : core::xmpp_author(m));
+            remote_id = co_await lookup_(delivery.conversation, m.refers_to, author);
         } catch (const std::exception&) {
             unavailable = true;
         }
