@@ -160,7 +160,7 @@ def test_discord_webhook_keeps_message_id_and_blocks_mentions(bridge, fakes):
 
 def test_matrix_send_uses_the_idempotency_key_as_txn_id(bridge, fakes):
     mx = fakes(matrix_fake.Matrix)
-    b = bridge("matrix", {"token": mx.token, "base_url": mx.url}, matrix_fake.ROOM)
+    b = bridge("matrix", {"token": mx.token, "base_url": mx.url, "bot_user": "@ferry:example.org"}, matrix_fake.ROOM)
     mx.script(json_answer(502, {"errcode": "M_UNKNOWN", "error": "Bad gateway"}))
     b.send(TEXT)
     events = mx.wait_for(1)
@@ -204,7 +204,8 @@ def test_rate_limit_answer_is_honoured_then_delivered_once(service, bridge, fake
         limit, wait = discord_fake.rate_limited(1.5), 1.5
     elif service == "matrix":
         fake = fakes(matrix_fake.Matrix)
-        b = bridge("matrix", {"token": fake.token, "base_url": fake.url}, matrix_fake.ROOM)
+        b = bridge("matrix", {"token": fake.token, "base_url": fake.url, "bot_user": "@ferry:example.org"},
+                   matrix_fake.ROOM)
         limit, wait = matrix_fake.rate_limited(1500), 1.5
     else:
         fake = fakes(telegram_fake.Telegram)
@@ -281,6 +282,9 @@ def test_cli_checks_preset_settings(pg_world, ferry_binary):  # noqa: F811
                                                      "--setting", "token=x", "--setting", "colour=red")
     assert "allow_private is yes or no" in cli.fails(2, "connector", "add", "s", "--kind", "slack",
                                                      "--setting", "token=x", "--setting", "allow_private=maybe")
+    # Without its own user Ferry would bridge its own Matrix posts back to XMPP.
+    assert "needs --setting bot_user" in cli.fails(2, "connector", "add", "m", "--kind", "matrix", "--setting",
+                                                   "token=t", "--setting", "base_url=https://matrix.example.org")
     assert "timeout_ms must be at least 1" in cli.fails(2, "connector", "add", "s", "--kind", "slack",
                                                          "--setting", "token=x", "--setting", "timeout_ms=0")
     cli.ok("connector", "add", "s", "--kind", "slack", "--setting", "token=xoxb-secret-value")
@@ -346,7 +350,7 @@ def test_slack_corrections_retractions_and_replies(bridge, fakes, world):
 
 def test_matrix_corrections_and_retractions(bridge, fakes, world):
     mx = fakes(matrix_fake.Matrix)
-    b = bridge("matrix", {"token": mx.token, "base_url": mx.url}, matrix_fake.ROOM)
+    b = bridge("matrix", {"token": mx.token, "base_url": mx.url, "bot_user": "@ferry:example.org"}, matrix_fake.ROOM)
 
     async def scenario():
         async with Client(world, "alice") as alice:
