@@ -25,8 +25,10 @@ namespace {
 
 constexpr std::chrono::seconds default_dedup_window{300};
 
-std::string setting(const mappings::Connector& connector, std::string_view name) {
-    return mappings::text_setting(connector.settings, name);
+std::string setting(const mappings::Connector& connector, const char* name) {
+    const auto found = connector.settings.find(name);
+    return found != connector.settings.end() && found->is_string() ? found->get<std::string>()
+                                                                   : std::string();
 }
 
 /// The token a request carries: `Authorization: Bearer T` (what Alertmanager's http_config sends) or
