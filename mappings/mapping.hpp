@@ -55,6 +55,12 @@ struct Connector {
     bool enabled = true;
 };
 
+/// A text setting of `settings` (a connector's), or empty when it is absent or not text.
+inline std::string text_setting(const nlohmann::json& settings, std::string_view name) {
+    const auto found = settings.find(name);
+    return found != settings.end() && found->is_string() ? found->get<std::string>() : std::string();
+}
+
 /// Who talks to whom (a row of `mappings`): an XMPP address bound to a remote address of a connector.
 struct Mapping {
     std::int64_t id = 0;

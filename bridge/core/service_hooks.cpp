@@ -21,10 +21,8 @@ namespace {
 constexpr std::chrono::seconds slack_replay_window{300}; // Slack: reject requests older than five minutes
 constexpr std::chrono::hours redelivery_window{24};
 
-std::string setting(const mappings::Connector& connector, const std::string& name) {
-    const auto found = connector.settings.find(name);
-    return found != connector.settings.end() && found->is_string() ? found->get<std::string>()
-                                                                   : std::string();
+std::string setting(const mappings::Connector& connector, std::string_view name) {
+    return mappings::text_setting(connector.settings, name);
 }
 
 /// The value at `pointer` as text (numbers as digits, absent or null as empty).

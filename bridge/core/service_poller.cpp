@@ -24,10 +24,8 @@ using json = nlohmann::json;
 
 namespace {
 
-std::string setting(const mappings::Connector& connector, const std::string& name) {
-    const auto found = connector.settings.find(name);
-    return found != connector.settings.end() && found->is_string() ? found->get<std::string>()
-                                                                   : std::string();
+std::string setting(const mappings::Connector& connector, std::string_view name) {
+    return mappings::text_setting(connector.settings, name);
 }
 
 /// The preset's poll section when `connector` is enabled and has polling turned on; null otherwise.

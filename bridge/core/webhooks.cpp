@@ -25,10 +25,8 @@ namespace {
 
 constexpr std::chrono::seconds default_dedup_window{300};
 
-std::string setting(const mappings::Connector& connector, const char* name) {
-    const auto found = connector.settings.find(name);
-    return found != connector.settings.end() && found->is_string() ? found->get<std::string>()
-                                                                   : std::string();
+std::string setting(const mappings::Connector& connector, std::string_view name) {
+    return mappings::text_setting(connector.settings, name);
 }
 
 /// The token a request carries: `Authorization: Bearer T` (what Alertmanager's http_config sends) or

@@ -211,34 +211,25 @@ std::size_t ClientState::on_header(char* data, std::size_t size, std::size_t cou
 }
 
 void ClientState::watch(curl_socket_t socket, const std::shared_ptr<WatchedSocket>& watched) {
-    if ((watched->wanted & CURL_POLL_IN) != 0 && !watched->reading) {
-        watched->reading = true;
-        watched->descriptor.async_wait(
-            asio::posix::descriptor_base::wait_read,
-            [weak = weak_from_this(), watched, socket](const boost::system::error_code& ec) {
-                watched->reading = false;
-                const auto state = weak.lock();
-                if (ec || watched->gone || !state)
-                    return;
-                state->action(socket, CURL_CSELECT_IN);
-                if (!watched->gone)
-                    state->watch(socket, watched);
-            });
-    }
-    if ((watched->wanted & CURL_POLL_OUT) != 0 && !watched->writing) {
-        watched->writing = true;
-        watched->descriptor.async_wait(
-            asio::posix::descriptor_base::wait_write,
-            [weak = weak_from_this(), watched, socket](const boost::system::error_code& ec) {
-                watched->writing = false;
-                const auto state = weak.lock();
-                if (ec || watched->gone || !state)
-                    return;
-                state->action(socket, CURL_CSELECT_OUT);
-                if (!watched->gone)
-                    state->watch(socket, watched);
-            });
-    }
+    // One wait per direction curl asked for; each tells curl and waits again while it still wants to know.
+    const auto wait = [&](bool WatchedSocket::*pending, int poll, int select,
+                          asio::posix::descriptor_base::wait_type type) {
+        if ((watched->wanted & poll) == 0 || (*watched).*pending)
+            return;
+        (*watched).*pending = true;
+        watched->descriptor.async_wait(type, [weak = weak_from_this(), watched, socket, pending,
+                                              select](const boost::system::error_code& ec) {
+            (*watched).*pending = false;
+            const auto state = weak.lock();
+            if (ec || watched->gone || !state)
+                return;
+            state->action(socket, select);
+            if (!watched->gone)
+                state->watch(socket, watched);
+        });
+    };
+    wait(&WatchedSocket::reading, CURL_POLL_IN, CURL_CSELECT_IN, asio::posix::descriptor_base::wait_read);
+    wait(&WatchedSocket::writing, CURL_POLL_OUT, CURL_CSELECT_OUT, asio::posix::descriptor_base::wait_write);
 }
 
 void ClientState::forget(curl_socket_t socket) {

@@ -2,6 +2,7 @@
 
 #include "bridge/http/client.hpp"
 #include "bridge/xmpp/jid.hpp"
+#include "mappings/mapping.hpp"
 
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
@@ -18,11 +19,6 @@ using json = nlohmann::json;
 namespace {
 
 constexpr std::chrono::milliseconds max_pace_wait_per_batch{1000};
-
-std::string setting_text(const json& settings, const std::string& name) {
-    const auto found = settings.find(name);
-    return found != settings.end() && found->is_string() ? found->get<std::string>() : std::string();
-}
 
 int positive_number(const std::string& text, const std::string& name) {
     if (text.empty() || text.size() > 9 ||
@@ -80,20 +76,20 @@ void check_settings(const Preset& preset, const json& settings) {
             throw std::invalid_argument("setting " + name + " must be text");
     }
     for (const auto& spec : preset.settings)
-        if (spec.required && setting_text(settings, spec.name).empty())
+        if (spec.required && mappings::text_setting(settings, spec.name).empty())
             throw std::invalid_argument("connector kind " + preset.kind + " needs --setting " + spec.name +
                                         "=... (" + spec.help + ")");
-    const std::string allow = setting_text(settings, "allow_private");
+    const std::string allow = mappings::text_setting(settings, "allow_private");
     if (!allow.empty() && allow != "yes" && allow != "no")
         throw std::invalid_argument("allow_private is yes or no");
     for (const char* number : {"pace_ms", "timeout_ms"})
-        if (const std::string text = setting_text(settings, number); !text.empty())
+        if (const std::string text = mappings::text_setting(settings, number); !text.empty())
             positive_number(text, number);
     // 0 would mean "no limit" to curl: a stalled service would hold its conversation past the outbox lease.
-    if (const std::string timeout = setting_text(settings, "timeout_ms");
+    if (const std::string timeout = mappings::text_setting(settings, "timeout_ms");
         !timeout.empty() && positive_number(timeout, "timeout_ms") == 0)
         throw std::invalid_argument("timeout_ms must be at least 1");
-    if (const std::string body = setting_text(settings, "body_template"); !body.empty()) {
+    if (const std::string body = mappings::text_setting(settings, "body_template"); !body.empty()) {
         try {
             check_json_template(json::parse(body));
         } catch (const json::exception& e) {
@@ -112,7 +108,7 @@ json merged_settings(const Preset& preset, const json& settings) {
 }
 
 json body_of(const SendSpec& send, const json& settings) {
-    const std::string custom = setting_text(settings, "body_template");
+    const std::string custom = mappings::text_setting(settings, "body_template");
     return custom.empty() ? send.body : json::parse(custom);
 }
 
@@ -134,10 +130,10 @@ RestConnector::RestConnector(const Preset& preset, const json& settings, http::C
         edit_ = compile(*preset.edit, preset.edit->body);
     if (preset.retract)
         retract_ = compile(*preset.retract, preset.retract->body);
-    allow_private_ = setting_text(settings_, "allow_private") == "yes";
-    const std::string pace = setting_text(settings_, "pace_ms");
+    allow_private_ = mappings::text_setting(settings_, "allow_private") == "yes";
+    const std::string pace = mappings::text_setting(settings_, "pace_ms");
     pace_ = std::chrono::milliseconds(pace.empty() ? preset.send->pace_ms : positive_number(pace, "pace_ms"));
-    if (const std::string timeout = setting_text(settings_, "timeout_ms"); !timeout.empty())
+    if (const std::string timeout = mappings::text_setting(settings_, "timeout_ms"); !timeout.empty())
         timeout_ = std::chrono::milliseconds(positive_number(timeout, "timeout_ms"));
 }
 
