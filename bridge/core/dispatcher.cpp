@@ -85,6 +85,7 @@ struct Dispatcher::Outcome {
     enum class Kind { not_attempted, delivered, retry, failed } kind = Kind::not_attempted;
     std::string remote_id;
     std::string remote_conversation;
+    std::string remote_system;
     std::string error;
     std::chrono::milliseconds delay{0};
 };
@@ -215,6 +216,7 @@ asio::awaitable<void> Dispatcher::deliver_conversation(std::vector<std::size_t> 
             outcome.kind = Outcome::Kind::delivered;
             outcome.remote_id = std::move(result.remote_id);
             outcome.remote_conversation = std::move(result.remote_conversation);
+            outcome.remote_system = std::move(result.remote_system);
             continue;
         }
         if (result.outcome == DeliveryResult::Outcome::retry) {
@@ -257,11 +259,22 @@ asio::awaitable<void> Dispatcher::record(const std::vector<ClaimedRow>& rows,
                      {"system", "xmpp"},
                      {"native_id", row.delivery.message.source_id},
                      {"conversation", row.delivery.conversation + " " + xmpp_author(row.delivery.message)}});
+            // A chat service's message: its id there, so that a later edit, deletion or reply on the service
+            // that names it finds what it became in XMPP. Per mapping: one message may go to several.
+            if (row.delivery.message.source != "xmpp" && !row.delivery.message.channel.empty() &&
+                !row.delivery.message.source_id.empty() && row.delivery.message.source_id.size() <= 1024 &&
+                (row.delivery.message.kind == "message" || row.delivery.message.kind == "reply"))
+                remote_ids.push_back(
+                    {{"key", row.delivery.idempotency_key},
+                     {"system", std::to_string(row.connector_id)},
+                     {"native_id", row.delivery.message.source_id},
+                     {"conversation", row.delivery.conversation + " " + row.delivery.message.channel}});
             // message_map holds ids up to 1024 bytes; a longer one is not worth failing the batch for.
             if (!outcome.remote_id.empty() && outcome.remote_id.size() <= 1024)
                 remote_ids.push_back(
                     {{"key", row.delivery.idempotency_key},
-                     {"system", std::to_string(row.connector_id)},
+                     {"system", outcome.remote_system.empty() ? std::to_string(row.connector_id)
+                                                              : outcome.remote_system},
                      {"native_id", outcome.remote_id},
                      {"conversation", outcome.remote_conversation.empty() ? row.delivery.destination
                                                                           : outcome.remote_conversation}});

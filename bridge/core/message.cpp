@@ -28,6 +28,8 @@ nlohmann::json to_json(const Message& m) {
         json["thread"] = m.thread;
     if (!m.refers_to.empty())
         json["refers_to"] = m.refers_to;
+    if (!m.channel.empty())
+        json["channel"] = m.channel;
     return json;
 }
 
@@ -47,6 +49,7 @@ Message message_from_json(const nlohmann::json& json) {
     read("subject", m.subject);
     read("thread", m.thread);
     read("refers_to", m.refers_to);
+    read("channel", m.channel);
     read("timestamp", m.timestamp);
     return m;
 }

@@ -13,6 +13,7 @@ struct Message {
     std::string from;             ///< sender address in the source's terms (a full JID for XMPP)
     std::string sender_name; ///< how to show the sender (a room nick, a user's display name); may be empty
     std::string to;          ///< the address it was sent to, as the source addressed it
+    std::string channel;     ///< a chat service's message: the channel it was said in (service terms)
     std::string text;
     std::string subject;
     std::string thread;

@@ -7,6 +7,7 @@
 #include "connectors/rest/styling.hpp"
 #include "mappings/mapping_snapshot.hpp"
 
+#include <algorithm>
 #include <boost/url/parse.hpp>
 #include <boost/url/parse_query.hpp>
 #include <nlohmann/json.hpp>
@@ -151,63 +152,178 @@ std::string xmpp_text(const std::string& text, const std::string& format) {
     return text;
 }
 
+/// The first of `pointers` with a text at it.
+std::string first_text_at(const json& document, const std::vector<std::string>& pointers) {
+    for (const std::string& pointer : pointers)
+        if (std::string text = text_at(document, pointer); !text.empty())
+            return text;
+    return {};
+}
+
+bool any_present(const json& document, const std::vector<std::string>& pointers) {
+    return std::ranges::any_of(pointers,
+                               [&](const std::string& pointer) { return truthy_at(document, pointer); });
+}
+
+/// The events at `pointer` ("" = the body itself): an array's items, or one object.
+std::vector<const json*> events_at(const json& body, const std::string& pointer) {
+    const json* located = &body;
+    if (!pointer.empty()) {
+        try {
+            located = &body.at(json::json_pointer(pointer));
+        } catch (const json::exception&) {
+            return {};
+        }
+    }
+    std::vector<const json*> events;
+    if (located->is_array()) {
+        for (const json& event : *located)
+            events.push_back(&event);
+    } else if (located->is_object()) {
+        events.push_back(located);
+    }
+    return events;
+}
+
+/// A reply that starts with the answered message as "> " lines and a blank line (Matrix's reply fallback),
+/// without them; the text itself when it is nothing but a quote.
+std::string without_reply_quote(const std::string& text) {
+    std::size_t at = 0;
+    while (at < text.size() && text[at] == '>') {
+        const std::size_t end = text.find('\n', at);
+        if (end == std::string::npos)
+            return text;
+        at = end + 1;
+    }
+    if (at < text.size() && text[at] == '\n')
+        ++at;
+    return at < text.size() ? text.substr(at) : text;
+}
+
+/// One event as a message, a reply, an edit or a retraction, in the service's terms.
+struct EventReading {
+    std::string kind;
+    std::string channel;
+    std::string sender;
+    std::string sender_name;
+    std::string text;
+    std::string message_id;
+    std::string refers_to;
+};
+
+std::optional<EventReading> read_change(const json& event, const connectors::rest::ChangeSpec& change,
+                                        const char* kind) {
+    if (any_present(event, change.skip_if_present))
+        return std::nullopt; // a bot changed its message (often Ferry's own): not news
+    EventReading reading;
+    reading.kind = kind;
+    reading.channel = text_at(event, change.channel);
+    reading.sender = text_at(event, change.sender);
+    reading.sender_name = text_at(event, change.sender_name);
+    reading.text = text_at(event, change.text);
+    reading.refers_to = first_text_at(event, change.refers_to);
+    if (reading.refers_to.empty())
+        return std::nullopt;
+    if (reading.kind == std::string_view("edit") &&
+        (reading.text.empty() ||
+         (!change.previous_text.empty() && text_at(event, change.previous_text) == reading.text)))
+        return std::nullopt; // the text did not change (Slack reports link previews as changes)
+    return reading;
+}
+
+std::optional<EventReading> read_message(const json& event, const connectors::rest::ReceiveSpec& spec) {
+    if (!all_match(event, spec.only) || any_present(event, spec.skip_if_present))
+        return std::nullopt; // not a message, or a bot's (often Ferry's own, echoed back): bridging it would
+                             // loop
+    EventReading reading;
+    reading.kind = "message";
+    reading.channel = text_at(event, spec.channel);
+    reading.sender = text_at(event, spec.sender);
+    reading.sender_name = text_at(event, spec.sender_name);
+    reading.text = text_at(event, spec.text);
+    reading.message_id = text_at(event, spec.message_id);
+    const std::string answered = text_at(event, spec.reply_to);
+    if (!answered.empty() && answered != reading.message_id) { // Slack: a thread's first message names itself
+        reading.kind = "reply";
+        reading.refers_to = answered;
+        if (spec.strip_reply_quote)
+            reading.text = without_reply_quote(reading.text);
+    }
+    if (reading.text.empty())
+        return std::nullopt;
+    return reading;
+}
+
+/// Every event of `body` worth bridging, in order: each read as an edit or a retraction when it is one,
+/// else as a message.
+std::vector<EventReading> read_events(const connectors::rest::ReceiveSpec& spec, const json& body,
+                                      const std::string& own_prefix) {
+    std::vector<std::pair<const connectors::rest::ChangeSpec*, const char*>> changes;
+    if (spec.edit)
+        changes.emplace_back(&*spec.edit, "edit");
+    if (spec.retract)
+        changes.emplace_back(&*spec.retract, "retraction");
+    std::vector<std::string> sources{spec.events};
+    for (const auto& [change, kind] : changes)
+        if (std::ranges::find(sources, change->events) == sources.end())
+            sources.push_back(change->events);
+
+    std::vector<EventReading> readings;
+    for (const std::string& source : sources) {
+        for (const json* event : events_at(body, source)) {
+            std::optional<EventReading> reading;
+            bool is_change = false;
+            for (const auto& [change, kind] : changes) {
+                if (change->events == source && all_match(*event, change->only)) {
+                    is_change = true;
+                    reading = read_change(*event, *change, kind);
+                    break;
+                }
+            }
+            if (!is_change && source == spec.events)
+                reading = read_message(*event, spec);
+            if (!reading || reading->channel.empty() ||
+                (!own_prefix.empty() && reading->sender.starts_with(own_prefix)))
+                continue;
+            readings.push_back(std::move(*reading));
+        }
+    }
+    return readings;
+}
+
 } // namespace
 
 ServiceRequest messages_from(const connectors::rest::ReceiveSpec& spec,
                              const mappings::MappingSnapshot& snapshot, const mappings::Connector& connector,
                              const json& body, const std::string& id, Logger& logger) {
     ServiceRequest out;
-    std::vector<const json*> events;
-    const json* located = &body;
-    if (!spec.events.empty()) {
-        try {
-            located = &body.at(json::json_pointer(spec.events));
-        } catch (const json::exception&) {
-            located = nullptr;
-        }
-    }
-    if (located != nullptr && located->is_array()) {
-        for (const json& event : *located)
-            events.push_back(&event);
-    } else if (located != nullptr && located->is_object()) {
-        events.push_back(located);
-    }
-
     const std::string own_prefix = spec.skip_sender_prefix_setting.empty()
                                        ? std::string()
                                        : setting(connector, spec.skip_sender_prefix_setting);
+    const std::vector<EventReading> readings = read_events(spec, body, own_prefix);
     std::size_t unmapped = 0;
-    for (const json* event : events) {
-        if (!all_match(*event, spec.only))
-            continue;
-        bool skip = false;
-        for (const std::string& pointer : spec.skip_if_present)
-            skip = skip || truthy_at(*event, pointer);
-        const std::string sender = text_at(*event, spec.sender);
-        if (skip || (!own_prefix.empty() && sender.starts_with(own_prefix)))
-            continue; // a bot's message (often our own, echoed back): bridging it would loop
-        const std::string channel = text_at(*event, spec.channel);
-        const std::string text = text_at(*event, spec.text);
-        if (channel.empty() || text.empty())
-            continue;
-        std::vector<const mappings::Mapping*> takers = snapshot.inbound(connector.name, channel);
+    for (const EventReading& event : readings) {
+        std::vector<const mappings::Mapping*> takers = snapshot.inbound(connector.name, event.channel);
         for (const mappings::Mapping* m : snapshot.inbound_of(connector.name))
             if (m->remote_address == "*")
                 takers.push_back(m);
         if (takers.empty()) {
             ++unmapped;
-            logger.info("webhook " + connector.name + ": no mapping takes channel " + channel +
+            logger.info("webhook " + connector.name + ": no mapping takes channel " + event.channel +
                         "; its message is acknowledged and not bridged");
             continue;
         }
         for (const mappings::Mapping* mapping : takers) {
             Message message;
+            message.kind = event.kind;
             message.source = connector.name;
-            message.source_id = id;
-            message.from = sender;
-            message.sender_name = text_at(*event, spec.sender_name);
+            message.source_id = event.message_id.empty() ? id : event.message_id;
+            message.from = event.sender;
+            message.sender_name = event.sender_name;
             message.to = mapping->xmpp_address;
-            message.text = xmpp_text(text, spec.format);
+            message.channel = event.channel;
+            message.text = xmpp_text(event.text, spec.format);
+            message.refers_to = event.refers_to;
             message.timestamp = utc_timestamp();
             out.entries.push_back({connector.id, "mapping:" + std::to_string(mapping->id) + ":in",
                                    mapping->xmpp_address, to_json(message)});
@@ -215,9 +331,7 @@ ServiceRequest messages_from(const connectors::rest::ReceiveSpec& spec,
     }
     out.answer_after_commit.body = spec.reply.dump();
     if (out.entries.empty()) {
-        out.summary = events.empty() ? "no events"
-                      : unmapped > 0 ? "only unmapped channels"
-                                     : "nothing to bridge";
+        out.summary = unmapped > 0 ? "only unmapped channels" : "nothing to bridge";
         return out;
     }
     if (!id.empty() && id.size() <= 512)

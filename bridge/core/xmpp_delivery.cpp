@@ -100,6 +100,7 @@ XmppDelivery::address_for(const connectors::Delivery& delivery, const mappings::
     address.from = m.from.empty() ? xmpp::escape_node(m.source) + "@" + stanzas_.domain()
                                   : remote_jid(m.from, m.source, stanzas_.domain());
     address.to = std::get<xmpp::Jid>(to).full();
+    address.author = address.from;
     if (mapping != nullptr && option_on(mapping->options, "room")) {
         const std::string room = std::get<xmpp::Jid>(to).bare_string();
         // A remote person speaks through a seat of their own (`alice (slack)`); alerts and anonymous hooks
@@ -121,6 +122,7 @@ XmppDelivery::address_for(const connectors::Delivery& delivery, const mappings::
         address.from = occupant;
         address.to = room;
         address.type = "groupchat";
+        address.author = room + "/" + nick;
     }
     return address;
 }
@@ -133,6 +135,8 @@ asio::awaitable<DeliveryResult> XmppDelivery::send(const connectors::Delivery& d
         co_return std::move(*refused);
     const Addressing address = std::get<Addressing>(addressed);
     const core::Message& m = delivery.message;
+    if (mapping != nullptr && !m.channel.empty())
+        co_return co_await send_service_message(delivery, *mapping, address);
 
     // An alert group's messages: a resolution corrects the group's last message in place (XEP-0308) and adds
     // a short line, so the conversation shows each group's current state without losing the news.
@@ -159,6 +163,74 @@ asio::awaitable<DeliveryResult> XmppDelivery::send(const connectors::Delivery& d
         stanzas_.send(message_stanza(address, delivery.idempotency_key, m, m.text, std::nullopt));
     }
     co_return DeliveryResult::delivered(delivery.idempotency_key, thread_key);
+}
+
+asio::awaitable<std::optional<std::string>>
+XmppDelivery::bridged_message(const mappings::Mapping& mapping, const connectors::Delivery& delivery) {
+    // The service's id is recorded under "<inbound conversation> <channel>" for what came from there, under
+    // the channel for what Ferry posted; the XMPP id under "mapping:<id>:out <author>" (Dispatcher::record).
+    const std::string mapping_id = std::to_string(mapping.id);
+    pg::Lease lease = co_await pool_.acquire();
+    const pg::Result r = co_await lease->execute_cached(
+        "SELECT x.native_id FROM message_map r JOIN message_map x ON x.message_key = r.message_key "
+        "AND x.system = 'xmpp' AND left(x.conversation, length($5::text)) = $5::text "
+        "WHERE r.system = $1 AND r.native_id = $2 AND r.conversation IN ($3, $4) "
+        "ORDER BY r.id DESC, x.id LIMIT 1",
+        pg::params(std::to_string(mapping.connector_id), delivery.message.refers_to,
+                   delivery.conversation + " " + delivery.message.channel, delivery.message.channel,
+                   "mapping:" + mapping_id + ":out "));
+    if (r.rows() == 0)
+        co_return std::nullopt;
+    co_return std::string(*r.get(0, 0));
+}
+
+asio::awaitable<DeliveryResult> XmppDelivery::send_service_message(const connectors::Delivery& delivery,
+                                                                   const mappings::Mapping& mapping,
+                                                                   const Addressing& address) {
+    const std::string retract_ns = "urn:xmpp:message-retract:1";
+    const core::Message& m = delivery.message;
+    std::optional<std::string> original;
+    if (!m.refers_to.empty()) {
+        bool unavailable = false;
+        try {
+            original = co_await bridged_message(mapping, delivery);
+        } catch (const pg::Error&) {
+            unavailable = true;
+        }
+        if (unavailable)
+            co_return DeliveryResult::retry("cannot look up the message this one refers to in message_map");
+    }
+    const std::string& id = delivery.idempotency_key;
+    if (m.kind == "edit") {
+        // XEP-0308 where the original was bridged; otherwise the new text, marked, as a message of its own.
+        const std::string text = original ? m.text : "(correction) " + m.text;
+        stanzas_.send(message_stanza(address, id, m, text, original));
+        co_return DeliveryResult::delivered();
+    }
+    if (m.kind == "retraction") {
+        const std::string who = m.sender_name.empty() ? m.from : m.sender_name;
+        if (!original) {
+            stanzas_.send(message_stanza(address, id, m, "(retracted an earlier message)", std::nullopt));
+            co_return DeliveryResult::delivered();
+        }
+        xmpp::XmlNode stanza =
+            message_stanza(address, id, m,
+                           who + " retracted a message; your client does not show retractions", std::nullopt);
+        stanza.add_child("retract", retract_ns).set_attribute("id", *original);
+        stanza.add_child("fallback", "urn:xmpp:fallback:0").set_attribute("for", retract_ns);
+        stanza.add_child("store", "urn:xmpp:hints");
+        stanzas_.send(std::move(stanza));
+        co_return DeliveryResult::delivered();
+    }
+    xmpp::XmlNode stanza = message_stanza(address, id, m, m.text, std::nullopt);
+    if (m.kind == "reply" && original)
+        stanza.add_child("reply", "urn:xmpp:reply:0").set_attribute("id", *original);
+    stanzas_.send(std::move(stanza));
+    // Recorded as XMPP's id of this message, so that an XMPP reply naming it becomes a reply on the service.
+    DeliveryResult result =
+        DeliveryResult::delivered(id, "mapping:" + std::to_string(mapping.id) + ":out " + address.author);
+    result.remote_system = "xmpp";
+    co_return result;
 }
 
 static long option_number(const nlohmann::json& options, const char* name, long fallback, long min,

@@ -58,6 +58,7 @@ private:
         std::string from;
         std::string to;
         std::string type = "chat";
+        std::string author; ///< the sender as XMPP users see it: `room/nick` in a room, else `from`
     };
     /// Where a row goes (a JID, or a room Ferry sits in), or why it cannot go now.
     std::variant<Addressing, connectors::DeliveryResult> address_for(const connectors::Delivery& delivery,
@@ -65,6 +66,14 @@ private:
     static xmpp::XmlNode message_stanza(const Addressing& address, const std::string& id,
                                         const core::Message& m, const std::string& body,
                                         const std::optional<std::string>& replaces);
+    /// A chat service's message, reply, edit or deletion, as XEP-0461/0308/0424 where the message it names
+    /// was bridged (readable lines where not).
+    boost::asio::awaitable<connectors::DeliveryResult>
+    send_service_message(const connectors::Delivery& delivery, const mappings::Mapping& mapping,
+                         const Addressing& address);
+    /// The XMPP id of the message a service's edit, deletion or reply names, if this mapping bridged it.
+    boost::asio::awaitable<std::optional<std::string>> bridged_message(const mappings::Mapping& mapping,
+                                                                       const connectors::Delivery& delivery);
     /// The stanza id of the last message recorded for `conversation` (an alert group at one destination).
     boost::asio::awaitable<std::optional<std::string>> previous_message(std::int64_t connector_id,
                                                                         const std::string& conversation);

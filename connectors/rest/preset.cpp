@@ -82,6 +82,42 @@ SendSpec parse_send(const json& document, const std::string& where) {
     return send;
 }
 
+std::optional<ChangeSpec> parse_change(const json& document, const char* key, const ReceiveSpec& receive,
+                                       const std::string& where) {
+    const auto found = document.find(key);
+    if (found == document.end())
+        return std::nullopt;
+    const std::string at = where + "." + key;
+    if (!found->is_object())
+        throw PresetError(at + ": an object is needed");
+    ChangeSpec change;
+    change.events = read<std::string>(*found, "events", receive.events, at);
+    change.only = read<json>(*found, "only", json::object(), at);
+    change.skip_if_present = read<std::vector<std::string>>(*found, "skip_if_present", {}, at);
+    change.channel = read<std::string>(*found, "channel", receive.channel, at);
+    change.sender = read<std::string>(*found, "sender", receive.sender, at);
+    change.sender_name = read<std::string>(*found, "sender_name", receive.sender_name, at);
+    change.text = read<std::string>(*found, "text", "", at);
+    const json refers_to = read<json>(*found, "refers_to", json(), at);
+    if (refers_to.is_string())
+        change.refers_to.push_back(refers_to.get<std::string>());
+    else if (refers_to.is_array())
+        change.refers_to = read<std::vector<std::string>>(*found, "refers_to", {}, at);
+    change.previous_text = read<std::string>(*found, "previous_text", "", at);
+    if (change.only.empty() && change.events == receive.events)
+        throw PresetError(at + ": \"only\" must tell its events from messages");
+    if (change.refers_to.empty())
+        throw PresetError(at + ": refers_to (the changed message's id) is needed");
+    for (const std::string* pointer : {&change.events, &change.channel, &change.sender, &change.sender_name,
+                                       &change.text, &change.previous_text})
+        check_pointer(*pointer, at);
+    for (const std::string& pointer : change.refers_to)
+        check_pointer(pointer, at + ".refers_to");
+    for (const auto& [pointer, value] : change.only.items())
+        check_pointer(pointer, at + ".only");
+    return change;
+}
+
 ReceiveSpec parse_receive(const json& document, const std::string& where) {
     ReceiveSpec receive;
     const json verify = read<json>(document, "verify", json::object(), where);
@@ -105,6 +141,9 @@ ReceiveSpec parse_receive(const json& document, const std::string& where) {
     receive.sender = read<std::string>(document, "sender", "", where);
     receive.sender_name = read<std::string>(document, "sender_name", "", where);
     receive.text = read<std::string>(document, "text", "", where);
+    receive.message_id = read<std::string>(document, "message_id", "", where);
+    receive.reply_to = read<std::string>(document, "reply_to", "", where);
+    receive.strip_reply_quote = read<bool>(document, "strip_reply_quote", false, where);
     receive.format = read<std::string>(document, "format", "plain", where);
     receive.reply = read<json>(document, "reply", json::object(), where);
     if (const auto poll = document.find("poll"); poll != document.end()) {
@@ -130,8 +169,13 @@ ReceiveSpec parse_receive(const json& document, const std::string& where) {
     if (receive.text.empty() || receive.channel.empty())
         throw PresetError(where + ": text and channel pointers are needed");
     for (const std::string* pointer :
-         {&receive.events, &receive.channel, &receive.sender, &receive.sender_name, &receive.text})
+         {&receive.events, &receive.channel, &receive.sender, &receive.sender_name, &receive.text,
+          &receive.message_id, &receive.reply_to})
         check_pointer(*pointer, where);
+    receive.edit = parse_change(document, "edit", receive, where);
+    receive.retract = parse_change(document, "retract", receive, where);
+    if (receive.edit && receive.edit->text.empty())
+        throw PresetError(where + ".edit: text (the new text) is needed");
     if (receive.id != "path")
         check_pointer(receive.id, where + ".id");
     if (receive.format != "plain" && receive.format != "mrkdwn" && receive.format != "markdown")

@@ -70,6 +70,20 @@ struct PollSpec {
     int wait_s = 25;     ///< how long the service may hold a poll open
 };
 
+/// How an event that changes an earlier message (an edit, a deletion) is recognised and read. Pointers are
+/// into the event; those left out are the message's (`events`, `channel`, `sender`, `sender_name`).
+struct ChangeSpec {
+    std::string events;                             ///< pointer to the event(s); default: the messages'
+    nlohmann::json only = nlohmann::json::object(); ///< event pointer → value: what makes it this change
+    std::vector<std::string> skip_if_present;       ///< a bot's change (often Ferry's own) is not bridged
+    std::string channel;
+    std::string sender;
+    std::string sender_name;
+    std::string text;                   ///< edits: the new text
+    std::vector<std::string> refers_to; ///< the id of the changed message: the first pointer present
+    std::string previous_text;          ///< edits: unchanged text (a link preview added) is no edit
+};
+
 /// How an inbound request (the service calling Ferry) becomes messages.
 struct ReceiveSpec {
     VerifySpec verify;
@@ -81,11 +95,16 @@ struct ReceiveSpec {
     nlohmann::json only = nlohmann::json::object(); ///< event pointer → value every taken event has
     std::vector<std::string> skip_if_present;       ///< event pointers: an event with any is not a message
     std::string skip_sender_prefix_setting;         ///< a setting: senders starting with it are our own
-    std::string id;               ///< root pointer to the delivery id (dedup); "path" = the last path segment
-    std::string channel;          ///< event pointer: the remote address mappings are matched against
-    std::string sender;           ///< event pointer: the sender's id
-    std::string sender_name;      ///< event pointer: the sender's display name (optional)
-    std::string text;             ///< event pointer
+    std::string id;          ///< root pointer to the delivery id (dedup); "path" = the last path segment
+    std::string channel;     ///< event pointer: the remote address mappings are matched against
+    std::string sender;      ///< event pointer: the sender's id
+    std::string sender_name; ///< event pointer: the sender's display name (optional)
+    std::string text;        ///< event pointer
+    std::string message_id;  ///< event pointer: the message's own id (what later changes name)
+    std::string reply_to;    ///< event pointer: the id of the message this one answers (a thread)
+    bool strip_reply_quote = false; ///< a reply starts with the answered text as "> " lines: cut them
+    std::optional<ChangeSpec> edit;
+    std::optional<ChangeSpec> retract;
     std::string format = "plain"; ///< "mrkdwn", "markdown" or "plain": how the text is marked up
     nlohmann::json reply = nlohmann::json::object(); ///< the JSON answered when messages are taken
     std::optional<PollSpec> poll; ///< fetching instead of being called (setups without a URL)

@@ -25,6 +25,24 @@ def room_message(body: str, sender: str = "@alice:example.org", room: str = ROOM
             "content": {"msgtype": "m.text", "body": body}}
 
 
+def edit(original: str, body: str, sender: str = "@alice:example.org", room: str = ROOM,
+         event_id: str = "$edit1:example.org") -> dict:
+    """An edit (event replacement, rel_type m.replace): the new content under m.new_content, a "* " fallback
+    body for clients that know no edits."""
+    return {"type": "m.room.message", "room_id": room, "sender": sender, "event_id": event_id,
+            "origin_server_ts": 1432735900000,
+            "content": {"msgtype": "m.text", "body": f" * {body}",
+                        "m.new_content": {"msgtype": "m.text", "body": body},
+                        "m.relates_to": {"rel_type": "m.replace", "event_id": original}}}
+
+
+def redaction(original: str, sender: str = "@alice:example.org", room: str = ROOM,
+              event_id: str = "$redaction1:example.org") -> dict:
+    """An m.room.redaction as room version 11 sends it (`redacts` in the content) and earlier ones (beside)."""
+    return {"type": "m.room.redaction", "room_id": room, "sender": sender, "event_id": event_id,
+            "origin_server_ts": 1432736000000, "redacts": original, "content": {"redacts": original}}
+
+
 class Matrix(FakeService):
     def __init__(self, token: str = "as_token_ferry", rooms: tuple[str, ...] = (ROOM,)) -> None:
         self.token = token

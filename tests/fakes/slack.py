@@ -37,6 +37,30 @@ def message_event(text: str, user: str = "U061F7AUR", channel: str = "C0LAN2Q65"
             "authorizations": [{"team_id": "T061EG9RZ", "user_id": "U0JD3BPNC", "is_bot": True}]}
 
 
+def message_changed_event(ts: str, text: str, previous_text: str, user: str = "U061F7AUR",
+                          channel: str = "C0LAN2Q65", event_id: str = "Ev0PV52K30") -> dict:
+    """A `message_changed` message event (someone edited the message `ts`), as the Events API documents it:
+    the new message under `message`, the old one under `previous_message`."""
+    event = {"type": "message", "subtype": "message_changed", "hidden": True, "channel": channel,
+             "ts": f"{int(time.time())}.000100", "event_ts": f"{int(time.time())}.000100", "channel_type": "channel",
+             "message": {"type": "message", "user": user, "text": text, "ts": ts,
+                         "edited": {"user": user, "ts": f"{int(time.time())}.000100"}},
+             "previous_message": {"type": "message", "user": user, "text": previous_text, "ts": ts}}
+    return {"token": "XXYYZZ", "team_id": "T061EG9RZ", "api_app_id": "A0FFV41KK", "event": event,
+            "type": "event_callback", "event_id": event_id, "event_time": int(time.time())}
+
+
+def message_deleted_event(ts: str, previous_text: str, user: str = "U061F7AUR", channel: str = "C0LAN2Q65",
+                          event_id: str = "Ev0PV52K31") -> dict:
+    """A `message_deleted` message event: `deleted_ts` names the message, `previous_message` is what it was."""
+    event = {"type": "message", "subtype": "message_deleted", "hidden": True, "channel": channel,
+             "ts": f"{int(time.time())}.000200", "deleted_ts": ts, "event_ts": f"{int(time.time())}.000200",
+             "channel_type": "channel",
+             "previous_message": {"type": "message", "user": user, "text": previous_text, "ts": ts}}
+    return {"token": "XXYYZZ", "team_id": "T061EG9RZ", "api_app_id": "A0FFV41KK", "event": event,
+            "type": "event_callback", "event_id": event_id, "event_time": int(time.time())}
+
+
 class Slack(FakeService):
     def __init__(self, token: str = "xoxb-ferry-test", channels: tuple[str, ...] = ("C0LAN2Q65",)) -> None:
         self.token = token

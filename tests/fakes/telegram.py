@@ -34,6 +34,16 @@ def update(text: str, update_id: int = 10000, username: str = "alice_tg", first_
                         "chat": {"id": chat, "title": "Ops", "type": "supergroup"}, "text": text}}
 
 
+def edited(text: str, message_id: int = 1365, update_id: int = 10002, username: str = "alice_tg",
+           first_name: str = "Alice", chat: int = CHAT) -> dict:
+    """An update carrying `edited_message`: the message as it is now, with its edit_date."""
+    return {"update_id": update_id,
+            "edited_message": {"message_id": message_id, "date": 1441645532, "edit_date": 1441645600,
+                               "from": {"id": 1111111, "is_bot": False, "first_name": first_name,
+                                        "username": username},
+                               "chat": {"id": chat, "title": "Ops", "type": "supergroup"}, "text": text}}
+
+
 class Telegram(FakeService):
     def __init__(self, chats: tuple[int, ...] = (CHAT,)) -> None:
         self.chats = set(chats)

@@ -333,3 +333,97 @@ def test_only_the_author_corrects_or_retracts_a_bridged_room_message(services, w
     assert s.slack.calls("chat.delete") == []
     (update,) = s.slack.calls("chat.update")
     assert update["text"] == "the plan is C" and update["ts"] == s.slack.posted_ts[0]
+
+
+REPLACE = "{urn:xmpp:message-correct:0}replace"
+RETRACT = "{urn:xmpp:message-retract:1}retract"
+REPLY = "{urn:xmpp:reply:0}reply"
+ORIGIN_ID = "{urn:xmpp:sid:0}origin-id"
+
+
+def test_slack_edits_deletions_and_threads_reach_the_room_and_back(services, world):
+    s = services
+    ts = "1700000000.000100"
+
+    async def scenario():
+        async with Client(world, "alice") as alice:
+            await alice.join_room(s.room, "alice")
+            s.ferry.wait_for_log(r"rooms: joined " + s.room.replace(".", r"\.") + " as slack", timeout=10)
+
+            async def next_from_slack():
+                while True:
+                    msg = await alice.next_message(timeout=10)
+                    if msg.get("from") != f"{s.room}/alice":
+                        return msg
+
+            assert s.slack_event(slack_fake.message_event("the plan is A", ts=ts, event_id="EvA"))[0] == 200
+            first = await next_from_slack()
+            first_id = first.find(ORIGIN_ID).get("id")
+            assert first.find(BODY_NS).text == "the plan is A"
+            # Edited in Slack: corrected in the room (XEP-0308), by the same occupant.
+            assert s.slack_event(slack_fake.message_changed_event(ts, "the plan is *B*", "the plan is A",
+                                                                  event_id="EvB"))[0] == 200
+            edit = await next_from_slack()
+            assert edit.get("from") == first.get("from")
+            assert edit.find(REPLACE).get("id") == first_id
+            assert edit.find(BODY_NS).text == "the plan is *B*"
+            # A Slack thread reply to it: an XEP-0461 reply naming it.
+            assert s.slack_event(slack_fake.message_event("agreed", user="U024BE7LH", ts="1700000000.000200",
+                                                          thread_ts=ts, event_id="EvC"))[0] == 200
+            reply = await next_from_slack()
+            assert reply.get("from") == f"{s.room}/U024BE7LH (slack)"
+            assert reply.find(REPLY).get("id") == first_id and reply.find(BODY_NS).text == "agreed"
+            # alice answers the Slack message in the room: the answer goes into its Slack thread.
+            await alice.send_raw(f"<message to='{s.room}' type='groupchat' id='x1'><body>ok then</body>"
+                                 f"<reply xmlns='urn:xmpp:reply:0' id='{first_id}'/></message>")
+            posted = await asyncio.to_thread(s.slack.wait_for, 1)
+            assert posted[0].json()["thread_ts"] == ts and posted[0].json()["text"] == "ok then"
+            # Deleted in Slack: retracted in the room (XEP-0424), with a line for clients that know no retraction.
+            assert s.slack_event(slack_fake.message_deleted_event(ts, "the plan is B", event_id="EvD"))[0] == 200
+            gone = await next_from_slack()
+            assert gone.get("from") == first.get("from")
+            assert gone.find(RETRACT).get("id") == first_id
+            assert gone.find("{urn:xmpp:fallback:0}fallback").get("for") == "urn:xmpp:message-retract:1"
+            # An edit of a message Ferry never bridged: the new text, marked, as a message of its own.
+            assert s.slack_event(slack_fake.message_changed_event("1600000000.000001", "late fix", "late fx",
+                                                                  event_id="EvE"))[0] == 200
+            unknown = await next_from_slack()
+            assert unknown.find(REPLACE) is None and unknown.find(BODY_NS).text == "(correction) late fix"
+            # Ferry's own post changed by Ferry, and a link preview added: nothing to show.
+            assert s.slack_event(slack_fake.message_changed_event(ts, "same", "same", event_id="EvF"))[0] == 200
+            await alice.no_message(1.5)
+
+    run(scenario())
+
+
+def test_matrix_and_telegram_edits_and_deletions_reach_xmpp(services, world):
+    s = services
+    auth = {"Content-Type": "application/json", "Authorization": f"Bearer {HS_TOKEN}"}
+    tg_headers = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": TG_SECRET}
+
+    def transaction(txn: str, *events: dict) -> None:
+        body = json.dumps({"events": list(events)}).encode()
+        assert request(f"{s.base}/mx/_matrix/app/v1/transactions/{txn}", body, auth, "PUT") == (200, "{}")
+
+    async def scenario():
+        async with Client(world, "alice") as alice:
+            transaction("t1", matrix_fake.room_message("teh plan", event_id="$orig:example.org"))
+            first = await alice.next_message(timeout=10)
+            first_id = first.get("id")
+            transaction("t2", matrix_fake.edit("$orig:example.org", "the plan"),
+                        matrix_fake.redaction("$orig:example.org"))
+            edit = await alice.next_message(timeout=10)
+            assert edit.find(REPLACE).get("id") == first_id and edit.find(BODY_NS).text == "the plan"
+            assert edit.get("from") == first.get("from")
+            gone = await alice.next_message(timeout=10)
+            assert gone.find(RETRACT).get("id") == first_id
+
+            assert request(f"{s.base}/tg", json.dumps(telegram_fake.update("typo")).encode(), tg_headers)[0] == 200
+            typo = await alice.next_message(timeout=10)
+            assert request(f"{s.base}/tg", json.dumps(telegram_fake.edited("fixed")).encode(), tg_headers)[0] == 200
+            fixed = await alice.next_message(timeout=10)
+            assert fixed.find(REPLACE).get("id") == typo.get("id") and fixed.find(BODY_NS).text == "fixed"
+            assert fixed.get("from") == f"alice_tg%tg@{world.component_domain}"
+            await alice.no_message(1.0)
+
+    run(scenario())
