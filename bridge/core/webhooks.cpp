@@ -8,6 +8,7 @@
 #include "bridge/core/signatures.hpp"
 #include "connectors/rest/alertmanager.hpp"
 #include "connectors/rest/preset.hpp"
+#include "connectors/rest/template.hpp"
 #include "mappings/mapping_store.hpp"
 #include "mappings/pg/within.hpp"
 
@@ -166,11 +167,22 @@ std::optional<std::string> text_at(const nlohmann::json& body, const std::string
 /// Generic JSON: the text (and optionally the sender and the target) picked by JSON Pointers from settings.
 Inbound generic(const mappings::MappingSnapshot& snapshot, const mappings::Connector& connector,
                 const nlohmann::json& body, const http::Request& request) {
-    const std::string text_pointer =
-        setting(connector, "text").empty() ? "/text" : setting(connector, "text");
-    const std::optional<std::string> text = text_at(body, text_pointer);
-    if (!text || text->empty())
-        return refuse(400, "the body has no text at " + text_pointer);
+    std::optional<std::string> text;
+    if (const std::string source = setting(connector, "template"); !source.empty()) {
+        try {
+            text = connectors::rest::Template(source).render(body);
+        } catch (const connectors::rest::TemplateError& e) {
+            return refuse(500, std::string("the connector's template does not compile: ") + e.what());
+        }
+        if (text->find_first_not_of(" \t\r\n") == std::string::npos)
+            return refuse(400, "the connector's template makes no text of this body");
+    } else {
+        const std::string text_pointer =
+            setting(connector, "text").empty() ? "/text" : setting(connector, "text");
+        text = text_at(body, text_pointer);
+        if (!text || text->empty())
+            return refuse(400, "the body has no text at " + text_pointer);
+    }
     std::optional<std::string> target;
     if (const std::string pointer = setting(connector, "target"); !pointer.empty()) {
         target = text_at(body, pointer);

@@ -2,6 +2,7 @@
 
 #include "connectors/rest/preset.hpp"
 #include "connectors/rest/rest_connector.hpp"
+#include "connectors/rest/template.hpp"
 #include "mappings/cli/table.hpp"
 #include "mappings/pg/connection.hpp"
 #include "mappings/pg/error.hpp"
@@ -31,7 +32,7 @@ const std::vector<KindSpec>& known_kinds() {
         {"log", {"path"}, {}},
         {"alertmanager", {}, {"token", "dedup_window"}},
         {"grafana", {}, {"token", "dedup_window"}},
-        {"webhook", {}, {"token", "secret", "text", "sender", "target", "id_header"}}};
+        {"webhook", {}, {"token", "secret", "text", "template", "sender", "target", "id_header"}}};
     return kinds;
 }
 
@@ -90,6 +91,15 @@ void check_kind_and_settings(const std::string& kind, const json& settings) {
             throw UsageError(std::string(pointer) +
                              " is a JSON Pointer such as /message/text (RFC 6901), not \"" +
                              printable(value) + "\"");
+        }
+    }
+    if (settings.contains("template")) {
+        if (settings.contains("text"))
+            throw UsageError("text and template are two ways to say the message text: set one");
+        try {
+            connectors::rest::Template checked(settings.at("template").get<std::string>());
+        } catch (const connectors::rest::TemplateError& e) {
+            throw UsageError(std::string("template: ") + e.what());
         }
     }
     if (settings.contains("dedup_window")) {
@@ -334,7 +344,7 @@ Command connector_command() {
           "add a connector (kinds: log, which needs --setting path=/absolute/file.jsonl; alertmanager and "
           "grafana, webhooks at POST /hooks/NAME taking --setting token=SECRET and dedup_window=SECONDS; "
           "webhook, generic JSON taking token, secret (X-Hub-Signature-256), text, sender and target "
-          "(JSON Pointers) and id_header)",
+          "(JSON Pointers), template (the text from the body's fields, instead of text) and id_header)",
           {"kind", "setting"},
           {"disabled", "json"},
           add_command},

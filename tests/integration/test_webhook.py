@@ -97,7 +97,41 @@ def test_refusals(hook, pg_world, case):  # noqa: F811
     assert pg_world.sql("SELECT count(*) FROM outbox") == "0"
 
 
+def test_template_makes_the_text_from_the_body(pg_world, world, start_ferry):  # noqa: F811
+    """A GitHub push event (its documented shape, trimmed) written by the connector's template."""
+    assert ferry_cli(pg_world, "db", "migrate").returncode == 0
+    pg_world.sql("DELETE FROM outbox; DELETE FROM inbound_seen; DELETE FROM mappings; DELETE FROM connectors;")
+    template = ("{{#if commits}}{{pusher.name}} pushed {{#each commits}}{{#if @index}}, {{/if}}{{message}}{{/each}} "
+                "to {{repository.full_name}}{{#if forced}} (forced){{/if}}{{/if}}")
+    for args in (["connector", "add", "gh", "--kind", "webhook", "--setting", f"template={template}",
+                  "--setting", "sender=/sender/login"],
+                 ["mapping", "add", "--xmpp", world.jid("alice"), "--connector", "gh", "--remote", "*",
+                  "--direction", "in"]):
+        done = ferry_cli(pg_world, *args)
+        assert done.returncode == 0, done.stderr
+    (port,) = free_ports(1)
+    ferry = start_ferry(env={"FERRY_DATABASE_URL": pg_world.url, "FERRY_HTTP_PORT": str(port)})
+    ferry.wait_connected(timeout=10)
+    ferry.wait_for_log(r"mapping store: loaded", timeout=10)
+    push = {"ref": "refs/heads/main", "forced": False, "repository": {"full_name": "octo-org/ferry"},
+            "pusher": {"name": "octocat", "email": "octocat@github.com"}, "sender": {"login": "octocat"},
+            "commits": [{"id": "0d1a26e6", "message": "Fix the <b>parser</b>"}, {"id": "b1c2d3e4", "message": "Add tests"}]}
+
+    async def scenario():
+        async with Client(world, "alice") as alice:
+            status, text = post(f"http://127.0.0.1:{port}/hooks/gh", json.dumps(push).encode())
+            assert status == 200, text
+            msg = await alice.next_message(timeout=10)
+            assert msg.find(BODY_NS).text == "octocat pushed Fix the <b>parser</b>, Add tests to octo-org/ferry"
+            assert msg.get("from") == f"octocat%gh@{world.component_domain}"
+    run(scenario())
+    # GitHub's ping event has no commits: the template makes no text of it.
+    status, text = post(f"http://127.0.0.1:{port}/hooks/gh", b'{"zen": "Keep it logically awesome.", "hook_id": 1}')
+    assert status == 400 and "template makes no text" in json.loads(text)["error"], text
+
+
 @pytest.mark.parametrize("setting, message", [
+    ("template={{#if x}}unclosed", "template:"),
     ("text=message", "text is a JSON Pointer such as /message/text (RFC 6901), not \"message\""),
     ("target=/a~2b", "target is a JSON Pointer"),
     ("colour=red", "unknown setting \"colour\""),
