@@ -30,6 +30,12 @@ nlohmann::json to_json(const Message& m) {
         json["refers_to"] = m.refers_to;
     if (!m.channel.empty())
         json["channel"] = m.channel;
+    if (!m.firing.empty())
+        json["firing"] = m.firing;
+    if (!m.resolved.empty())
+        json["resolved"] = m.resolved;
+    if (!m.resolution.empty())
+        json["resolution"] = m.resolution;
     return json;
 }
 
@@ -50,6 +56,9 @@ Message message_from_json(const nlohmann::json& json) {
     read("thread", m.thread);
     read("refers_to", m.refers_to);
     read("channel", m.channel);
+    read("firing", m.firing);
+    read("resolved", m.resolved);
+    read("resolution", m.resolution);
     read("timestamp", m.timestamp);
     return m;
 }

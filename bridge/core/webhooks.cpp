@@ -134,6 +134,13 @@ Inbound alerts(const mappings::MappingSnapshot& snapshot, const mappings::Connec
         message.to = mapping->xmpp_address;
         message.text = am::format(notification, taken);
         message.timestamp = utc_timestamp();
+        for (const am::Alert* alert : taken) {
+            if (alert->fingerprint.empty() || alert->fingerprint.find(' ') != std::string::npos)
+                continue;
+            std::string& list = alert->status == "resolved" ? message.resolved : message.firing;
+            list += (list.empty() ? "" : " ") + alert->fingerprint;
+        }
+        message.resolution = am::resolution_line(notification, taken);
         in.entries.push_back(
             {connector.id, row_conversation(*mapping), mapping->xmpp_address, to_json(message)});
     }

@@ -138,31 +138,126 @@ asio::awaitable<DeliveryResult> XmppDelivery::send(const connectors::Delivery& d
     if (mapping != nullptr && !m.channel.empty())
         co_return co_await send_service_message(delivery, *mapping, address);
 
-    // An alert group's messages: a resolution corrects the group's last message in place (XEP-0308) and adds
-    // a short line, so the conversation shows each group's current state without losing the news.
-    std::string thread_key;
-    std::optional<std::string> corrected;
-    if (mapping != nullptr && !m.thread.empty() && (m.kind == "alert" || m.kind == "alert-resolved")) {
-        thread_key = delivery.destination + " " + m.thread;
-        if (m.kind == "alert-resolved") {
-            bool unavailable = false;
-            try {
-                corrected = co_await previous_message(mapping->connector_id, thread_key);
-            } catch (const pg::Error& e) {
-                unavailable = true;
+    if (mapping != nullptr && (m.kind == "alert" || m.kind == "alert-resolved"))
+        co_return co_await send_alert(delivery, *mapping, address);
+    stanzas_.send(message_stanza(address, delivery.idempotency_key, m, m.text, std::nullopt));
+    co_return DeliveryResult::delivered(delivery.idempotency_key);
+}
+
+namespace {
+
+std::vector<std::string> words(const std::string& text) {
+    std::vector<std::string> out;
+    std::size_t at = 0;
+    while (at < text.size()) {
+        const std::size_t end = std::min(text.find(' ', at), text.size());
+        if (end > at)
+            out.push_back(text.substr(at, end - at));
+        at = end + 1;
+    }
+    return out;
+}
+
+std::string alert_conversation(const std::string& destination) {
+    return destination + " alert ";
+}
+
+} // namespace
+
+asio::awaitable<std::map<std::string, std::string>>
+XmppDelivery::alert_messages(std::int64_t connector_id, const std::string& destination,
+                             const std::vector<std::string>& fingerprints) {
+    std::map<std::string, std::string> found;
+    if (fingerprints.empty())
+        co_return found;
+    const std::string prefix = alert_conversation(destination);
+    pg::Lease lease = co_await pool_.acquire();
+    const pg::Result r = co_await lease->execute_cached(
+        "SELECT DISTINCT ON (conversation) substr(conversation, length($2::text) + 1), native_id "
+        "FROM message_map WHERE system = $1 AND conversation IN "
+        "(SELECT $2::text || f FROM jsonb_array_elements_text($3::jsonb) f) ORDER BY conversation, id DESC",
+        pg::params(std::to_string(connector_id), prefix, nlohmann::json(fingerprints).dump()));
+    for (int row = 0; row < r.rows(); ++row)
+        found.emplace(std::string(*r.get(row, 0)), std::string(*r.get(row, 1)));
+    co_return found;
+}
+
+asio::awaitable<void> XmppDelivery::record_alert_message(std::int64_t connector_id,
+                                                         const std::string& destination,
+                                                         const std::string& key, const std::string& stanza_id,
+                                                         const std::vector<std::string>& fingerprints) {
+    if (fingerprints.empty())
+        co_return;
+    pg::Lease lease = co_await pool_.acquire();
+    co_await lease->execute_cached(
+        "INSERT INTO message_map (message_key, system, native_id, conversation) "
+        "SELECT $1::uuid, $2, $3, $4::text || f FROM jsonb_array_elements_text($5::jsonb) f "
+        "ON CONFLICT DO NOTHING",
+        pg::params(key, std::to_string(connector_id), stanza_id, alert_conversation(destination),
+                   nlohmann::json(fingerprints).dump()));
+}
+
+asio::awaitable<DeliveryResult> XmppDelivery::send_alert(const connectors::Delivery& delivery,
+                                                         const mappings::Mapping& mapping,
+                                                         const Addressing& address) {
+    const core::Message& m = delivery.message;
+    const std::string& key = delivery.idempotency_key;
+    const std::string group = m.thread.empty() ? std::string() : delivery.destination + " " + m.thread;
+    const std::vector<std::string> firing = words(m.firing);
+    const std::vector<std::string> resolved = words(m.resolved);
+
+    // The messages to correct: those that announced the alerts now resolved (by fingerprint; notifications
+    // without fingerprints by their group's last message).
+    std::vector<std::string> to_correct;
+    bool announces_new = false;
+    bool unavailable = false;
+    try {
+        if (firing.empty() && resolved.empty()) {
+            if (m.kind == "alert-resolved" && !group.empty())
+                if (auto id = co_await previous_message(mapping.connector_id, group))
+                    to_correct.push_back(std::move(*id));
+        } else {
+            std::vector<std::string> all = firing;
+            all.insert(all.end(), resolved.begin(), resolved.end());
+            const auto announced = co_await alert_messages(mapping.connector_id, delivery.destination, all);
+            for (const std::string& fingerprint : resolved) {
+                const auto found = announced.find(fingerprint);
+                if (found != announced.end() &&
+                    std::ranges::find(to_correct, found->second) == to_correct.end())
+                    to_correct.push_back(found->second);
             }
-            if (unavailable)
-                co_return DeliveryResult::retry("cannot look up the alert's earlier message in message_map");
+            announces_new = std::ranges::any_of(
+                firing, [&](const std::string& fingerprint) { return !announced.contains(fingerprint); });
         }
+    } catch (const pg::Error&) {
+        unavailable = true;
     }
-    if (corrected) {
-        stanzas_.send(message_stanza(address, delivery.idempotency_key, m, m.text, *corrected));
-        const std::string line = m.text.substr(0, m.text.find('\n'));
-        stanzas_.send(message_stanza(address, delivery.idempotency_key + "-line", m, line, std::nullopt));
-    } else {
-        stanzas_.send(message_stanza(address, delivery.idempotency_key, m, m.text, std::nullopt));
+    if (unavailable)
+        co_return DeliveryResult::retry("cannot look up the alerts' earlier messages in message_map");
+
+    // Reminders (nothing resolved) and news go out as a message of their own, recorded first: a resend after
+    // a crash repeats the same stanza id, which receivers drop.
+    const bool post = to_correct.empty() || announces_new;
+    if (post) {
+        try {
+            co_await record_alert_message(mapping.connector_id, delivery.destination, key, key, firing);
+        } catch (const pg::Error&) {
+            unavailable = true;
+        }
+        if (unavailable)
+            co_return DeliveryResult::retry("cannot record the alerts' message in message_map");
     }
-    co_return DeliveryResult::delivered(delivery.idempotency_key, thread_key);
+    for (std::size_t i = 0; i < to_correct.size(); ++i)
+        stanzas_.send(message_stanza(address, i == 0 && !post ? key : key + "-c" + std::to_string(i), m,
+                                     m.text, to_correct[i]));
+    if (!to_correct.empty()) {
+        const std::string line = m.resolution.empty() ? m.text.substr(0, m.text.find('\n')) : m.resolution;
+        stanzas_.send(message_stanza(address, key + "-line", m, line, std::nullopt));
+    }
+    if (!post)
+        co_return DeliveryResult::delivered(); // the group's last message is still the one announcing it
+    stanzas_.send(message_stanza(address, key, m, m.text, std::nullopt));
+    co_return DeliveryResult::delivered(key, group);
 }
 
 asio::awaitable<std::optional<std::string>>
@@ -312,6 +407,21 @@ XmppDelivery::send_batch(std::vector<const connectors::Delivery*> deliveries) {
     if (burst.size() > shown)
         text += "\n+" + std::to_string(burst.size() - shown) + " more";
     const std::string id = burst.front()->idempotency_key + "-digest";
+    std::vector<std::string> digested;
+    for (const connectors::Delivery* d : burst)
+        for (std::string& fingerprint : words(d->message.firing))
+            digested.push_back(std::move(fingerprint));
+    bool unrecorded = false;
+    try {
+        co_await record_alert_message(mapping->connector_id, burst.front()->destination,
+                                      burst.front()->idempotency_key, id, digested);
+    } catch (const pg::Error&) {
+        unrecorded = true;
+    }
+    if (unrecorded) {
+        results.push_back(DeliveryResult::retry("cannot record the digest's alerts in message_map"));
+        co_return results;
+    }
     stanzas_.send(
         message_stanza(std::get<Addressing>(addressed), id, burst.front()->message, text, std::nullopt));
     sent.push_back(now);

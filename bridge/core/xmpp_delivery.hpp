@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 namespace ferry::xmpp {
 class StanzaDispatcher;
@@ -74,6 +75,22 @@ private:
     /// The XMPP id of the message a service's edit, deletion or reply names, if this mapping bridged it.
     boost::asio::awaitable<std::optional<std::string>> bridged_message(const mappings::Mapping& mapping,
                                                                        const connectors::Delivery& delivery);
+    /// An alert notification: a new message, or corrections (XEP-0308) of the messages that announced the
+    /// alerts now resolved, a short line telling what resolved, and a new message only for alerts not
+    /// announced before.
+    boost::asio::awaitable<connectors::DeliveryResult> send_alert(const connectors::Delivery& delivery,
+                                                                  const mappings::Mapping& mapping,
+                                                                  const Addressing& address);
+    /// The id of the message that last announced each alert (by fingerprint) at `destination`.
+    boost::asio::awaitable<std::map<std::string, std::string>>
+    alert_messages(std::int64_t connector_id, const std::string& destination,
+                   const std::vector<std::string>& fingerprints);
+    /// Records the stanza `stanza_id` (of the outbox row `key`) as the message announcing the alerts
+    /// `fingerprints` at `destination`.
+    boost::asio::awaitable<void> record_alert_message(std::int64_t connector_id,
+                                                      const std::string& destination, const std::string& key,
+                                                      const std::string& stanza_id,
+                                                      const std::vector<std::string>& fingerprints);
     /// The stanza id of the last message recorded for `conversation` (an alert group at one destination).
     boost::asio::awaitable<std::optional<std::string>> previous_message(std::int64_t connector_id,
                                                                         const std::string& conversation);

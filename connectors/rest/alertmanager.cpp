@@ -227,6 +227,31 @@ std::string format(const Notification& n, const std::vector<const Alert*>& alert
     return text;
 }
 
+std::string resolution_line(const Notification& n, const std::vector<const Alert*>& alerts) {
+    std::vector<const Alert*> resolved;
+    for (const Alert* a : alerts)
+        if (a->status == "resolved")
+            resolved.push_back(a);
+    if (resolved.empty())
+        return {};
+    Notification without_truncation = n;
+    without_truncation.truncated_alerts = 0;
+    const std::string full = format(without_truncation, resolved);
+    std::string line = full.substr(0, full.find('\n'));
+    if (resolved.size() == alerts.size())
+        return line;
+    // Only some resolved: name them, one line each (their details stay in the corrected message).
+    std::size_t at = full.find('\n');
+    while (at != std::string::npos) {
+        const std::size_t end = full.find('\n', at + 1);
+        const std::string next = full.substr(at + 1, end == std::string::npos ? end : end - at - 1);
+        if (next.starts_with("✓ "))
+            line += "\n" + next;
+        at = end;
+    }
+    return line;
+}
+
 std::string group_id(const Notification& n) {
     return "am-group:" + sha256_hex(n.receiver + "\n" + n.group_key).substr(0, 32);
 }

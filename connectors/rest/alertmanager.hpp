@@ -65,6 +65,10 @@ private:
 /// summary and since when, its source link, and a link that silences the group.
 std::string format(const Notification& n, const std::vector<const Alert*>& alerts);
 
+/// The short line that tells which of `alerts` resolved: the title of those resolved, followed by one line
+/// each when only some of `alerts` did. Empty when none did.
+std::string resolution_line(const Notification& n, const std::vector<const Alert*>& alerts);
+
 /// Names the alert group across its notifications (receiver + groupKey), so that a later notification can
 /// correct the message of an earlier one (XEP-0308).
 std::string group_id(const Notification& n);

@@ -102,6 +102,39 @@ def test_alert_fires_and_resolves_in_xmpp(alerts, world, alertmanager_world):  #
     run(scenario())
 
 
+def test_each_alert_resolving_corrects_the_message_that_announced_it(alerts, world, alertmanager_world):  # noqa: F811
+    """Two alerts of one group fire together; as each resolves, the message that announced it (found by the
+    alert's fingerprint) is corrected to show the group's state, and a line says which one resolved; no new
+    copy of the whole group is posted."""
+    db1 = {"alertname": "DiskFull", "severity": "critical", "instance": "db-1"}
+    db2 = {"alertname": "DiskFull", "severity": "critical", "instance": "db-2"}
+
+    async def scenario():
+        async with Client(world, "alice") as alice:
+            alertmanager_world.fire(db1, {"summary": "Disk almost full"})
+            alertmanager_world.fire(db2, {"summary": "Disk almost full"})
+            firing = await alice.next_message(timeout=20)
+            assert body_of(firing).startswith("[FIRING:2] DiskFull"), body_of(firing)
+            alertmanager_world.resolve(db1, {"summary": "Disk almost full"})
+            correction = await alice.next_message(timeout=20)
+            assert correction.find(REPLACE).get("id") == firing.get("id"), ET.tostring(correction)
+            text = body_of(correction)
+            assert text.startswith("[FIRING:1] DiskFull") and "✓ critical: Disk almost full on db-1" in text, text
+            assert "● critical: Disk almost full on db-2" in text, text
+            line = await alice.next_message(timeout=5)
+            assert body_of(line) == "[RESOLVED] DiskFull (critical)\n✓ critical: Disk almost full on db-1", body_of(line)
+            assert line.find(REPLACE) is None
+            alertmanager_world.resolve(db2, {"summary": "Disk almost full"})
+            correction = await alice.next_message(timeout=20)
+            assert correction.find(REPLACE).get("id") == firing.get("id"), ET.tostring(correction)
+            assert body_of(correction).startswith("[RESOLVED] DiskFull"), body_of(correction)
+            line = await alice.next_message(timeout=5)
+            # Alertmanager leaves db-1, resolved and told, out of this notification: db-2 is all it names.
+            assert body_of(line) == "[RESOLVED] DiskFull (db-2 critical)", body_of(line)
+            await alice.no_message(2.0)
+    run(scenario())
+
+
 def test_routing_by_label_picks_the_jid(alerts, world, alertmanager_world):  # noqa: F811
     async def scenario():
         async with Client(world, "alice") as alice, Client(world, "bob") as bob:

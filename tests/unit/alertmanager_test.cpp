@@ -76,6 +76,18 @@ TEST(Alertmanager, FormatsLikeItsDefaultTitleWithOneLinePerAlert) {
         << "a resolution has no silence link";
 }
 
+TEST(Alertmanager, ResolutionLineNamesWhatResolved) {
+    const Notification firing = parse(example());
+    EXPECT_EQ(resolution_line(firing, all(firing)), "") << "nothing resolved";
+    // Alert b2 resolved while a1 still fires: the title of what resolved, and which.
+    const Notification partly = parse(example("resolved"));
+    EXPECT_EQ(resolution_line(partly, all(partly)),
+              "[RESOLVED] DiskFull (db)\n✓ warning: Disk 85% full on db-2");
+    std::vector<const Alert*> second{&partly.alerts[1]};
+    EXPECT_EQ(resolution_line(partly, second), "[RESOLVED] DiskFull (db)")
+        << "all of them: the title says it";
+}
+
 TEST(Alertmanager, TruncatedAlertsAreCounted) {
     json body = example();
     body["truncatedAlerts"] = 5;
