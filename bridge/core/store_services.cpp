@@ -7,6 +7,7 @@
 #include "bridge/core/outbox.hpp"
 #include "bridge/core/rooms.hpp"
 #include "bridge/core/router.hpp"
+#include "bridge/core/sender_names.hpp"
 #include "bridge/core/service_poller.hpp"
 #include "bridge/core/webhooks.hpp"
 #include "bridge/core/xmpp_delivery.hpp"
@@ -69,6 +70,7 @@ struct StoreServices::Parts {
     pg::Listener outbox_listener; ///< wakes the dispatcher when another process enqueued rows
     Router router;
     Metrics metrics;
+    SenderNames sender_names; ///< display names of chat services' users (Slack users.info, Matrix profiles)
     Webhooks webhooks;
     ServicePoller poller; ///< long polling (Telegram getUpdates) for connectors that ask for it
     HttpApi http_api;
@@ -89,7 +91,8 @@ struct StoreServices::Parts {
               executor, pool, [this](const ClaimedRow& row) { return deliverer(row); }, logger,
               DispatcherOptions{.owner = owner}),
           outbox_listener(executor, config.database.url, "ferry_outbox", "outbox listener", logger),
-          router(executor, store, outbox, stanzas, logger), webhooks(store, outbox, metrics, logger),
+          router(executor, store, outbox, stanzas, logger), sender_names(http_client, logger),
+          webhooks(store, outbox, metrics, sender_names, logger),
           poller(executor, store, outbox, http_client, metrics, logger),
           http_api(webhooks, metrics, pool, xmpp_online), http_config(config.http),
           xmpp_online(std::move(xmpp_online)) {}

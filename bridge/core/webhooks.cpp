@@ -4,6 +4,7 @@
 #include "bridge/core/message.hpp"
 #include "bridge/core/metrics.hpp"
 #include "bridge/core/outbox.hpp"
+#include "bridge/core/sender_names.hpp"
 #include "bridge/core/service_hooks.hpp"
 #include "bridge/core/signatures.hpp"
 #include "connectors/rest/alertmanager.hpp"
@@ -66,9 +67,10 @@ Response accepted(std::size_t messages, bool duplicate) {
 
 } // namespace
 
-Webhooks::Webhooks(const mappings::MappingStore& store, Outbox& outbox, Metrics& metrics, Logger& logger,
-                   std::chrono::milliseconds commit_timeout)
-    : store_(store), outbox_(outbox), metrics_(metrics), logger_(logger), commit_timeout_(commit_timeout) {}
+Webhooks::Webhooks(const mappings::MappingStore& store, Outbox& outbox, Metrics& metrics, SenderNames& names,
+                   Logger& logger, std::chrono::milliseconds commit_timeout)
+    : store_(store), outbox_(outbox), metrics_(metrics), names_(names), logger_(logger),
+      commit_timeout_(commit_timeout) {}
 
 bool Webhooks::serves_kind(std::string_view kind) {
     if (kind == "alertmanager" || kind == "grafana" || kind == "webhook")
@@ -254,7 +256,7 @@ asio::awaitable<Response> Webhooks::handle(const http::Request& request, std::st
     if (const connectors::rest::Preset* preset = connectors::rest::find_preset(connector->kind)) {
         if (!connector->enabled)
             co_return json_error(404, "webhook \"" + connector->name + "\" is disabled");
-        co_return co_await from_service(*preset->receive, *snapshot, *connector, request, subpath);
+        co_return co_await from_service(*preset, *snapshot, *connector, request, subpath);
     }
     if (!subpath.empty())
         co_return json_error(404, "no such path under webhook \"" + connector->name + "\"");
@@ -299,11 +301,11 @@ asio::awaitable<Response> Webhooks::handle(const http::Request& request, std::st
                               accepted(count, false), accepted(count, true));
 }
 
-asio::awaitable<Response> Webhooks::from_service(const connectors::rest::ReceiveSpec& spec,
+asio::awaitable<Response> Webhooks::from_service(const connectors::rest::Preset& preset,
                                                  const mappings::MappingSnapshot& snapshot,
                                                  const mappings::Connector& connector,
                                                  const http::Request& request, std::string_view subpath) {
-    ServiceRequest in = read_service_request(spec, snapshot, connector, request, subpath,
+    ServiceRequest in = read_service_request(*preset.receive, snapshot, connector, request, subpath,
                                              std::chrono::system_clock::now(), logger_);
     if (in.answer_now) {
         if (in.answer_now->status >= 400)
@@ -313,6 +315,7 @@ asio::awaitable<Response> Webhooks::from_service(const connectors::rest::Receive
             logger_.info("webhook " + connector.name + ": " + in.summary);
         co_return std::move(*in.answer_now);
     }
+    co_await names_.complete(preset, connector, in.entries);
     Response ack = in.answer_after_commit;
     co_return co_await commit(connector, std::move(in.entries), std::move(in.source), in.summary, ack, ack);
 }

@@ -15,7 +15,7 @@ class MappingSnapshot;
 struct Connector;
 } // namespace ferry::mappings
 namespace ferry::connectors::rest {
-struct ReceiveSpec;
+struct Preset;
 }
 
 namespace ferry::core {
@@ -23,6 +23,7 @@ namespace ferry::core {
 class Logger;
 class Metrics;
 class Outbox;
+class SenderNames;
 
 /// `POST /hooks/<connector>`: a connector of a webhook kind (alertmanager, grafana, webhook, or a preset
 /// that receives: slack, mattermost, matrix, telegram, …) receives a payload,
@@ -31,8 +32,8 @@ class Outbox;
 /// nothing is enqueued then.
 class Webhooks {
 public:
-    Webhooks(const mappings::MappingStore& store, Outbox& outbox, Metrics& metrics, Logger& logger,
-             std::chrono::milliseconds commit_timeout = std::chrono::seconds(10));
+    Webhooks(const mappings::MappingStore& store, Outbox& outbox, Metrics& metrics, SenderNames& names,
+             Logger& logger, std::chrono::milliseconds commit_timeout = std::chrono::seconds(10));
 
     /// True for connector kinds served here.
     static bool serves_kind(std::string_view kind);
@@ -41,7 +42,7 @@ public:
                                                   std::string_view subpath = {});
 
 private:
-    boost::asio::awaitable<http::Response> from_service(const connectors::rest::ReceiveSpec& spec,
+    boost::asio::awaitable<http::Response> from_service(const connectors::rest::Preset& preset,
                                                         const mappings::MappingSnapshot& snapshot,
                                                         const mappings::Connector& connector,
                                                         const http::Request& request,
@@ -55,6 +56,7 @@ private:
     const mappings::MappingStore& store_;
     Outbox& outbox_;
     Metrics& metrics_;
+    SenderNames& names_;
     Logger& logger_;
     std::chrono::milliseconds commit_timeout_;
 };

@@ -441,6 +441,8 @@ xmpp::XmlNode XmppDelivery::message_stanza(const Addressing& address, const std:
     if (!m.subject.empty())
         stanza.add_child("subject").set_text(xml_safe(m.subject));
     stanza.add_child("body").set_text(xml_safe(body));
+    if (address.type == "chat" && !m.sender_name.empty()) // a room shows the name as the occupant's nick
+        stanza.add_child("nick", "http://jabber.org/protocol/nick").set_text(xml_safe(m.sender_name));
     if (replaces)
         stanza.add_child("replace", "urn:xmpp:message-correct:0").set_attribute("id", *replaces);
     stanza.add_child("origin-id", "urn:xmpp:sid:0").set_attribute("id", id);

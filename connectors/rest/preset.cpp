@@ -166,6 +166,22 @@ ReceiveSpec parse_receive(const json& document, const std::string& where) {
             check_pointer(*pointer, at);
         receive.poll = std::move(spec);
     }
+    if (const auto profile = document.find("profile"); profile != document.end()) {
+        const std::string at = where + ".profile";
+        ProfileSpec spec;
+        spec.method = read<std::string>(*profile, "method", "GET", at);
+        spec.url = read<std::string>(*profile, "url", "", at);
+        check_template(spec.url, at + ".url");
+        spec.headers = read<json>(*profile, "headers", json::object(), at);
+        check_template(spec.headers, at + ".headers");
+        spec.ok_when = read<json>(*profile, "ok_when", json::object(), at);
+        spec.name = read<std::vector<std::string>>(*profile, "name", {}, at);
+        if (spec.url.empty() || spec.name.empty())
+            throw PresetError(at + ": url and name are needed");
+        for (const std::string& pointer : spec.name)
+            check_pointer(pointer, at + ".name");
+        receive.profile = std::move(spec);
+    }
     if (receive.text.empty() || receive.channel.empty())
         throw PresetError(where + ": text and channel pointers are needed");
     for (const std::string* pointer :

@@ -84,6 +84,16 @@ struct ChangeSpec {
     std::string previous_text;          ///< edits: unchanged text (a link preview added) is no edit
 };
 
+/// How Ferry asks the service for a sender's display name (Slack users.info, a Matrix profile), when its
+/// events carry only an id.
+struct ProfileSpec {
+    std::string method = "GET";
+    std::string url;                                   ///< a template; reads `settings.*` and `sender`
+    nlohmann::json headers = nlohmann::json::object(); ///< name → template
+    nlohmann::json ok_when = nlohmann::json::object();
+    std::vector<std::string> name; ///< pointers into the answer, tried in order: the first non-empty text
+};
+
 /// How an inbound request (the service calling Ferry) becomes messages.
 struct ReceiveSpec {
     VerifySpec verify;
@@ -107,7 +117,8 @@ struct ReceiveSpec {
     std::optional<ChangeSpec> retract;
     std::string format = "plain"; ///< "mrkdwn", "markdown" or "plain": how the text is marked up
     nlohmann::json reply = nlohmann::json::object(); ///< the JSON answered when messages are taken
-    std::optional<PollSpec> poll; ///< fetching instead of being called (setups without a URL)
+    std::optional<PollSpec> poll;       ///< fetching instead of being called (setups without a URL)
+    std::optional<ProfileSpec> profile; ///< display names for senders the events name by id only
 };
 
 /// A JSON-over-HTTP service described as data (connectors/rest/presets/<kind>.json).

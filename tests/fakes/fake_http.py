@@ -101,10 +101,14 @@ class FakeService:
             return [r for r in self.requests
                     if getattr(r, "status", 0) // 100 == 2 and not getattr(r, "scripted", False)]
 
+    def counts(self, request: Recorded) -> bool:
+        """Whether wait_for counts this request (a service leaves out lookups, such as Slack's users.info)."""
+        return True
+
     def wait_for(self, count: int, timeout: float = 15.0, accepted_only: bool = True) -> list[Recorded]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            got = self.taken() if accepted_only else list(self.requests)
+            got = [r for r in (self.taken() if accepted_only else list(self.requests)) if self.counts(r)]
             if len(got) >= count:
                 return got
             time.sleep(0.05)

@@ -43,6 +43,10 @@ def redaction(original: str, sender: str = "@alice:example.org", room: str = ROO
             "origin_server_ts": 1432736000000, "redacts": original, "content": {"redacts": original}}
 
 
+# GET /_matrix/client/v3/profile/{userId}/displayname answers for these; others are M_NOT_FOUND.
+DISPLAY_NAMES = {"@alice:example.org": "Alice Liddell"}
+
+
 class Matrix(FakeService):
     def __init__(self, token: str = "as_token_ferry", rooms: tuple[str, ...] = (ROOM,)) -> None:
         self.token = token
@@ -54,6 +58,8 @@ class Matrix(FakeService):
 
     def answer(self, request: Recorded) -> Answer:
         parts = request.path.split("/")
+        if parts[1:5] == ["_matrix", "client", "v3", "profile"] and len(parts) == 7 and request.method == "GET":
+            return self._display_name(request, unquote(parts[5]), parts[6])
         # ['', '_matrix', 'client', 'v3', 'rooms', roomId, 'send', eventType, txnId]
         # ['', '_matrix', 'client', 'v3', 'rooms', roomId, 'redact', eventId, txnId]
         if (len(parts) != 9 or parts[1:5] != ["_matrix", "client", "v3", "rooms"] or parts[6] not in ("send", "redact")
@@ -87,6 +93,15 @@ class Matrix(FakeService):
         if key not in self._sent:
             self._sent[key] = f"$ev{next(self._events)}:example.org"
         return json_answer(200, {"event_id": self._sent[key]})
+
+    def _display_name(self, request: Recorded, user: str, field: str) -> Answer:
+        if field != "displayname":
+            return json_answer(404, {"errcode": "M_UNRECOGNIZED", "error": "Unrecognized request"})
+        if request.headers.get("authorization") != f"Bearer {self.token}":
+            return json_answer(401, {"errcode": "M_UNKNOWN_TOKEN", "error": "Invalid access token passed."})
+        if user not in DISPLAY_NAMES:
+            return json_answer(404, {"errcode": "M_NOT_FOUND", "error": "Profile was not found"})
+        return json_answer(200, {"displayname": DISPLAY_NAMES[user]})
 
     def events(self) -> list[tuple[str, str, dict]]:
         """(room, txnId, content) of every accepted send, repeats of one txnId included."""

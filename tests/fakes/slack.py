@@ -16,6 +16,11 @@ from fake_http import Answer, FakeService, Recorded, json_answer, text_answer
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"  # the example secret of Slack's "Verifying requests" page
 
 
+# users.info answers for these; others are user_not_found. Egon has a display name, Bob only a real name.
+USERS = {"U061F7AUR": {"name": "spengler", "real_name": "Egon Spengler", "display_name": "spengler"},
+         "U024BE7LH": {"name": "bob", "real_name": "Bob Ross", "display_name": ""}}
+
+
 def rate_limited(retry_after: int = 1) -> Answer:
     return json_answer(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry_after)})
 
@@ -81,6 +86,8 @@ class Slack(FakeService):
     def answer(self, request: Recorded) -> Answer:
         if request.path.startswith("/services/"):
             return self._webhook(request)
+        if request.path == "/api/users.info" and request.method == "GET":
+            return self._users_info(request)
         if request.path == "/api/chat.postMessage" and request.method == "POST":
             return self._post_message(request)
         if request.path in ("/api/chat.update", "/api/chat.delete") and request.method == "POST":
@@ -118,6 +125,24 @@ class Slack(FakeService):
                                  "message": {"type": "message", "subtype": "bot_message", "text": payload["text"],
                                              "username": payload.get("username", "ferry"), "bot_id": "B0FFV41KK",
                                              "ts": ts}})
+
+    def counts(self, request: Recorded) -> bool:
+        return request.path != "/api/users.info"
+
+    def _users_info(self, request: Recorded) -> Answer:
+        """users.info (scope users:read): the user object with its profile."""
+        if request.headers.get("authorization") != f"Bearer {self.token}":
+            return json_answer(200, {"ok": False, "error": "not_authed"})
+        user_id = request.query.get("user", [""])[0]
+        user = USERS.get(user_id)
+        if user is None:
+            return json_answer(200, {"ok": False, "error": "user_not_found"})
+        return json_answer(200, {"ok": True, "user": {
+            "id": user_id, "team_id": "T061EG9RZ", "name": user["name"], "deleted": False,
+            "real_name": user["real_name"], "tz": "Europe/Amsterdam", "is_bot": False,
+            "profile": {"real_name": user["real_name"], "display_name": user["display_name"],
+                        "real_name_normalized": user["real_name"],
+                        "display_name_normalized": user["display_name"]}}})
 
     def _change_message(self, request: Recorded, update: bool) -> Answer:
         """chat.update / chat.delete: the message must exist (channel + ts) and be the app's own."""

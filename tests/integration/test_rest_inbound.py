@@ -45,11 +45,12 @@ class Services:
     """Ferry with a Slack connector (`slack`), a Matrix one (`mx`), Telegram (`tg`), Mattermost (`mm`),
     Rocket.Chat (`rc`) and a Slack outgoing webhook (`sw`), and the Slack fake."""
 
-    def __init__(self, pg, world, start_ferry, ferry_binary, slack) -> None:
+    def __init__(self, pg, world, start_ferry, ferry_binary, slack, matrix) -> None:
         self.cli = Cli(ferry_binary, pg.url)
         self.pg = pg
         self.world = world
         self.slack = slack
+        self.matrix = matrix
         assert self.cli("db", "migrate").returncode == 0
         pg.sql("DELETE FROM outbox; DELETE FROM dead_letters; DELETE FROM message_map; DELETE FROM inbound_seen; "
                "DELETE FROM mappings; DELETE FROM accounts; DELETE FROM connectors;")
@@ -61,9 +62,9 @@ class Services:
              "--setting", "allow_private=yes", "--setting", "pace_ms=0"],
             ["mapping", "add", "--xmpp", self.room, "--connector", "slack", "--remote", "C0LAN2Q65",
              "--direction", "both", "--option", "room=yes"],
-            ["connector", "add", "mx", "--kind", "matrix", "--setting", "token=as", "--setting",
-             "base_url=https://matrix.example.org", "--setting", f"hs_token={HS_TOKEN}",
-             "--setting", "bot_user=@ferry"],
+            ["connector", "add", "mx", "--kind", "matrix", "--setting", f"token={matrix.token}", "--setting",
+             f"base_url={matrix.url}", "--setting", f"hs_token={HS_TOKEN}",
+             "--setting", "bot_user=@ferry", "--setting", "allow_private=yes"],
             ["mapping", "add", "--xmpp", alice, "--connector", "mx", "--remote", matrix_fake.ROOM, "--direction", "in"],
             ["connector", "add", "tg", "--kind", "telegram", "--setting", f"token={telegram_fake.TOKEN}",
              "--setting", f"secret_token={TG_SECRET}"],
@@ -101,10 +102,12 @@ class Services:
 @pytest.fixture
 def services(pg_world, world, start_ferry, ferry_binary):  # noqa: F811
     slack = slack_fake.Slack()
+    matrix = matrix_fake.Matrix()
     try:
-        yield Services(pg_world, world, start_ferry, ferry_binary, slack)
+        yield Services(pg_world, world, start_ferry, ferry_binary, slack, matrix)
     finally:
         slack.close()
+        matrix.close()
 
 
 def test_room_bridged_to_slack_both_ways_without_echo(services, world):
@@ -127,8 +130,13 @@ def test_room_bridged_to_slack_both_ways_without_echo(services, world):
                 if msg.get("from") != f"{s.room}/alice":
                     break
             assert msg.get("type") == "groupchat"
-            assert msg.get("from") == f"{s.room}/U061F7AUR (slack)"
+            # Slack names the sender by id; users.info gives the name people know.
+            assert msg.get("from") == f"{s.room}/spengler (slack)"
             assert msg.find(BODY_NS).text == "hi from @bob & co"
+            # A user users.info does not know (user_not_found) speaks under their id.
+            assert s.slack_event(slack_fake.message_event("who am I", user="W0NOBODY", event_id="EvW"))[0] == 200
+            msg = await alice.next_message(timeout=10)
+            assert msg.get("from") == f"{s.room}/W0NOBODY (slack)" and msg.find(BODY_NS).text == "who am I"
             # Slack redelivers the same event_id (it did not see our 200 in time): not shown again.
             assert s.slack_event(slack_fake.message_event("hi from <@U024BE7LH|bob> &amp; co"))[0] == 200
             # Slack's own copy of what Ferry posted (bot_id set) is not bridged back into the room.
@@ -184,6 +192,8 @@ def test_matrix_transactions_are_idempotent_by_txn_id(services, world):
             msg = await alice.next_message(timeout=10)
             assert msg.find(BODY_NS).text == "hello from *matrix*"
             assert msg.get("from") == f"\\40alice\\3aexample.org%mx@{world.component_domain}"
+            # The sender's Matrix display name, as an XEP-0172 nick.
+            assert msg.find("{http://jabber.org/protocol/nick}nick").text == "Alice Liddell"
             await alice.no_message(2.0)
 
     run(scenario())
@@ -371,7 +381,7 @@ def test_slack_edits_deletions_and_threads_reach_the_room_and_back(services, wor
             assert s.slack_event(slack_fake.message_event("agreed", user="U024BE7LH", ts="1700000000.000200",
                                                           thread_ts=ts, event_id="EvC"))[0] == 200
             reply = await next_from_slack()
-            assert reply.get("from") == f"{s.room}/U024BE7LH (slack)"
+            assert reply.get("from") == f"{s.room}/Bob Ross (slack)"  # no display name: the real name
             assert reply.find(REPLY).get("id") == first_id and reply.find(BODY_NS).text == "agreed"
             # alice answers the Slack message in the room: the answer goes into its Slack thread.
             await alice.send_raw(f"<message to='{s.room}' type='groupchat' id='x1'><body>ok then</body>"
