@@ -259,6 +259,14 @@ asio::awaitable<void> Dispatcher::record(const std::vector<ClaimedRow>& rows,
                      {"system", "xmpp"},
                      {"native_id", row.delivery.message.source_id},
                      {"conversation", row.delivery.conversation + " " + xmpp_author(row.delivery.message)}});
+            // In a room, replies and retractions may name the room's stanza-id instead (XEP-0461, XEP-0424).
+            if (row.delivery.message.source == "xmpp" && !row.delivery.message.room_id.empty() &&
+                row.delivery.message.room_id.size() <= 1024 && row.delivery.message.kind != "retraction")
+                remote_ids.push_back(
+                    {{"key", row.delivery.idempotency_key},
+                     {"system", "xmpp"},
+                     {"native_id", row.delivery.message.room_id},
+                     {"conversation", row.delivery.conversation + " " + xmpp_author(row.delivery.message)}});
             // A chat service's message: its id there, so that a later edit, deletion or reply on the service
             // that names it finds what it became in XMPP. Per mapping: one message may go to several.
             if (row.delivery.message.source != "xmpp" && !row.delivery.message.channel.empty() &&

@@ -30,6 +30,8 @@ nlohmann::json to_json(const Message& m) {
         json["refers_to"] = m.refers_to;
     if (!m.channel.empty())
         json["channel"] = m.channel;
+    if (!m.room_id.empty())
+        json["room_id"] = m.room_id;
     if (!m.firing.empty())
         json["firing"] = m.firing;
     if (!m.resolved.empty())
@@ -56,6 +58,7 @@ Message message_from_json(const nlohmann::json& json) {
     read("thread", m.thread);
     read("refers_to", m.refers_to);
     read("channel", m.channel);
+    read("room_id", m.room_id);
     read("firing", m.firing);
     read("resolved", m.resolved);
     read("resolution", m.resolution);

@@ -14,6 +14,7 @@ struct Message {
     std::string sender_name; ///< how to show the sender (a room nick, a user's display name); may be empty
     std::string to;          ///< the address it was sent to, as the source addressed it
     std::string channel;     ///< a chat service's message: the channel it was said in (service terms)
+    std::string room_id;     ///< a MUC message: the room's stanza-id (XEP-0359), which replies there may name
     std::string text;
     std::string subject;
     std::string thread;

@@ -18,6 +18,11 @@ namespace {
 
 constexpr std::string_view muc_ns = "http://jabber.org/protocol/muc";
 constexpr std::string_view muc_user_ns = "http://jabber.org/protocol/muc#user";
+constexpr std::string_view mam_ns = "urn:xmpp:mam:2";
+constexpr std::string_view rsm_ns = "http://jabber.org/protocol/rsm";
+constexpr std::string_view sid_ns = "urn:xmpp:sid:0";
+constexpr std::string_view mam_query_prefix = "mam:";
+constexpr std::string_view archive_page_size = "50";
 constexpr auto join_timeout = std::chrono::seconds(10);
 constexpr auto retry_after_failure = std::chrono::seconds(30);
 
@@ -37,6 +42,14 @@ std::string connector_seat_of(const std::string& occupant) {
     const auto at = occupant.find('@');
     const auto percent = occupant.rfind('%', at);
     return percent == std::string::npos || at == std::string::npos ? occupant : occupant.substr(percent + 1);
+}
+
+/// The room's stanza-id of a groupchat message (XEP-0359, `by` the room), or empty.
+std::string room_stanza_id(const xmpp::XmlNode& message, const std::string& room) {
+    for (const auto& child : message.children())
+        if (child->name() == "stanza-id" && child->xmlns() == sid_ns && child->attribute("by") == room)
+            return std::string(child->attribute("id"));
+    return {};
 }
 
 /// XEP-0082 DateTime in UTC with milliseconds.
@@ -109,10 +122,15 @@ void Rooms::join(const std::string& room, Seat& seat) {
     // away); every other seat only speaks, and a first join does not replay the past.
     xmpp::XmlNode& history = presence.add_child("x", std::string(muc_ns)).add_child("history");
     const auto mark = marks_.find({room, seat.occupant});
-    if (mark != marks_.end())
+    seat.catch_up_after.clear();
+    if (mark != marks_.end() && !mark->second.archive_id.empty()) {
+        history.set_attribute("maxstanzas", "0"); // the archive gives all of it, once joined
+        seat.catch_up_after = mark->second.archive_id;
+    } else if (mark != marks_.end()) {
         history.set_attribute("since", xep0082(mark->second.second));
-    else
+    } else {
         history.set_attribute("maxstanzas", "0");
+    }
     stanzas_.send(presence);
     seat.state = State::joining;
     seat.asked = std::chrono::steady_clock::now();
@@ -153,8 +171,75 @@ void Rooms::set_mark(const std::string& room, const std::string& connector_seat,
     marks_[{room, connector_seat}] = std::move(mark);
 }
 
+void Rooms::query_archive(const std::string& room, const std::string& occupant, const std::string& after) {
+    const std::string id = std::string(mam_query_prefix) + std::to_string(++queries_);
+    xmpp::XmlNode iq("iq");
+    iq.set_attribute("type", "set");
+    iq.set_attribute("id", id);
+    iq.set_attribute("from", occupant);
+    iq.set_attribute("to", room);
+    xmpp::XmlNode& query = iq.add_child("query", std::string(mam_ns));
+    query.set_attribute("queryid", id);
+    xmpp::XmlNode& set = query.add_child("set", std::string(rsm_ns));
+    set.add_child("max").set_text(std::string(archive_page_size));
+    set.add_child("after").set_text(after);
+    stanzas_.send(iq);
+}
+
+bool Rooms::handle_archive(const xmpp::InboundStanza& in) {
+    const xmpp::XmlNode& stanza = in.node;
+    const std::string room = in.from.bare_string();
+    const std::string occupant = in.to.full();
+    if (stanza.name() == "iq") {
+        const std::string_view type = stanza.attribute("type");
+        if (type == "error") {
+            // The room keeps no archive (any more): the next join asks for its history instead.
+            if (auto mark = marks_.find({room, occupant}); mark != marks_.end())
+                mark->second.archive_id.clear();
+            logger_.warning("rooms: " + room + " did not give its archive (" + xmpp::error_condition(stanza) +
+                            "); what was said there while Ferry was away may be missing");
+            return true;
+        }
+        const xmpp::XmlNode* fin = stanza.child("fin", mam_ns);
+        if (type != "result" || fin == nullptr)
+            return true;
+        const xmpp::XmlNode* set = fin->child("set", rsm_ns);
+        const xmpp::XmlNode* last = set == nullptr ? nullptr : set->child("last", rsm_ns);
+        if (fin->attribute("complete") != "true" && last != nullptr && !last->text().empty())
+            query_archive(room, occupant, last->text());
+        else
+            logger_.info("rooms: caught up with " + room + " from its archive");
+        return true;
+    }
+    const xmpp::XmlNode* result = stanza.child("result", mam_ns);
+    const xmpp::XmlNode* forwarded = result->child("forwarded", "urn:xmpp:forward:0");
+    const xmpp::XmlNode* original = forwarded == nullptr ? nullptr : forwarded->child("message");
+    if (original == nullptr || original->child("body") == nullptr)
+        return true;
+    const auto from = xmpp::Jid::parse(original->attribute("from"));
+    if (!from || from->bare_string() != room || from->resource().empty() ||
+        own_nick(room, from->resource(), occupant))
+        return true;
+    auto when = Clock::now();
+    if (const xmpp::XmlNode* delay = forwarded->child("delay", "urn:xmpp:delay"))
+        if (const auto stamp = parse_xep0082(delay->attribute("stamp")))
+            when = *stamp;
+    // The archive's id is the room's stanza-id; it names the message for the dedup of live copies.
+    xmpp::XmlNode message = original->clone();
+    const std::string archive_id(result->attribute("id"));
+    if (room_stanza_id(message, room).empty() && !archive_id.empty())
+        message.add_child("stanza-id", std::string(sid_ns))
+            .set_attribute("by", room)
+            .set_attribute("id", archive_id);
+    pass_on(room, occupant, when, from->resource(), original->child("body")->text(), false, archive_id);
+    if (on_archived_)
+        on_archived_(xmpp::InboundStanza{message, *from, in.to});
+    return true;
+}
+
 bool Rooms::pass_on(const std::string& room, const std::string& seat, Clock::time_point when,
-                    const std::string& nick, const std::string& body, bool replayed) {
+                    const std::string& nick, const std::string& body, bool replayed,
+                    const std::string& archive_id) {
     const auto second = std::chrono::floor<std::chrono::seconds>(when);
     const auto found = marks_.find({room, seat});
     if (replayed && found == marks_.end())
@@ -168,6 +253,8 @@ bool Rooms::pass_on(const std::string& room, const std::string& seat, Clock::tim
         mark.keys.clear();
     }
     mark.keys.insert(key);
+    if (!archive_id.empty())
+        mark.archive_id = archive_id;
     if (on_mark_)
         on_mark_(room, seat, mark);
     return true;
@@ -179,13 +266,23 @@ bool Rooms::own_nick(const std::string& room, const std::string& nick,
          ++it)
         if (it->second.nick == nick && connector_seat_of(it->second.occupant) == connector_seat)
             return true;
-    return false;
+    // A remote sender's seat that has not spoken since the restart is not among the seats yet; its nick says
+    // whose it is: `<name> (<connector>)`.
+    const std::string connector = xmpp::unescape_node(connector_seat.substr(0, connector_seat.find('@')));
+    return nick.ends_with(" (" + connector + ")");
 }
 
 bool Rooms::handle(const xmpp::InboundStanza& in) {
     const xmpp::XmlNode& stanza = in.node;
     const std::string room = in.from.bare_string();
     const std::string occupant = in.to.full();
+    const bool archive_answer =
+        (stanza.name() == "message" && stanza.child("result", mam_ns) != nullptr &&
+         in.from.resource().empty()) ||
+        (stanza.name() == "iq" && stanza.attribute("id").starts_with(mam_query_prefix) &&
+         (stanza.attribute("type") == "result" || stanza.attribute("type") == "error"));
+    if (archive_answer)
+        return handle_archive(in);
     if (stanza.name() == "message" && stanza.attribute("type") == "groupchat") {
         // What the room says reaches every seat of ours: only a connector's own seat passes it on, and only
         // what did not come from that connector's seats (our own reflections).
@@ -205,8 +302,8 @@ bool Rooms::handle(const xmpp::InboundStanza& in) {
                 return true;
             when = *stamp;
         }
-        if (!pass_on(room, occupant, when, in.from.resource(), stanza.child("body")->text(),
-                     delay != nullptr))
+        if (!pass_on(room, occupant, when, in.from.resource(), stanza.child("body")->text(), delay != nullptr,
+                     room_stanza_id(stanza, room)))
             return true;
         return false;
     }
@@ -231,6 +328,12 @@ bool Rooms::handle(const xmpp::InboundStanza& in) {
             seat.state = State::joined;
             seat.failure.clear();
             logger_.info("rooms: joined " + room + " as " + seat.nick);
+            if (!seat.catch_up_after.empty()) {
+                logger_.info("rooms: asking " + room + "'s archive for what was said after " +
+                             seat.catch_up_after);
+                query_archive(room, seat.occupant, seat.catch_up_after);
+                seat.catch_up_after.clear();
+            }
         }
     }
     return true; // other occupants' presence: nothing to do

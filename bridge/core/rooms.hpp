@@ -43,12 +43,15 @@ public:
     void forget_all() { seats_.clear(); }
 
     /// Where a connector's seat (`<connector>@<domain>/ferry`) left off in a room: the whole second of the
-    /// last message it passed on, and digests of the messages it passed on within that second. Its next join
-    /// asks the room for the history since that second; replayed messages already passed on are dropped.
+    /// last message it passed on, digests of the messages it passed on within that second, and the room's
+    /// stanza-id of that message when the room archives (XEP-0313). Its next join asks the archive for
+    /// everything after that id, or, without one, the room for its history since that second (replayed
+    /// messages already passed on are dropped).
     using Clock = std::chrono::system_clock;
     struct Mark {
         Clock::time_point second;
         std::set<std::string> keys;
+        std::string archive_id;
     };
     /// Loaded from room_marks at start.
     void set_mark(const std::string& room, const std::string& connector_seat, Mark mark);
@@ -56,6 +59,10 @@ public:
     using MarkObserver =
         std::function<void(const std::string& room, const std::string& connector_seat, const Mark& mark)>;
     void on_mark(MarkObserver observer) { on_mark_ = std::move(observer); }
+    /// Receives what a room's archive returns to a connector's seat (a groupchat message as the room sent it,
+    /// with its stanza-id) to be bridged like a live one; duplicates of live ones are recognised by that id.
+    using ArchivedObserver = std::function<void(const xmpp::InboundStanza& message)>;
+    void on_archived(ArchivedObserver observer) { on_archived_ = std::move(observer); }
 
 private:
     enum class State { joining, joined, failed };
@@ -66,18 +73,26 @@ private:
         State state = State::joining;
         std::chrono::steady_clock::time_point asked;
         std::string failure;
+        std::string catch_up_after; ///< once joined: ask the archive for what followed this stanza-id
     };
     void join(const std::string& room, Seat& seat);
+    /// Asks `room`'s archive for a page of messages after `after` (XEP-0313 with XEP-0059 paging).
+    void query_archive(const std::string& room, const std::string& occupant, const std::string& after);
+    /// A MAM result (a message wrapping an archived one) or the end of a query page (an IQ result or error).
+    bool handle_archive(const xmpp::InboundStanza& in);
 
     xmpp::StanzaDispatcher& stanzas_;
     Logger& logger_;
     std::map<std::pair<std::string, std::string>, Seat> seats_; ///< by (room bare JID, occupant)
     /// True when a message said in `room` at `when` by `nick` is new to the seat's mark; records it if so.
     bool pass_on(const std::string& room, const std::string& seat, Clock::time_point when,
-                 const std::string& nick, const std::string& body, bool replayed);
+                 const std::string& nick, const std::string& body, bool replayed,
+                 const std::string& archive_id);
 
     std::map<std::pair<std::string, std::string>, Mark> marks_; ///< by (room, connector seat)
     MarkObserver on_mark_;
+    ArchivedObserver on_archived_;
+    unsigned long queries_ = 0;
 };
 
 } // namespace ferry::core

@@ -144,6 +144,11 @@ bool Router::route_room(const xmpp::InboundStanza& in) {
         return true;
     const std::string room = in.from.bare_string();
     const std::string connector = xmpp::unescape_node(in.to.local());
+    std::string room_id;
+    for (const auto& child : stanza.children())
+        if (child->name() == "stanza-id" && child->xmlns() == "urn:xmpp:sid:0" &&
+            child->attribute("by") == room)
+            room_id = std::string(child->attribute("id"));
     const auto snapshot = store_.snapshot();
     std::vector<OutboxEntry> entries;
     std::int64_t connector_id = 0;
@@ -155,6 +160,7 @@ bool Router::route_room(const xmpp::InboundStanza& in) {
         message.from = in.from.full();
         message.sender_name = in.from.resource();
         message.to = room;
+        message.room_id = room_id;
         message.timestamp = utc_timestamp();
         connector_id = mapping->connector_id;
         entries.push_back({mapping->connector_id, "mapping:" + std::to_string(mapping->id) + ":out",
@@ -163,10 +169,8 @@ bool Router::route_room(const xmpp::InboundStanza& in) {
     if (entries.empty())
         return true; // a room we sit in for alerts only
     std::optional<SourceKey> source;
-    if (const xmpp::XmlNode* sid = stanza.child("stanza-id", "urn:xmpp:sid:0");
-        sid != nullptr && sid->attribute("by") == room && !sid->attribute("id").empty())
-        source = SourceKey{connector_id, "muc:" + room + ":" + std::string(sid->attribute("id")),
-                           std::chrono::hours(24 * 7)};
+    if (!room_id.empty())
+        source = SourceKey{connector_id, "muc:" + room + ":" + room_id, std::chrono::hours(24 * 7)};
     ++accepted_;
     asio::co_spawn(executor_, outbox_.enqueue(std::move(entries), std::move(source)),
                    [this, room](const std::exception_ptr& failure, EnqueueResult) {

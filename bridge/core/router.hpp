@@ -36,13 +36,12 @@ public:
 
     /// The StanzaDispatcher's address handler: true when the stanza was taken.
     bool route(const xmpp::InboundStanza& in);
+    /// A room's message to a connector's seat (Rooms let it through, live or from the room's archive): into
+    /// the outbox for the room's mappings; one the room's stanza-id shows was taken before is a duplicate.
+    bool route_room(const xmpp::InboundStanza& in);
     std::uint64_t accepted() const { return accepted_; }
 
 private:
-    /// A room's message to a connector's seat (Rooms let it through): into the outbox for the room's
-    /// mappings.
-    bool route_room(const xmpp::InboundStanza& in);
-
     boost::asio::any_io_executor executor_;
     const mappings::MappingStore& store_;
     Outbox& outbox_;

@@ -140,22 +140,25 @@ StoreServices::StoreServices(asio::any_io_executor executor, const Config& confi
         for (const std::string& key : mark.keys)
             keys += (keys.size() > 1 ? "," : "") + key;
         keys += "}";
+        const std::string archive_id = mark.archive_id.size() <= 1024 ? mark.archive_id : std::string();
         asio::co_spawn(
             p.executor,
-            [&p, id = connector->id, room, second, keys]() -> asio::awaitable<void> {
+            [&p, id = connector->id, room, second, keys, archive_id]() -> asio::awaitable<void> {
                 pg::Lease lease = co_await p.pool.acquire();
                 co_await lease->execute_cached(
-                    "INSERT INTO room_marks (connector_id, room, seen_at, seen_keys) "
-                    "VALUES ($1, $2, to_timestamp($3::bigint), $4::text[]) "
+                    "INSERT INTO room_marks (connector_id, room, seen_at, seen_keys, archive_id) "
+                    "VALUES ($1, $2, to_timestamp($3::bigint), $4::text[], $5) "
                     "ON CONFLICT (connector_id, room) DO UPDATE SET seen_at = EXCLUDED.seen_at, "
-                    "seen_keys = EXCLUDED.seen_keys WHERE room_marks.seen_at <= EXCLUDED.seen_at",
-                    pg::params(std::to_string(id), room, std::to_string(second), keys));
+                    "seen_keys = EXCLUDED.seen_keys, archive_id = EXCLUDED.archive_id "
+                    "WHERE room_marks.seen_at <= EXCLUDED.seen_at",
+                    pg::params(std::to_string(id), room, std::to_string(second), keys, archive_id));
             },
             [&p, room](const std::exception_ptr& failure) {
                 if (failure)
                     p.logger.debug("rooms: could not record where " + room + " was left off");
             });
     });
+    p.rooms.on_archived([&p](const xmpp::InboundStanza& message) { p.router.route_room(message); });
     p.outbox_listener.on_notification([&p](const pg::Notification& n) {
         if (n.payload != p.owner) // our own commits have woken the dispatcher already
             p.dispatcher.wake();
@@ -252,7 +255,7 @@ asio::awaitable<void> StoreServices::keep_room_seats() {
             pg::Lease lease = co_await p.pool.acquire();
             const pg::Result marks =
                 co_await lease->execute("SELECT c.name, m.room, extract(epoch FROM m.seen_at)::bigint, "
-                                        "array_to_string(m.seen_keys, ',') "
+                                        "array_to_string(m.seen_keys, ','), m.archive_id "
                                         "FROM room_marks m JOIN connectors c ON c.id = m.connector_id");
             for (int r = 0; r < marks.rows(); ++r) {
                 Rooms::Mark mark;
@@ -264,6 +267,7 @@ asio::awaitable<void> StoreServices::keep_room_seats() {
                     mark.keys.emplace(keys.substr(0, comma));
                     keys = comma == std::string_view::npos ? std::string_view() : keys.substr(comma + 1);
                 }
+                mark.archive_id = std::string(*marks.get(r, 4));
                 p.rooms.set_mark(std::string(*marks.get(r, 1)),
                                  connector_seat(std::string(*marks.get(r, 0)), p.stanzas.domain()),
                                  std::move(mark));

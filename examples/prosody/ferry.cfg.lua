@@ -15,3 +15,8 @@ Component "ferry.example.org"
     component_secret = "change me: a long random string"
     -- Prosody caps component stanzas at 512 KiB; Ferry's own limit (component.max_stanza_size,
     -- 256 KiB by default) should stay below it.
+
+-- Rooms bridged to chat services: with an archive (XEP-0313) Ferry catches up on everything said while it was
+-- disconnected, not only the room's last 20 messages of history. On your MUC component:
+--   Component "conference.example.org" "muc"
+--       modules_enabled = { "muc_mam" }

@@ -437,3 +437,78 @@ def test_matrix_and_telegram_edits_and_deletions_reach_xmpp(services, world):
             await alice.no_message(1.0)
 
     run(scenario())
+
+
+def test_a_long_outage_is_caught_up_from_the_rooms_archive(services, world):
+    """More was said while Ferry was away than a room's history holds (20): the archive (XEP-0313), asked
+    page by page for everything after the last stanza-id Ferry bridged, gives all of it, once; what Ferry's
+    own occupants said there (a Slack user's message) does not go back to Slack."""
+    s = services
+    said = [f"while away {i}" for i in range(60)]
+
+    async def scenario():
+        async with Client(world, "alice") as alice:
+            await alice.join_room(s.room, "alice")
+            s.ferry.wait_for_log(r"rooms: joined " + s.room.replace(".", r"\.") + " as slack", timeout=10)
+            await alice.send_groupchat(s.room, "before the outage")
+            await asyncio.to_thread(s.slack.wait_for, 1)
+            deadline = time.monotonic() + 10
+            while s.pg.sql("SELECT count(*) FROM room_marks WHERE archive_id <> ''").strip() != "1":
+                assert time.monotonic() < deadline, s.pg.sql("SELECT * FROM room_marks")
+                await asyncio.sleep(0.1)
+            assert s.slack_event(slack_fake.message_event("from slack, before the outage", event_id="EvX"))[0] == 200
+            while True:
+                msg = await alice.next_message(timeout=10)
+                if msg.get("from") == f"{s.room}/spengler (slack)":
+                    break
+            s.ferry.stop(timeout=5)
+            for text in said:
+                await alice.send_groupchat(s.room, text)
+            await asyncio.sleep(1.0)
+            await asyncio.to_thread(s.start)
+            posted = await asyncio.to_thread(s.slack.wait_for, 1 + len(said), 60)
+            assert [p.json()["text"] for p in posted] == ["before the outage"] + said
+            s.ferry.wait_for_log(r"rooms: caught up with " + s.room.replace(".", r"\.") + " from its archive",
+                                 timeout=10)
+            await alice.send_groupchat(s.room, "after the outage")
+            await asyncio.to_thread(s.slack.wait_for, 2 + len(said))
+            await asyncio.sleep(1.5)
+        texts = [p["text"] for p in s.slack.posted()]
+        assert texts == ["before the outage"] + said + ["after the outage"], texts
+
+    run(scenario())
+
+
+def test_replies_and_retractions_naming_the_rooms_stanza_id_reach_slack(services, world):
+    """In a room, XEP-0461 and XEP-0424 name a message by the room's stanza-id (XEP-0359); Ferry knows it
+    from the message it bridged."""
+    s = services
+
+    async def scenario():
+        async with Client(world, "alice") as alice, Client(world, "bob") as bob:
+            await alice.join_room(s.room, "alice")
+            await bob.join_room(s.room, "bob")
+            s.ferry.wait_for_log(r"rooms: joined " + s.room.replace(".", r"\.") + " as slack", timeout=10)
+            await alice.send_raw(f"<message to='{s.room}' type='groupchat' id='a1'><body>ship it?</body></message>")
+            while True:
+                seen = await bob.next_message(timeout=10)
+                if seen.get("from") == f"{s.room}/alice":
+                    break
+            stanza_id = next(e.get("id") for e in seen.findall("{urn:xmpp:sid:0}stanza-id") if e.get("by") == s.room)
+            assert stanza_id and stanza_id != "a1"
+            await asyncio.to_thread(s.slack.wait_for, 1)
+            await bob.send_raw(f"<message to='{s.room}' type='groupchat' id='b1'><body>yes</body>"
+                               f"<reply xmlns='urn:xmpp:reply:0' id='{stanza_id}' to='{s.room}/alice'/></message>")
+            await asyncio.to_thread(s.slack.wait_for, 2)
+            await alice.send_raw(f"<message to='{s.room}' type='groupchat' id='a2'>"
+                                 f"<retract xmlns='urn:xmpp:message-retract:1' id='{stanza_id}'/></message>")
+            deadline = time.monotonic() + 15
+            while not s.slack.calls("chat.delete") and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+
+    run(scenario())
+    posted = s.slack.posted()
+    assert [p["text"] for p in posted] == ["ship it?", "yes"], posted
+    assert posted[1]["thread_ts"] == s.slack.posted_ts[0]
+    (deleted,) = s.slack.calls("chat.delete")
+    assert deleted["ts"] == s.slack.posted_ts[0]

@@ -129,9 +129,13 @@ modules:
   mod_roster: {{}}
   mod_time: {{}}
   mod_version: {{}}
+  mod_mam: {{}}
   mod_muc:
     hosts: ["{self.muc_domain}"]
     access_create: all
+    # Rooms archive what is said (XEP-0313) and stamp it with stanza-ids (XEP-0359): Ferry catches up there.
+    default_room_options:
+      mam: true
 """
         with open(self.config_path, "w") as f:
             f.write(yml)

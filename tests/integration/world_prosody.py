@@ -64,6 +64,8 @@ Component "{self.component_domain}"
 Component "{self.muc_domain}" "muc"
     -- A room made by a test client's join is usable at once (by default it stays locked until configured).
     muc_room_locking = false
+    -- Rooms archive what is said (XEP-0313) and stamp it with stanza-ids (XEP-0359): Ferry catches up from there.
+    modules_enabled = {{ "muc_mam" }}
 """
         with open(self.config_path, "w") as f:
             f.write(cfg)
