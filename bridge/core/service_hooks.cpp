@@ -3,6 +3,7 @@
 #include "bridge/core/logger.hpp"
 #include "bridge/core/message.hpp"
 #include "bridge/core/signatures.hpp"
+#include "connectors/rest/json_text.hpp"
 #include "connectors/rest/preset.hpp"
 #include "connectors/rest/styling.hpp"
 #include "mappings/mapping_snapshot.hpp"
@@ -28,16 +29,7 @@ std::string setting(const mappings::Connector& connector, std::string_view name)
 
 /// The value at `pointer` as text (numbers as digits, absent or null as empty).
 std::string text_at(const json& document, const std::string& pointer) {
-    if (pointer.empty())
-        return {};
-    try {
-        const json& value = document.at(json::json_pointer(pointer));
-        if (value.is_string())
-            return value.get<std::string>();
-        return value.is_null() ? std::string() : value.dump();
-    } catch (const json::exception&) {
-        return {};
-    }
+    return connectors::rest::text_at(document, pointer).value_or("");
 }
 
 bool truthy_at(const json& document, const std::string& pointer) {

@@ -8,6 +8,7 @@
 #include "bridge/core/service_hooks.hpp"
 #include "bridge/core/signatures.hpp"
 #include "connectors/rest/alertmanager.hpp"
+#include "connectors/rest/json_text.hpp"
 #include "connectors/rest/preset.hpp"
 #include "connectors/rest/template.hpp"
 #include "mappings/mapping_store.hpp"
@@ -159,20 +160,6 @@ Inbound alerts(const mappings::MappingSnapshot& snapshot, const mappings::Connec
     return in;
 }
 
-/// The text at a JSON Pointer, or nullopt (a malformed pointer is refused when the connector is added).
-std::optional<std::string> text_at(const nlohmann::json& body, const std::string& pointer) {
-    try {
-        const nlohmann::json& value = body.at(nlohmann::json::json_pointer(pointer));
-        if (value.is_string())
-            return value.get<std::string>();
-        if (value.is_null())
-            return std::nullopt;
-        return value.dump();
-    } catch (const nlohmann::json::exception&) {
-        return std::nullopt;
-    }
-}
-
 /// Generic JSON: the text (and optionally the sender and the target) picked by JSON Pointers from settings.
 Inbound generic(const mappings::MappingSnapshot& snapshot, const mappings::Connector& connector,
                 const nlohmann::json& body, const http::Request& request) {
@@ -188,19 +175,19 @@ Inbound generic(const mappings::MappingSnapshot& snapshot, const mappings::Conne
     } else {
         const std::string text_pointer =
             setting(connector, "text").empty() ? "/text" : setting(connector, "text");
-        text = text_at(body, text_pointer);
+        text = connectors::rest::text_at(body, text_pointer);
         if (!text || text->empty())
             return refuse(400, "the body has no text at " + text_pointer);
     }
     std::optional<std::string> target;
     if (const std::string pointer = setting(connector, "target"); !pointer.empty()) {
-        target = text_at(body, pointer);
+        target = connectors::rest::text_at(body, pointer);
         if (!target)
             return refuse(400, "the body has no target at " + pointer);
     }
     std::optional<std::string> sender;
     if (const std::string pointer = setting(connector, "sender"); !pointer.empty())
-        sender = text_at(body, pointer);
+        sender = connectors::rest::text_at(body, pointer);
     Inbound in;
     for (const mappings::Mapping* mapping : snapshot.inbound_of(connector.name)) {
         if (mapping->remote_address != "*" && (!target || mapping->remote_address != *target))

@@ -2,6 +2,7 @@
 
 #include "bridge/http/client.hpp"
 #include "bridge/xmpp/jid.hpp"
+#include "connectors/rest/json_text.hpp"
 #include "mappings/mapping.hpp"
 
 #include <algorithm>
@@ -49,14 +50,7 @@ std::optional<json> body_json(const http::ClientResponse& response) {
 }
 
 std::string text_at(const std::optional<json>& body, const std::string& pointer) {
-    if (!body || pointer.empty())
-        return {};
-    try {
-        const json& value = body->at(json::json_pointer(pointer));
-        return value.is_string() ? value.get<std::string>() : value.is_null() ? std::string() : value.dump();
-    } catch (const json::exception&) {
-        return {};
-    }
+    return body ? rest::text_at(*body, pointer).value_or("") : std::string();
 }
 
 } // namespace
