@@ -36,15 +36,17 @@ struct DeliveryResult {
     /// The system remote_id belongs to in message_map; empty: the row's connector. XMPP delivery says
     /// "xmpp", so that an XMPP reply naming the stanza finds what it answers on the service.
     std::string remote_system;
+    /// More conversations to record remote_id under (an alert message: one per alert it announces).
+    std::vector<std::string> also_recorded_under;
 
     static DeliveryResult delivered(std::string remote_id = {}, std::string remote_conversation = {}) {
-        return {Outcome::delivered, std::move(remote_id), {}, {}, std::move(remote_conversation), {}};
+        return {Outcome::delivered, std::move(remote_id), {}, {}, std::move(remote_conversation), {}, {}};
     }
     static DeliveryResult retry(std::string error, std::optional<std::chrono::milliseconds> after = {}) {
-        return {Outcome::retry, {}, std::move(error), after, {}, {}};
+        return {Outcome::retry, {}, std::move(error), after, {}, {}, {}};
     }
     static DeliveryResult failed(std::string error) {
-        return {Outcome::failed, {}, std::move(error), {}, {}, {}};
+        return {Outcome::failed, {}, std::move(error), {}, {}, {}, {}};
     }
 };
 

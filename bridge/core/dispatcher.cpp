@@ -86,6 +86,7 @@ struct Dispatcher::Outcome {
     std::string remote_id;
     std::string remote_conversation;
     std::string remote_system;
+    std::vector<std::string> also_recorded_under;
     std::string error;
     std::chrono::milliseconds delay{0};
 };
@@ -217,6 +218,7 @@ asio::awaitable<void> Dispatcher::deliver_conversation(std::vector<std::size_t> 
             outcome.remote_id = std::move(result.remote_id);
             outcome.remote_conversation = std::move(result.remote_conversation);
             outcome.remote_system = std::move(result.remote_system);
+            outcome.also_recorded_under = std::move(result.also_recorded_under);
             continue;
         }
         if (result.outcome == DeliveryResult::Outcome::retry) {
@@ -286,6 +288,14 @@ asio::awaitable<void> Dispatcher::record(const std::vector<ClaimedRow>& rows,
                      {"native_id", outcome.remote_id},
                      {"conversation", outcome.remote_conversation.empty() ? row.delivery.destination
                                                                           : outcome.remote_conversation}});
+            if (!outcome.remote_id.empty() && outcome.remote_id.size() <= 1024)
+                for (const std::string& conversation : outcome.also_recorded_under)
+                    remote_ids.push_back(
+                        {{"key", row.delivery.idempotency_key},
+                         {"system", outcome.remote_system.empty() ? std::to_string(row.connector_id)
+                                                                  : outcome.remote_system},
+                         {"native_id", outcome.remote_id},
+                         {"conversation", conversation}});
             break;
         case Outcome::Kind::retry:
             retries.push_back({{"id", row.id},

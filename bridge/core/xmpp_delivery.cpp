@@ -162,6 +162,15 @@ std::string alert_conversation(const std::string& destination) {
     return destination + " alert ";
 }
 
+/// Where a message announcing these alerts is recorded (message_map), so that their resolution finds it.
+std::vector<std::string> alert_conversations(const std::string& destination,
+                                             const std::string& fingerprints) {
+    std::vector<std::string> conversations = words(fingerprints);
+    for (std::string& conversation : conversations)
+        conversation = alert_conversation(destination) + conversation;
+    return conversations;
+}
+
 } // namespace
 
 asio::awaitable<std::map<std::string, std::string>>
@@ -182,21 +191,6 @@ XmppDelivery::alert_messages(std::int64_t connector_id, const std::string& desti
     co_return found;
 }
 
-asio::awaitable<void> XmppDelivery::record_alert_message(std::int64_t connector_id,
-                                                         const std::string& destination,
-                                                         const std::string& key, const std::string& stanza_id,
-                                                         const std::vector<std::string>& fingerprints) {
-    if (fingerprints.empty())
-        co_return;
-    pg::Lease lease = co_await pool_.acquire();
-    co_await lease->execute_cached(
-        "INSERT INTO message_map (message_key, system, native_id, conversation) "
-        "SELECT $1::uuid, $2, $3, $4::text || f FROM jsonb_array_elements_text($5::jsonb) f "
-        "ON CONFLICT DO NOTHING",
-        pg::params(key, std::to_string(connector_id), stanza_id, alert_conversation(destination),
-                   nlohmann::json(fingerprints).dump()));
-}
-
 asio::awaitable<DeliveryResult> XmppDelivery::send_alert(const connectors::Delivery& delivery,
                                                          const mappings::Mapping& mapping,
                                                          const Addressing& address) {
@@ -212,7 +206,9 @@ asio::awaitable<DeliveryResult> XmppDelivery::send_alert(const connectors::Deliv
     bool announces_new = false;
     bool unavailable = false;
     try {
-        if (firing.empty() && resolved.empty()) {
+        if (!firing.empty() && resolved.empty()) {
+            announces_new = true; // nothing to correct: no need to ask which were announced before
+        } else if (firing.empty() && resolved.empty()) {
             if (m.kind == "alert-resolved" && !group.empty())
                 if (auto id = co_await previous_message(mapping.connector_id, group))
                     to_correct.push_back(std::move(*id));
@@ -235,18 +231,9 @@ asio::awaitable<DeliveryResult> XmppDelivery::send_alert(const connectors::Deliv
     if (unavailable)
         co_return DeliveryResult::retry("cannot look up the alerts' earlier messages in message_map");
 
-    // Reminders (nothing resolved) and news go out as a message of their own, recorded first: a resend after
-    // a crash repeats the same stanza id, which receivers drop.
+    // Reminders (nothing resolved) and news go out as a message of their own, recorded with the delivery
+    // (a resend after a crash repeats the same stanza id, which receivers drop).
     const bool post = to_correct.empty() || announces_new;
-    if (post) {
-        try {
-            co_await record_alert_message(mapping.connector_id, delivery.destination, key, key, firing);
-        } catch (const pg::Error&) {
-            unavailable = true;
-        }
-        if (unavailable)
-            co_return DeliveryResult::retry("cannot record the alerts' message in message_map");
-    }
     for (std::size_t i = 0; i < to_correct.size(); ++i)
         stanzas_.send(message_stanza(address, i == 0 && !post ? key : key + "-c" + std::to_string(i), m,
                                      m.text, to_correct[i]));
@@ -257,7 +244,9 @@ asio::awaitable<DeliveryResult> XmppDelivery::send_alert(const connectors::Deliv
     if (!post)
         co_return DeliveryResult::delivered(); // the group's last message is still the one announcing it
     stanzas_.send(message_stanza(address, key, m, m.text, std::nullopt));
-    co_return DeliveryResult::delivered(key, group);
+    DeliveryResult result = DeliveryResult::delivered(key, group);
+    result.also_recorded_under = alert_conversations(delivery.destination, m.firing);
+    co_return result;
 }
 
 asio::awaitable<std::optional<std::string>>
@@ -407,26 +396,14 @@ XmppDelivery::send_batch(std::vector<const connectors::Delivery*> deliveries) {
     if (burst.size() > shown)
         text += "\n+" + std::to_string(burst.size() - shown) + " more";
     const std::string id = burst.front()->idempotency_key + "-digest";
-    std::vector<std::string> digested;
-    for (const connectors::Delivery* d : burst)
-        for (std::string& fingerprint : words(d->message.firing))
-            digested.push_back(std::move(fingerprint));
-    bool unrecorded = false;
-    try {
-        co_await record_alert_message(mapping->connector_id, burst.front()->destination,
-                                      burst.front()->idempotency_key, id, digested);
-    } catch (const pg::Error&) {
-        unrecorded = true;
-    }
-    if (unrecorded) {
-        results.push_back(DeliveryResult::retry("cannot record the digest's alerts in message_map"));
-        co_return results;
-    }
     stanzas_.send(
         message_stanza(std::get<Addressing>(addressed), id, burst.front()->message, text, std::nullopt));
     sent.push_back(now);
-    for (std::size_t i = 0; i < burst.size(); ++i)
-        results.push_back(DeliveryResult::delivered(id));
+    for (const connectors::Delivery* digested : burst) {
+        DeliveryResult result = DeliveryResult::delivered(id);
+        result.also_recorded_under = alert_conversations(digested->destination, digested->message.firing);
+        results.push_back(std::move(result));
+    }
     co_return results;
 }
 

@@ -85,12 +85,6 @@ private:
     boost::asio::awaitable<std::map<std::string, std::string>>
     alert_messages(std::int64_t connector_id, const std::string& destination,
                    const std::vector<std::string>& fingerprints);
-    /// Records the stanza `stanza_id` (of the outbox row `key`) as the message announcing the alerts
-    /// `fingerprints` at `destination`.
-    boost::asio::awaitable<void> record_alert_message(std::int64_t connector_id,
-                                                      const std::string& destination, const std::string& key,
-                                                      const std::string& stanza_id,
-                                                      const std::vector<std::string>& fingerprints);
     /// The stanza id of the last message recorded for `conversation` (an alert group at one destination).
     boost::asio::awaitable<std::optional<std::string>> previous_message(std::int64_t connector_id,
                                                                         const std::string& conversation);
