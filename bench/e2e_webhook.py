@@ -825,8 +825,10 @@ def main() -> int:
         run_checked([ferry_bin, "db", "migrate"], ferry_env, "ferry db migrate")
         run_checked([ferry_bin, "connector", "add", HOOK, "--kind", "alertmanager", "--setting", f"token={token}"],
                     ferry_env, "ferry connector add")
+        # Every notification here is news to count, not a storm to coalesce: storm control off.
         run_checked([ferry_bin, "mapping", "add", "--xmpp", f"{USER}@{HOST}", "--connector", HOOK,
-                     "--remote", "*", "--direction", "in"], ferry_env, "ferry mapping add")
+                     "--remote", "*", "--direction", "in", "--option", "alert_rate=0"], ferry_env,
+                    "ferry mapping add")
 
         ports: set[int] = set()
         while len(ports) < 3:

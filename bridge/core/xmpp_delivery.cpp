@@ -340,12 +340,12 @@ XmppDelivery::send_batch(std::vector<const connectors::Delivery*> deliveries) {
     const auto is_alert = [](const connectors::Delivery* d) {
         return d->message.kind == "alert" || d->message.kind == "alert-resolved";
     };
-    if (mapping == nullptr || !is_alert(deliveries.front()))
+    // Storm control: at most `alert_rate` messages per `alert_window` seconds to one mapping; what waits
+    // beyond that goes out as one digest when the window has room again. `alert_rate=0` turns it off.
+    const long limit = mapping == nullptr ? 0 : option_number(mapping->options, "alert_rate", 5, 0, 1000);
+    if (mapping == nullptr || !is_alert(deliveries.front()) || limit == 0)
         co_return co_await Connector::send_batch(std::move(deliveries));
 
-    // Storm control: at most `alert_rate` messages per `alert_window` seconds to one mapping; what waits
-    // beyond that goes out as one digest when the window has room again.
-    const long limit = option_number(mapping->options, "alert_rate", 5, 1, 1000);
     const auto window = std::chrono::seconds(option_number(mapping->options, "alert_window", 60, 1, 86400));
     auto& sent = recent_alerts_[mapping->id];
     const auto now = std::chrono::steady_clock::now();
