@@ -11,6 +11,7 @@
 #include "connectors/rest/json_text.hpp"
 #include "connectors/rest/preset.hpp"
 #include "connectors/rest/template.hpp"
+#include "mappings/accounts/base64.hpp"
 #include "mappings/mapping_store.hpp"
 #include "mappings/pg/within.hpp"
 
@@ -34,14 +35,35 @@ std::string setting(const mappings::Connector& connector, std::string_view name)
 
 /// The token a request carries: `Authorization: Bearer T` (what Alertmanager's http_config sends) or
 /// `X-Ferry-Token: T`.
-std::string_view presented_token(const http::Request& request) {
+bool starts_with_ignoring_case(std::string_view text, std::string_view prefix) {
+    return text.size() > prefix.size() &&
+           std::equal(prefix.begin(), prefix.end(), text.begin(),
+                      [](char a, char b) { return std::tolower(a) == std::tolower(b); });
+}
+
+/// The token a request presents: `Authorization: Bearer <token>`, the password of `Authorization: Basic`
+/// (for senders that only do basic auth), `X-Ferry-Token`, or the path segment after the hook's name
+/// (`/hooks/<name>/<token>`, for senders that can only be given a URL).
+std::string presented_token(const http::Request& request, std::string_view subpath) {
     const std::string_view authorization = request.header("authorization");
     constexpr std::string_view bearer = "Bearer ";
-    if (authorization.size() > bearer.size() &&
-        std::equal(bearer.begin(), bearer.end(), authorization.begin(),
-                   [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
-        return authorization.substr(bearer.size());
-    return request.header("x-ferry-token");
+    constexpr std::string_view basic = "Basic ";
+    if (starts_with_ignoring_case(authorization, bearer))
+        return std::string(authorization.substr(bearer.size()));
+    if (starts_with_ignoring_case(authorization, basic)) {
+        try {
+            const std::string pair = mappings::from_base64(authorization.substr(basic.size()));
+            const auto colon = pair.find(':');
+            return colon == std::string::npos ? std::string() : pair.substr(colon + 1);
+        } catch (const std::invalid_argument&) {
+            return {};
+        }
+    }
+    if (const std::string_view header = request.header("x-ferry-token"); !header.empty())
+        return std::string(header);
+    if (subpath.size() > 1 && subpath.find('/', 1) == std::string_view::npos)
+        return std::string(subpath.substr(1));
+    return {};
 }
 
 std::chrono::seconds dedup_window(const mappings::Connector& connector) {
@@ -245,7 +267,9 @@ asio::awaitable<Response> Webhooks::handle(const http::Request& request, std::st
             co_return json_error(404, "webhook \"" + connector->name + "\" is disabled");
         co_return co_await from_service(*preset, *snapshot, *connector, request, subpath);
     }
-    if (!subpath.empty())
+    // A path under the hook is only ever its token (`/hooks/<name>/<token>`).
+    if (!subpath.empty() &&
+        (setting(*connector, "token").empty() || subpath.find('/', 1) != std::string_view::npos))
         co_return json_error(404, "no such path under webhook \"" + connector->name + "\"");
     if (request.method != "POST") {
         Response refused = json_error(405, "webhooks take POST");
@@ -256,7 +280,7 @@ asio::awaitable<Response> Webhooks::handle(const http::Request& request, std::st
         co_return json_error(404, "webhook \"" + connector->name + "\" is disabled");
     const std::string token = setting(*connector, "token");
     if (!token.empty()) {
-        const std::string_view given = presented_token(request);
+        const std::string given = presented_token(request, subpath);
         if (given.empty() || !same_secret(given, token)) {
             logger_.warning("webhook " + connector->name + ": refused a request from " + request.remote +
                             (given.empty() ? " without a token" : " with a wrong token"));

@@ -207,6 +207,29 @@ def notification(status: str = "firing", group_key: str = '{}:{alertname="Manual
     }
 
 
+def test_the_token_may_come_as_basic_auth_or_in_the_path(alerts, world):
+    """For senders that only do basic auth (its password is the token) or can only be given a URL."""
+    _, base = alerts
+    import base64
+    basic = {"Authorization": "Basic " + base64.b64encode(f"alertmanager:{TOKEN}".encode()).decode()}
+    wrong = {"Authorization": "Basic " + base64.b64encode(b"alertmanager:guess").decode()}
+
+    async def scenario():
+        async with Client(world, "alice") as alice:
+            assert post(f"{base}/hooks/alerts", json.dumps(notification(group_key="basic")), basic)[0] == 200
+            assert post(f"{base}/hooks/alerts/{TOKEN}", json.dumps(notification(group_key="path")))[0] == 200
+            for _ in range(2):
+                assert body_of(await alice.next_message(timeout=10)).startswith("[FIRING:1] Manual")
+            await alice.no_message(1.0)
+    run(scenario())
+    for url, headers in ((f"{base}/hooks/alerts", wrong), (f"{base}/hooks/alerts/guess", {}),
+                         (f"{base}/hooks/alerts", {"Authorization": "Basic !!!"})):
+        status, text = post(url, json.dumps(notification(group_key="refused")), headers)
+        assert status == 401 and json.loads(text)["error"], (url, status, text)
+    status, text = post(f"{base}/hooks/alerts/{TOKEN}/more", json.dumps(notification(group_key="refused")))
+    assert status == 404, text
+
+
 def test_a_resend_is_delivered_once(alerts, world):
     _, base = alerts
     auth = {"Authorization": f"Bearer {TOKEN}"}
