@@ -10,6 +10,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/url/encode.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 #include <cmath>
 
 namespace ferry::connectors::rest {
@@ -131,10 +133,22 @@ RestConnector::RestConnector(const Preset& preset, const json& settings, http::C
         timeout_ = std::chrono::milliseconds(positive_number(timeout, "timeout_ms"));
 }
 
+/// A connector's `avatar_url` for one sender: `{sender}` in it becomes the sender's name, URL-encoded
+/// (`https://avatars.example.org/{sender}.png`), so each one has their own picture.
+static std::string sender_avatar(const json& settings, const std::string& sender) {
+    std::string url = mappings::text_setting(settings, "avatar_url");
+    constexpr std::string_view placeholder = "{sender}";
+    if (const auto at = url.find(placeholder); at != std::string::npos)
+        url.replace(at, placeholder.size(), boost::urls::encode(sender, boost::urls::unreserved_chars));
+    return url;
+}
+
 json RestConnector::context(const Delivery& delivery, const std::string& remote_id) const {
     const core::Message& m = delivery.message;
+    const std::string sender = display_sender(m);
     return {{"text", m.text},
-            {"sender", display_sender(m)},
+            {"sender", sender},
+            {"sender_avatar", sender_avatar(settings_, sender)},
             {"destination", delivery.destination},
             {"key", delivery.idempotency_key},
             {"thread", m.thread},

@@ -148,11 +148,13 @@ def test_rocketchat_incoming_webhook(bridge, fakes):
 
 def test_discord_webhook_keeps_message_id_and_blocks_mentions(bridge, fakes):
     dc = fakes(discord_fake.Discord)
-    b = bridge("discord", {"webhook_url": dc.webhook_url}, "ops")
+    b = bridge("discord", {"webhook_url": dc.webhook_url,
+                           "avatar_url": "https://avatars.example.org/{sender}.png"}, "ops")
     b.send("@everyone *look*")
     (request,) = dc.wait_for(1)
     assert request.query == {"wait": ["true"]}
     assert request.json() == {"content": "@everyone **look**", "username": "alice",
+                              "avatar_url": "https://avatars.example.org/alice.png",
                               "allowed_mentions": {"parse": []}}
     b.outbox_empty()
     assert b.pg.sql("SELECT native_id FROM message_map WHERE system <> 'xmpp'").strip().startswith("11")
