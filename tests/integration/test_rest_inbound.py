@@ -512,3 +512,37 @@ def test_replies_and_retractions_naming_the_rooms_stanza_id_reach_slack(services
     assert posted[1]["thread_ts"] == s.slack.posted_ts[0]
     (deleted,) = s.slack.calls("chat.delete")
     assert deleted["ts"] == s.slack.posted_ts[0]
+
+
+def test_a_room_bridged_to_slack_and_matrix_passes_each_on_without_loops(services, world):
+    """Slack → room → Matrix and Matrix → room → Slack, each remote sender as their own occupant; the copies
+    Ferry's occupants leave in the room go to the other service only, never back where they came from."""
+    s = services
+    s.cli.ok("mapping", "add", "--xmpp", s.room, "--connector", "mx", "--remote", matrix_fake.ROOM,
+             "--direction", "both", "--option", "room=yes")
+    auth = {"Content-Type": "application/json", "Authorization": f"Bearer {HS_TOKEN}"}
+
+    async def scenario():
+        async with Client(world, "bob") as bob:
+            await bob.join_room(s.room, "bob")
+            for seat in ("slack", "mx"):
+                s.ferry.wait_for_log(r"rooms: joined " + s.room.replace(".", r"\.") + " as " + seat, timeout=15)
+            assert s.slack_event(slack_fake.message_event("hello from slack", event_id="EvS"))[0] == 200
+            sent = await asyncio.to_thread(s.matrix.wait_for, 1)
+            assert sent[0].json()["body"] == "spengler (slack): hello from slack", sent[0].json()
+            body = json.dumps({"events": [matrix_fake.room_message("hello from matrix", event_id="$m1:example.org")]})
+            assert request(f"{s.base}/mx/_matrix/app/v1/transactions/t-loop", body.encode(), auth, "PUT")[0] == 200
+            posted = await asyncio.to_thread(s.slack.wait_for, 1)
+            assert posted[0].json()["text"] == "hello from matrix"
+            assert posted[0].json()["username"] == "Alice Liddell (mx)"
+            seen = set()
+            while len(seen) < 2:
+                msg = await bob.next_message(timeout=10)
+                seen.add((msg.get("from"), msg.find(BODY_NS).text))
+            assert seen == {(f"{s.room}/spengler (slack)", "hello from slack"),
+                            (f"{s.room}/Alice Liddell (mx)", "hello from matrix")}, seen
+            await asyncio.sleep(2.0)
+        assert [p["text"] for p in s.slack.posted()] == ["hello from matrix"]
+        assert [e[2]["body"] for e in s.matrix.events()] == ["spengler (slack): hello from slack"]
+
+    run(scenario())
