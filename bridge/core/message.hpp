@@ -20,8 +20,8 @@ struct Message {
     std::string thread;
     std::string refers_to; ///< edit, reply, retraction: the source_id of the message it is about
     std::string timestamp; ///< when Ferry accepted it, ISO 8601 UTC with milliseconds
-    // Alerts: the fingerprints of the firing and the resolved alerts the message lists (space-separated), and
-    // the short line that tells what resolved.
+    // Alerts: the firing and the resolved alerts the message lists, each as `<fingerprint>@<startsAt>` (one
+    // episode of the alert), space-separated, and the short line that tells what resolved.
     std::string firing;
     std::string resolved;
     std::string resolution;

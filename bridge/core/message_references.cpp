@@ -90,4 +90,11 @@ bool read_message(const xmpp::XmlNode& stanza, Message& message) {
     return true;
 }
 
+std::string room_stanza_id(const xmpp::XmlNode& message, std::string_view room) {
+    for (const auto& child : message.children())
+        if (child->name() == "stanza-id" && child->xmlns() == sid_ns && child->attribute("by") == room)
+            return std::string(child->attribute("id"));
+    return {};
+}
+
 } // namespace ferry::core

@@ -2,6 +2,9 @@
 
 #include "bridge/core/message.hpp"
 
+#include <string>
+#include <string_view>
+
 namespace ferry::xmpp {
 class XmlNode;
 }
@@ -14,5 +17,8 @@ namespace ferry::core {
 /// id is the origin-id (XEP-0359) when it has one, else its id attribute. Returns false when the stanza has
 /// nothing to bridge (no body and no retraction).
 bool read_message(const xmpp::XmlNode& stanza, Message& message);
+
+/// The stanza-id (XEP-0359) that `room` gave a groupchat message, or empty.
+std::string room_stanza_id(const xmpp::XmlNode& message, std::string_view room);
 
 } // namespace ferry::core

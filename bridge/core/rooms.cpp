@@ -1,6 +1,7 @@
 #include "bridge/core/rooms.hpp"
 
 #include "bridge/core/logger.hpp"
+#include "bridge/core/message_references.hpp"
 #include "bridge/core/signatures.hpp"
 #include "bridge/xmpp/jid.hpp"
 #include "bridge/xmpp/stanza_dispatcher.hpp"
@@ -23,6 +24,7 @@ constexpr std::string_view rsm_ns = "http://jabber.org/protocol/rsm";
 constexpr std::string_view sid_ns = "urn:xmpp:sid:0";
 constexpr std::string_view mam_query_prefix = "mam:";
 constexpr std::string_view archive_page_size = "50";
+constexpr int max_archive_pages = 200; // 10,000 messages: an outage longer than that is not replayed whole
 constexpr auto join_timeout = std::chrono::seconds(10);
 constexpr auto retry_after_failure = std::chrono::seconds(30);
 
@@ -44,12 +46,14 @@ std::string connector_seat_of(const std::string& occupant) {
     return percent == std::string::npos || at == std::string::npos ? occupant : occupant.substr(percent + 1);
 }
 
-/// The room's stanza-id of a groupchat message (XEP-0359, `by` the room), or empty.
-std::string room_stanza_id(const xmpp::XmlNode& message, const std::string& room) {
-    for (const auto& child : message.children())
-        if (child->name() == "stanza-id" && child->xmlns() == sid_ns && child->attribute("by") == room)
-            return std::string(child->attribute("id"));
-    return {};
+/// Another nick for an occupant whose nick is taken: a short digest of its JID before the connector's part,
+/// `John (slack)` → `John #3f2a (slack)` (still ending in ` (<connector>)`, which marks Ferry's seats).
+std::string nick_variant(const std::string& nick, const std::string& occupant) {
+    const std::string mark = " #" + hmac_sha256_hex("nick", occupant).substr(0, 4);
+    const auto connector_part = nick.rfind(" (");
+    if (connector_part == std::string::npos)
+        return nick + mark;
+    return nick.substr(0, connector_part) + mark + nick.substr(connector_part);
 }
 
 /// XEP-0082 DateTime in UTC with milliseconds.
@@ -144,9 +148,10 @@ bool Rooms::seated(const std::string& room, const std::string& occupant_jid, con
     const std::string occupant = parsed ? parsed->full() : occupant_jid;
     auto [it, fresh] = seats_.try_emplace({room, occupant});
     Seat& seat = it->second;
-    if (fresh || seat.nick != nick) {
+    if (fresh || seat.wanted != nick) {
         seat.room = room;
         seat.occupant = occupant;
+        seat.wanted = nick;
         seat.nick = nick;
         join(room, seat);
         return false;
@@ -171,7 +176,8 @@ void Rooms::set_mark(const std::string& room, const std::string& connector_seat,
     marks_[{room, connector_seat}] = std::move(mark);
 }
 
-void Rooms::query_archive(const std::string& room, const std::string& occupant, const std::string& after) {
+void Rooms::query_archive(const std::string& room, const std::string& occupant, const std::string& after,
+                          const std::string& start) {
     const std::string id = std::string(mam_query_prefix) + std::to_string(++queries_);
     xmpp::XmlNode iq("iq");
     iq.set_attribute("type", "set");
@@ -180,24 +186,60 @@ void Rooms::query_archive(const std::string& room, const std::string& occupant, 
     iq.set_attribute("to", room);
     xmpp::XmlNode& query = iq.add_child("query", std::string(mam_ns));
     query.set_attribute("queryid", id);
+    if (!start.empty()) {
+        xmpp::XmlNode& form = query.add_child("x", "jabber:x:data");
+        form.set_attribute("type", "submit");
+        xmpp::XmlNode& type = form.add_child("field");
+        type.set_attribute("var", "FORM_TYPE").set_attribute("type", "hidden");
+        type.add_child("value").set_text(std::string(mam_ns));
+        xmpp::XmlNode& from = form.add_child("field");
+        from.set_attribute("var", "start");
+        from.add_child("value").set_text(start);
+    }
     xmpp::XmlNode& set = query.add_child("set", std::string(rsm_ns));
     set.add_child("max").set_text(std::string(archive_page_size));
-    set.add_child("after").set_text(after);
+    if (!after.empty())
+        set.add_child("after").set_text(after);
     stanzas_.send(iq);
+}
+
+void Rooms::finish_catch_up(const std::string& room, const std::string& occupant) {
+    const auto found = catching_up_.find({room, occupant});
+    if (found == catching_up_.end())
+        return;
+    const CatchUp done = std::move(found->second);
+    catching_up_.erase(found);
+    if (done.live_seen)
+        pass_on(room, occupant, done.live_when, done.live_nick, done.live_body, false, done.live_id);
 }
 
 bool Rooms::handle_archive(const xmpp::InboundStanza& in) {
     const xmpp::XmlNode& stanza = in.node;
     const std::string room = in.from.bare_string();
     const std::string occupant = in.to.full();
+    const auto catch_up = catching_up_.find({room, occupant});
     if (stanza.name() == "iq") {
+        if (catch_up == catching_up_.end())
+            return true; // an answer to a catch-up given up on (the stream reconnected meanwhile)
+        CatchUp& state = catch_up->second;
         const std::string_view type = stanza.attribute("type");
+        const auto mark = marks_.find({room, occupant});
         if (type == "error") {
+            if (state.start.empty() && mark != marks_.end()) {
+                // The room does not know the id (expired from its archive?): ask by time instead.
+                state.start = xep0082(mark->second.second);
+                state.pages = 0;
+                logger_.info("rooms: " + room + " did not find the last message Ferry bridged (" +
+                             xmpp::error_condition(stanza) + "); asking its archive from " + state.start);
+                query_archive(room, occupant, {}, state.start);
+                return true;
+            }
             // The room keeps no archive (any more): the next join asks for its history instead.
-            if (auto mark = marks_.find({room, occupant}); mark != marks_.end())
+            if (mark != marks_.end())
                 mark->second.archive_id.clear();
             logger_.warning("rooms: " + room + " did not give its archive (" + xmpp::error_condition(stanza) +
                             "); what was said there while Ferry was away may be missing");
+            finish_catch_up(room, occupant);
             return true;
         }
         const xmpp::XmlNode* fin = stanza.child("fin", mam_ns);
@@ -205,10 +247,18 @@ bool Rooms::handle_archive(const xmpp::InboundStanza& in) {
             return true;
         const xmpp::XmlNode* set = fin->child("set", rsm_ns);
         const xmpp::XmlNode* last = set == nullptr ? nullptr : set->child("last", rsm_ns);
-        if (fin->attribute("complete") != "true" && last != nullptr && !last->text().empty())
-            query_archive(room, occupant, last->text());
+        const bool more = fin->attribute("complete") != "true" && last != nullptr && !last->text().empty();
+        if (more && ++state.pages < max_archive_pages) {
+            query_archive(room, occupant, last->text(), state.start);
+            return true;
+        }
+        if (more)
+            logger_.warning("rooms: stopped reading " + room + "'s archive after " +
+                            std::to_string(state.pages) +
+                            " pages; older messages of the outage are not bridged");
         else
             logger_.info("rooms: caught up with " + room + " from its archive");
+        finish_catch_up(room, occupant);
         return true;
     }
     const xmpp::XmlNode* result = stanza.child("result", mam_ns);
@@ -231,8 +281,11 @@ bool Rooms::handle_archive(const xmpp::InboundStanza& in) {
         message.add_child("stanza-id", std::string(sid_ns))
             .set_attribute("by", room)
             .set_attribute("id", archive_id);
-    pass_on(room, occupant, when, from->resource(), original->child("body")->text(), false, archive_id);
-    if (on_archived_)
+    // Asked by time, the first second may hold messages bridged before: the mark's digests tell them.
+    const bool by_time = catch_up != catching_up_.end() && !catch_up->second.start.empty();
+    const bool news =
+        pass_on(room, occupant, when, from->resource(), original->child("body")->text(), by_time, archive_id);
+    if (on_archived_ && (news || !by_time))
         on_archived_(xmpp::InboundStanza{message, *from, in.to});
     return true;
 }
@@ -287,8 +340,20 @@ bool Rooms::handle(const xmpp::InboundStanza& in) {
         // What the room says reaches every seat of ours: only a connector's own seat passes it on, and only
         // what did not come from that connector's seats (our own reflections).
         const bool connector_seat = in.to.resource() == "ferry" && connector_seat_of(occupant) == occupant;
-        if (!connector_seat || in.from.resource().empty() || own_nick(room, in.from.resource(), occupant))
+        if (!connector_seat || in.from.resource().empty())
             return true;
+        if (own_nick(room, in.from.resource(), occupant)) {
+            // Our own message, back from the room with the id the room gave it, which replies there name.
+            const std::string room_id = room_stanza_id(stanza, room);
+            if (on_reflected_ && !room_id.empty()) {
+                const xmpp::XmlNode* origin = stanza.child("origin-id", sid_ns);
+                const std::string own_id(origin != nullptr ? origin->attribute("id")
+                                                           : stanza.attribute("id"));
+                if (!own_id.empty())
+                    on_reflected_(room, occupant, in.from.resource(), own_id, room_id);
+            }
+            return true;
+        }
         const xmpp::XmlNode* body = stanza.child("body");
         if (body == nullptr)
             return stanza.child("retract", "urn:xmpp:message-retract:1") == nullptr &&
@@ -302,6 +367,17 @@ bool Rooms::handle(const xmpp::InboundStanza& in) {
                 return true;
             when = *stamp;
         }
+        if (const auto catch_up = catching_up_.find({room, occupant});
+            catch_up != catching_up_.end() && delay == nullptr) {
+            // Bridged now; it moves the mark once the archive has been read.
+            CatchUp& state = catch_up->second;
+            state.live_seen = true;
+            state.live_when = when;
+            state.live_nick = in.from.resource();
+            state.live_body = body->text();
+            state.live_id = room_stanza_id(stanza, room);
+            return false;
+        }
         if (!pass_on(room, occupant, when, in.from.resource(), stanza.child("body")->text(), delay != nullptr,
                      room_stanza_id(stanza, room)))
             return true;
@@ -313,6 +389,14 @@ bool Rooms::handle(const xmpp::InboundStanza& in) {
     Seat& seat = found->second;
     const std::string_view type = stanza.attribute("type");
     if (type == "error") {
+        if (xmpp::error_condition(stanza) == "conflict" && seat.nick == seat.wanted) {
+            // Display names are not unique (two Johns on Slack): the second takes a variant of its own.
+            seat.nick = nick_variant(seat.wanted, seat.occupant);
+            logger_.info("rooms: " + room + ": the nick " + seat.wanted + " is taken; joining as " +
+                         seat.nick);
+            join(room, seat);
+            return true;
+        }
         seat.state = State::failed;
         seat.failure = "the room refused to let Ferry join: " + xmpp::error_condition(stanza);
         logger_.warning("rooms: " + room + ": " + seat.failure);
@@ -331,7 +415,8 @@ bool Rooms::handle(const xmpp::InboundStanza& in) {
             if (!seat.catch_up_after.empty()) {
                 logger_.info("rooms: asking " + room + "'s archive for what was said after " +
                              seat.catch_up_after);
-                query_archive(room, seat.occupant, seat.catch_up_after);
+                catching_up_[{room, seat.occupant}] = CatchUp{};
+                query_archive(room, seat.occupant, seat.catch_up_after, {});
                 seat.catch_up_after.clear();
             }
         }

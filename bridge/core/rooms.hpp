@@ -40,7 +40,10 @@ public:
     /// (its messages came from that connector: bridging them back would echo).
     bool own_nick(const std::string& room, const std::string& nick, const std::string& connector_seat) const;
     /// The stream reconnected: the server has forgotten every seat (the marks stay).
-    void forget_all() { seats_.clear(); }
+    void forget_all() {
+        seats_.clear();
+        catching_up_.clear();
+    }
 
     /// Where a connector's seat (`<connector>@<domain>/ferry`) left off in a room: the whole second of the
     /// last message it passed on, digests of the messages it passed on within that second, and the room's
@@ -63,21 +66,40 @@ public:
     /// with its stanza-id) to be bridged like a live one; duplicates of live ones are recognised by that id.
     using ArchivedObserver = std::function<void(const xmpp::InboundStanza& message)>;
     void on_archived(ArchivedObserver observer) { on_archived_ = std::move(observer); }
+    /// Receives, for a message one of Ferry's occupants said in a room, the id Ferry gave it and the
+    /// stanza-id the room gave it (XEP-0461 replies and XEP-0424 retractions in rooms name the latter).
+    using ReflectedObserver =
+        std::function<void(const std::string& room, const std::string& connector_seat,
+                           const std::string& nick, const std::string& own_id, const std::string& room_id)>;
+    void on_reflected(ReflectedObserver observer) { on_reflected_ = std::move(observer); }
 
 private:
     enum class State { joining, joined, failed };
     struct Seat {
         std::string room;
         std::string occupant; ///< our full JID in the room
-        std::string nick;
+        std::string wanted;   ///< the nick asked for
+        std::string nick;     ///< the nick joined with: `wanted`, or a variant when that was taken
         State state = State::joining;
         std::chrono::steady_clock::time_point asked;
         std::string failure;
         std::string catch_up_after; ///< once joined: ask the archive for what followed this stanza-id
     };
     void join(const std::string& room, Seat& seat);
-    /// Asks `room`'s archive for a page of messages after `after` (XEP-0313 with XEP-0059 paging).
-    void query_archive(const std::string& room, const std::string& occupant, const std::string& after);
+    /// A seat asking a room's archive for what it missed. Live messages meanwhile are bridged but move the
+    /// mark only once the archive is done (a crash half-way must not skip the pages not yet read).
+    struct CatchUp {
+        int pages = 0;
+        std::string start; ///< XEP-0082: asking by time (the room did not know the id), or empty
+        bool live_seen = false;
+        Clock::time_point live_when;
+        std::string live_nick, live_body, live_id; ///< the newest live message meanwhile
+    };
+    /// Asks `room`'s archive for a page of messages after `after`, or from `start` (XEP-0313 with XEP-0059
+    /// paging).
+    void query_archive(const std::string& room, const std::string& occupant, const std::string& after,
+                       const std::string& start);
+    void finish_catch_up(const std::string& room, const std::string& occupant);
     /// A MAM result (a message wrapping an archived one) or the end of a query page (an IQ result or error).
     bool handle_archive(const xmpp::InboundStanza& in);
 
@@ -92,6 +114,8 @@ private:
     std::map<std::pair<std::string, std::string>, Mark> marks_; ///< by (room, connector seat)
     MarkObserver on_mark_;
     ArchivedObserver on_archived_;
+    ReflectedObserver on_reflected_;
+    std::map<std::pair<std::string, std::string>, CatchUp> catching_up_; ///< by (room, connector seat)
     unsigned long queries_ = 0;
 };
 

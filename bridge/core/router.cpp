@@ -144,11 +144,7 @@ bool Router::route_room(const xmpp::InboundStanza& in) {
         return true;
     const std::string room = in.from.bare_string();
     const std::string connector = xmpp::unescape_node(in.to.local());
-    std::string room_id;
-    for (const auto& child : stanza.children())
-        if (child->name() == "stanza-id" && child->xmlns() == "urn:xmpp:sid:0" &&
-            child->attribute("by") == room)
-            room_id = std::string(child->attribute("id"));
+    const std::string room_id = room_stanza_id(stanza, room);
     const auto snapshot = store_.snapshot();
     std::vector<OutboxEntry> entries;
     std::int64_t connector_id = 0;

@@ -94,6 +94,12 @@ asio::awaitable<std::string> SenderNames::name_of(const connectors::rest::Preset
             answered = false;
         }
     }
+    const auto before = known_.find({connector.id, sender});
+    if (!answered && before != known_.end() && !before->second.name.empty()) {
+        // Keep the name it had: a nick that flips to the id and back makes another occupant in rooms.
+        before->second.until = std::chrono::steady_clock::now() + failure_kept;
+        co_return before->second.name;
+    }
     if (!answered)
         logger_.info("names " + connector.name + ": no profile of " + sender + " (" +
                      (response.status == 0 ? response.error : "HTTP " + std::to_string(response.status)) +

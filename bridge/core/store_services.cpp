@@ -28,6 +28,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cctype>
 #include <optional>
 #include <random>
 #include <unistd.h>
@@ -50,6 +51,19 @@ pg::PoolOptions pool_options(const Config& config) {
     pg::PoolOptions options;
     options.size = config.database.pool_size;
     return options;
+}
+
+/// True for the text form of a UUID (the outbox's idempotency keys, which Ferry sends as stanza ids).
+bool is_uuid(std::string_view text) {
+    if (text.size() != 36)
+        return false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? c != '-' : !std::isxdigit(static_cast<unsigned char>(c)))
+            return false;
+    }
+    return true;
 }
 
 } // namespace
@@ -159,6 +173,35 @@ StoreServices::StoreServices(asio::any_io_executor executor, const Config& confi
             });
     });
     p.rooms.on_archived([&p](const xmpp::InboundStanza& message) { p.router.route_room(message); });
+    p.rooms.on_reflected([&p](const std::string& room, const std::string& seat, const std::string& nick,
+                              const std::string& own_id, const std::string& room_id) {
+        // Recorded beside the outbox key (the id Ferry sent), under the mapping's outbound conversation and
+        // the occupant, as Dispatcher::record writes XMPP ids: an XMPP reply naming the room's id finds what
+        // the message came from.
+        if (!is_uuid(own_id) || room_id.size() > 1024)
+            return; // not one Ferry delivered from the outbox (those carry the outbox key)
+        const auto snapshot = p.store.snapshot();
+        const std::string connector = xmpp::unescape_node(seat.substr(0, seat.find('@')));
+        std::vector<std::string> conversations;
+        for (const mappings::Mapping* mapping : snapshot->mappings_for(room))
+            if (mapping->connector_name == connector && mappings::carries_outbound(mapping->direction))
+                conversations.push_back("mapping:" + std::to_string(mapping->id) + ":out " + room + "/" +
+                                        nick);
+        for (const std::string& conversation : conversations)
+            asio::co_spawn(
+                p.executor,
+                [&p, own_id, room_id, conversation]() -> asio::awaitable<void> {
+                    pg::Lease lease = co_await p.pool.acquire();
+                    co_await lease->execute_cached(
+                        "INSERT INTO message_map (message_key, system, native_id, conversation) "
+                        "VALUES ($1::uuid, 'xmpp', $2, $3) ON CONFLICT DO NOTHING",
+                        pg::params(own_id, room_id, conversation));
+                },
+                [&p, room](const std::exception_ptr& failure) {
+                    if (failure)
+                        p.logger.debug("rooms: could not record the id " + room + " gave a bridged message");
+                });
+    });
     p.outbox_listener.on_notification([&p](const pg::Notification& n) {
         if (n.payload != p.owner) // our own commits have woken the dispatcher already
             p.dispatcher.wake();

@@ -33,8 +33,6 @@ std::string setting(const mappings::Connector& connector, std::string_view name)
     return mappings::text_setting(connector.settings, name);
 }
 
-/// The token a request carries: `Authorization: Bearer T` (what Alertmanager's http_config sends) or
-/// `X-Ferry-Token: T`.
 bool starts_with_ignoring_case(std::string_view text, std::string_view prefix) {
     return text.size() > prefix.size() &&
            std::equal(prefix.begin(), prefix.end(), text.begin(),
@@ -160,10 +158,12 @@ Inbound alerts(const mappings::MappingSnapshot& snapshot, const mappings::Connec
         message.text = am::format(notification, taken);
         message.timestamp = utc_timestamp();
         for (const am::Alert* alert : taken) {
-            if (alert->fingerprint.empty() || alert->fingerprint.find(' ') != std::string::npos)
+            // One episode of an alert: the fingerprint stays when it fires again later, startsAt does not.
+            const std::string episode = alert->fingerprint + "@" + alert->starts_at;
+            if (alert->fingerprint.empty() || episode.find(' ') != std::string::npos)
                 continue;
             std::string& list = alert->status == "resolved" ? message.resolved : message.firing;
-            list += (list.empty() ? "" : " ") + alert->fingerprint;
+            list += (list.empty() ? "" : " ") + episode;
         }
         message.resolution = am::resolution_line(notification, taken);
         in.entries.push_back(

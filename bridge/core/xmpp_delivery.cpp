@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <variant>
 
 namespace ferry::core {
@@ -259,10 +260,12 @@ XmppDelivery::bridged_message(const mappings::Mapping& mapping, const connectors
         "SELECT x.native_id FROM message_map r JOIN message_map x ON x.message_key = r.message_key "
         "AND x.system = 'xmpp' AND left(x.conversation, length($5::text)) = $5::text "
         "WHERE r.system = $1 AND r.native_id = $2 AND r.conversation IN ($3, $4) "
-        "ORDER BY r.id DESC, x.id LIMIT 1",
+        // A correction names the id Ferry sent (XEP-0308); a reply or retraction in a room the id the room
+        // gave the message (XEP-0461, XEP-0424), recorded when the room reflected it.
+        "ORDER BY r.id DESC, (x.native_id = x.message_key::text) <> $6::boolean, x.id DESC LIMIT 1",
         pg::params(std::to_string(mapping.connector_id), delivery.message.refers_to,
                    delivery.conversation + " " + delivery.message.channel, delivery.message.channel,
-                   "mapping:" + mapping_id + ":out "));
+                   "mapping:" + mapping_id + ":out ", delivery.message.kind == "edit" ? "true" : "false"));
     if (r.rows() == 0)
         co_return std::nullopt;
     co_return std::string(*r.get(0, 0));
@@ -293,10 +296,9 @@ asio::awaitable<DeliveryResult> XmppDelivery::send_service_message(const connect
     }
     if (m.kind == "retraction") {
         const std::string who = m.sender_name.empty() ? m.from : m.sender_name;
-        if (!original) {
-            stanzas_.send(message_stanza(address, id, m, "(retracted an earlier message)", std::nullopt));
+        if (!original) // never bridged (said before the mapping, a reaction, a state event): nothing to take
+                       // back
             co_return DeliveryResult::delivered();
-        }
         xmpp::XmlNode stanza =
             message_stanza(address, id, m,
                            who + " retracted a message; your client does not show retractions", std::nullopt);
@@ -330,9 +332,35 @@ static long option_number(const nlohmann::json& options, const char* name, long 
     }
 }
 
+namespace {
+
+/// The first row that names an earlier row of the same batch (a service's edit, deletion or reply of a
+/// message, an alert's resolution): message_map learns the earlier one only once the batch is recorded, so
+/// that row waits for the next round. deliveries.size() when none does.
+std::size_t first_dependent(const std::vector<const connectors::Delivery*>& deliveries) {
+    std::set<std::string> ids;
+    std::set<std::string> announced;
+    for (std::size_t i = 0; i < deliveries.size(); ++i) {
+        const core::Message& m = deliveries[i]->message;
+        if (!m.refers_to.empty() && ids.contains(m.refers_to))
+            return i;
+        for (const std::string& fingerprint : words(m.resolved))
+            if (announced.contains(fingerprint))
+                return i;
+        if (!m.source_id.empty())
+            ids.insert(m.source_id);
+        for (std::string& fingerprint : words(m.firing))
+            announced.insert(std::move(fingerprint));
+    }
+    return deliveries.size();
+}
+
+} // namespace
+
 asio::awaitable<std::vector<DeliveryResult>>
 XmppDelivery::send_batch(std::vector<const connectors::Delivery*> deliveries) {
     std::vector<DeliveryResult> results;
+    deliveries.resize(first_dependent(deliveries));
     if (deliveries.empty())
         co_return results;
     const auto snapshot = store_.snapshot();
@@ -399,11 +427,10 @@ XmppDelivery::send_batch(std::vector<const connectors::Delivery*> deliveries) {
     stanzas_.send(
         message_stanza(std::get<Addressing>(addressed), id, burst.front()->message, text, std::nullopt));
     sent.push_back(now);
-    for (const connectors::Delivery* digested : burst) {
-        DeliveryResult result = DeliveryResult::delivered(id);
-        result.also_recorded_under = alert_conversations(digested->destination, digested->message.firing);
-        results.push_back(std::move(result));
-    }
+    // Not recorded as announcing its alerts: correcting a digest with one group's resolution would wipe the
+    // others' lines, so a resolution of a digested alert is a message of its own.
+    for (std::size_t i = 0; i < burst.size(); ++i)
+        results.push_back(DeliveryResult::delivered(id));
     co_return results;
 }
 

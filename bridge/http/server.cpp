@@ -42,6 +42,15 @@ struct ServerState {
 
 namespace {
 
+/// A path as it may be logged: its first two segments (`/hooks/alerts/…`); what follows may be a secret
+/// (a webhook token given in the URL).
+std::string loggable_path(std::string_view path) {
+    std::size_t cut = path.find('/', 1);
+    if (cut != std::string_view::npos)
+        cut = path.find('/', cut + 1);
+    return cut == std::string_view::npos ? std::string(path) : std::string(path.substr(0, cut)) + "/…";
+}
+
 std::string lowercase(std::string_view text) {
     std::string out(text);
     for (char& c : out)
@@ -119,7 +128,7 @@ asio::awaitable<void> serve(std::shared_ptr<ServerState> state, Stream& stream, 
         try {
             response = co_await state->handler(request);
         } catch (const std::exception& e) {
-            state->logger.error("http: " + request.method + " " + std::string(request.path()) +
+            state->logger.error("http: " + request.method + " " + loggable_path(request.path()) +
                                 " failed: " + e.what());
             response = json_error(500, "internal error; see Ferry's log");
         }

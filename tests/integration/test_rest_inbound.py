@@ -369,6 +369,8 @@ def test_slack_edits_deletions_and_threads_reach_the_room_and_back(services, wor
             assert s.slack_event(slack_fake.message_event("the plan is A", ts=ts, event_id="EvA"))[0] == 200
             first = await next_from_slack()
             first_id = first.find(ORIGIN_ID).get("id")
+            # What replies and retractions in a room name (XEP-0461, XEP-0424): the room's stanza-id.
+            room_id = next(e.get("id") for e in first.findall("{urn:xmpp:sid:0}stanza-id") if e.get("by") == s.room)
             assert first.find(BODY_NS).text == "the plan is A"
             # Edited in Slack: corrected in the room (XEP-0308), by the same occupant.
             assert s.slack_event(slack_fake.message_changed_event(ts, "the plan is *B*", "the plan is A",
@@ -382,17 +384,18 @@ def test_slack_edits_deletions_and_threads_reach_the_room_and_back(services, wor
                                                           thread_ts=ts, event_id="EvC"))[0] == 200
             reply = await next_from_slack()
             assert reply.get("from") == f"{s.room}/Bob Ross (slack)"  # no display name: the real name
-            assert reply.find(REPLY).get("id") == first_id and reply.find(BODY_NS).text == "agreed"
-            # alice answers the Slack message in the room: the answer goes into its Slack thread.
+            assert reply.find(REPLY).get("id") == room_id and reply.find(BODY_NS).text == "agreed"
+            # alice answers the Slack message in the room, naming it as clients do there (the room's id): the
+            # answer goes into its Slack thread.
             await alice.send_raw(f"<message to='{s.room}' type='groupchat' id='x1'><body>ok then</body>"
-                                 f"<reply xmlns='urn:xmpp:reply:0' id='{first_id}'/></message>")
+                                 f"<reply xmlns='urn:xmpp:reply:0' id='{room_id}'/></message>")
             posted = await asyncio.to_thread(s.slack.wait_for, 1)
             assert posted[0].json()["thread_ts"] == ts and posted[0].json()["text"] == "ok then"
             # Deleted in Slack: retracted in the room (XEP-0424), with a line for clients that know no retraction.
             assert s.slack_event(slack_fake.message_deleted_event(ts, "the plan is B", event_id="EvD"))[0] == 200
             gone = await next_from_slack()
             assert gone.get("from") == first.get("from")
-            assert gone.find(RETRACT).get("id") == first_id
+            assert gone.find(RETRACT).get("id") == room_id
             assert gone.find("{urn:xmpp:fallback:0}fallback").get("for") == "urn:xmpp:message-retract:1"
             # An edit of a message Ferry never bridged: the new text, marked, as a message of its own.
             assert s.slack_event(slack_fake.message_changed_event("1600000000.000001", "late fix", "late fx",
@@ -426,7 +429,7 @@ def test_matrix_and_telegram_edits_and_deletions_reach_xmpp(services, world):
             assert edit.find(REPLACE).get("id") == first_id and edit.find(BODY_NS).text == "the plan"
             assert edit.get("from") == first.get("from")
             gone = await alice.next_message(timeout=10)
-            assert gone.find(RETRACT).get("id") == first_id
+            assert gone.find(RETRACT).get("id") == room_id
 
             assert request(f"{s.base}/tg", json.dumps(telegram_fake.update("typo")).encode(), tg_headers)[0] == 200
             typo = await alice.next_message(timeout=10)

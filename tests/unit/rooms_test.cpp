@@ -117,12 +117,21 @@ TEST_F(RoomsTest, WithAnArchiveIdTheArchiveIsAskedPageByPage) {
     EXPECT_EQ(sent.size(), 3u) << "complete: no more pages";
 }
 
-TEST_F(RoomsTest, ARoomWithoutArchiveIsAskedForItsHistoryNextTime) {
+TEST_F(RoomsTest, AnUnknownIdIsAskedForByTimeAndARoomWithoutArchiveForItsHistoryNextTime) {
     rooms.set_mark(room, seat, mark_at(1'800'000'000, "id-41"));
     joined();
     EXPECT_TRUE(receive(std::string("<iq type='error' id='mam:1' from='") + room + "' to='" + seat +
+                        "'><error type='cancel'><item-not-found "
+                        "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>"));
+    ASSERT_EQ(sent.size(), 3u);
+    EXPECT_NE(sent[2].find("<field var='start'><value>2027-01-15T08:00:00.000Z</value></field>"),
+              std::string::npos)
+        << sent[2];
+    EXPECT_EQ(sent[2].find("<after>"), std::string::npos) << sent[2];
+    EXPECT_TRUE(receive(std::string("<iq type='error' id='mam:2' from='") + room + "' to='" + seat +
                         "'><error type='cancel'><feature-not-implemented "
                         "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>"));
+    EXPECT_EQ(sent.size(), 3u) << "no archive at all: given up";
     rooms.forget_all();
     sent.clear();
     joined();
@@ -140,6 +149,48 @@ TEST_F(RoomsTest, LiveMessagesMoveTheMarkToTheirStanzaId) {
                          "' id='id-7'/></message>"))
         << "left to the router, to be bridged";
     ASSERT_EQ(ids, std::vector<std::string>{"id-7"});
+}
+
+TEST_F(RoomsTest, LiveMessagesDuringACatchUpMoveTheMarkOnlyWhenItIsDone) {
+    std::vector<std::string> ids;
+    rooms.on_mark(
+        [&](const std::string&, const std::string&, const Rooms::Mark& m) { ids.push_back(m.archive_id); });
+    rooms.set_mark(room, seat, mark_at(1'700'000'000, "id-41"));
+    joined();
+    EXPECT_FALSE(receive(std::string("<message type='groupchat' from='") + room + "/alice' to='" + seat +
+                         "'><body>live</body><stanza-id xmlns='urn:xmpp:sid:0' by='" + room +
+                         "' id='id-99'/></message>"))
+        << "bridged at once";
+    EXPECT_TRUE(
+        receive(std::string("<message from='") + room + "' to='" + seat +
+                "'><result xmlns='urn:xmpp:mam:2' queryid='mam:1' id='id-42'>"
+                "<forwarded xmlns='urn:xmpp:forward:0'><delay xmlns='urn:xmpp:delay' "
+                "stamp='2023-11-14T22:13:25Z'/><message xmlns='jabber:client' type='groupchat' from='" +
+                room + "/alice'><body>missed</body></message></forwarded></result></message>"));
+    EXPECT_EQ(ids, std::vector<std::string>{"id-42"}) << "the archive's progress, not the live message's";
+    receive(std::string("<iq type='result' id='mam:1' from='") + room + "' to='" + seat +
+            "'><fin xmlns='urn:xmpp:mam:2' complete='true'/></iq>");
+    EXPECT_EQ(ids, (std::vector<std::string>{"id-42", "id-99"}));
+}
+
+TEST_F(RoomsTest, ASenderWhoseNickIsTakenJoinsWithAVariant) {
+    const std::string john = "U2%slack@ferry.localhost/ferry";
+    EXPECT_FALSE(rooms.seated(room, john, "John (slack)"));
+    ASSERT_EQ(sent.size(), 1u);
+    EXPECT_TRUE(
+        receive(std::string("<presence type='error' from='") + room + "/John (slack)' to='" + john +
+                "'><error type='cancel'><conflict xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>"
+                "</presence>"));
+    ASSERT_EQ(sent.size(), 2u);
+    const auto to = sent[1].find("to='ops@muc.localhost/John #");
+    ASSERT_NE(to, std::string::npos) << sent[1];
+    const std::string variant = sent[1].substr(to + 22, sent[1].find('\'', to + 4) - to - 22);
+    EXPECT_TRUE(variant.starts_with("John #") && variant.ends_with(" (slack)")) << variant;
+    receive(std::string("<presence from='") + room + "/" + variant + "' to='" + john +
+            "'><x xmlns='http://jabber.org/protocol/muc#user'><status code='110'/></x></presence>");
+    EXPECT_TRUE(rooms.seated(room, john, "John (slack)")) << "seated under the variant; no rejoin";
+    EXPECT_EQ(sent.size(), 2u);
+    EXPECT_TRUE(rooms.own_nick(room, variant, seat));
 }
 
 } // namespace
