@@ -267,7 +267,7 @@ asio::awaitable<void> StoreServices::run(bool migrate) {
             [&p](const http::Request& request) { return p.http_api.handle(request); }, p.logger);
     }
     co_await (p.store.run() && p.outbox.run() && p.dispatcher.run() && p.outbox_listener.run() &&
-              serve_http() && keep_room_seats() && p.poller.run());
+              serve_http() && keep_room_seats() && trim_tables() && p.poller.run());
 }
 
 void StoreServices::xmpp_established() {
@@ -287,6 +287,30 @@ void StoreServices::xmpp_established() {
             if (failure)
                 p.logger.debug("outbox: could not make the rows for XMPP due after reconnecting");
         });
+}
+
+asio::awaitable<void> StoreServices::trim_tables() {
+    Parts& p = *parts_;
+    asio::steady_timer tick(co_await asio::this_coro::executor);
+    auto next = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!p.stopping) {
+        if (std::chrono::steady_clock::now() >= next) {
+            next = std::chrono::steady_clock::now() + std::chrono::hours(1);
+            try {
+                pg::Lease lease = co_await p.pool.acquire();
+                const pg::Result old = co_await lease->execute(
+                    "WITH gone AS (DELETE FROM message_map WHERE created_at < now() - interval '90 days' "
+                    "RETURNING 1) SELECT count(*) FROM gone");
+                co_await lease->execute("DELETE FROM inbound_seen WHERE expires_at < now()");
+                if (const std::string count(*old.get(0, 0)); count != "0")
+                    p.logger.info("message_map: forgot " + count + " entries older than 90 days");
+            } catch (const pg::Error& e) {
+                p.logger.warning(std::string("could not trim message_map and inbound_seen: ") + e.what());
+            }
+        }
+        tick.expires_after(std::chrono::seconds(1));
+        co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
 }
 
 asio::awaitable<void> StoreServices::keep_room_seats() {

@@ -46,6 +46,8 @@ public:
 private:
     boost::asio::awaitable<void> serve_http();
     boost::asio::awaitable<void> keep_room_seats();
+    /// Hourly: forgets message_map entries older than 90 days and expired inbound_seen ids.
+    boost::asio::awaitable<void> trim_tables();
     struct Parts;
     std::unique_ptr<Parts> parts_;
 };

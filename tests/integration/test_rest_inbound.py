@@ -549,3 +549,12 @@ def test_a_room_bridged_to_slack_and_matrix_passes_each_on_without_loops(service
         assert [e[2]["body"] for e in s.matrix.events()] == ["spengler (slack): hello from slack"]
 
     run(scenario())
+
+
+def test_message_map_forgets_entries_older_than_90_days(services):
+    s = services
+    s.pg.sql("INSERT INTO message_map (message_key, system, native_id, conversation, created_at) VALUES "
+             "(gen_random_uuid(), 'xmpp', 'old-one', 'mapping:1:out x', now() - interval '91 days'), "
+             "(gen_random_uuid(), 'xmpp', 'young-one', 'mapping:1:out x', now() - interval '89 days')")
+    s.ferry.wait_for_log(r"message_map: forgot 1 entries older than 90 days", timeout=20)
+    assert s.pg.sql("SELECT native_id FROM message_map WHERE native_id LIKE '%-one'").strip() == "young-one"
