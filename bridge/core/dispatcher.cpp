@@ -239,6 +239,36 @@ asio::awaitable<void> Dispatcher::deliver_conversation(std::vector<std::size_t> 
     }
 }
 
+void Dispatcher::record_message_ids(const ClaimedRow& row, const Outcome& outcome, nlohmann::json& ids) {
+    const Message& m = row.delivery.message;
+    // message_map holds ids up to 1024 bytes; a longer one is not worth failing the batch for.
+    const auto add = [&](const std::string& system, const std::string& native_id, std::string conversation) {
+        if (!native_id.empty() && native_id.size() <= 1024)
+            ids.push_back({{"key", row.delivery.idempotency_key},
+                           {"system", system},
+                           {"native_id", native_id},
+                           {"conversation", std::move(conversation)}});
+    };
+    const std::string connector = std::to_string(row.connector_id);
+    if (m.source == "xmpp" && m.kind != "retraction") {
+        // The XMPP id of what was delivered, so that a later correction, retraction or reply that names it
+        // finds the remote message (message_map joins both by the outbox key); in a room also the room's
+        // stanza-id, which replies and retractions there may name instead (XEP-0461, XEP-0424).
+        const std::string author = row.delivery.conversation + " " + xmpp_author(m);
+        add("xmpp", m.source_id, author);
+        add("xmpp", m.room_id, author);
+    }
+    // A chat service's message: its id there, so that a later edit, deletion or reply on the service that
+    // names it finds what it became in XMPP. Per mapping: one message may go to several.
+    if (m.source != "xmpp" && !m.channel.empty() && (m.kind == "message" || m.kind == "reply"))
+        add(connector, m.source_id, row.delivery.conversation + " " + m.channel);
+    const std::string& system = outcome.remote_system.empty() ? connector : outcome.remote_system;
+    add(system, outcome.remote_id,
+        outcome.remote_conversation.empty() ? row.delivery.destination : outcome.remote_conversation);
+    for (const std::string& conversation : outcome.also_recorded_under)
+        add(system, outcome.remote_id, conversation);
+}
+
 asio::awaitable<void> Dispatcher::record(const std::vector<ClaimedRow>& rows,
                                          const std::vector<Outcome>& outcomes) {
     std::vector<std::int64_t> delivered;
@@ -252,50 +282,7 @@ asio::awaitable<void> Dispatcher::record(const std::vector<ClaimedRow>& rows,
         switch (outcome.kind) {
         case Outcome::Kind::delivered:
             delivered.push_back(row.id);
-            // The XMPP id of what was delivered, so that a later correction, retraction or reply that names
-            // it finds the remote message (message_map joins both by the outbox key).
-            if (row.delivery.message.source == "xmpp" && !row.delivery.message.source_id.empty() &&
-                row.delivery.message.source_id.size() <= 1024 && row.delivery.message.kind != "retraction")
-                remote_ids.push_back(
-                    {{"key", row.delivery.idempotency_key},
-                     {"system", "xmpp"},
-                     {"native_id", row.delivery.message.source_id},
-                     {"conversation", row.delivery.conversation + " " + xmpp_author(row.delivery.message)}});
-            // In a room, replies and retractions may name the room's stanza-id instead (XEP-0461, XEP-0424).
-            if (row.delivery.message.source == "xmpp" && !row.delivery.message.room_id.empty() &&
-                row.delivery.message.room_id.size() <= 1024 && row.delivery.message.kind != "retraction")
-                remote_ids.push_back(
-                    {{"key", row.delivery.idempotency_key},
-                     {"system", "xmpp"},
-                     {"native_id", row.delivery.message.room_id},
-                     {"conversation", row.delivery.conversation + " " + xmpp_author(row.delivery.message)}});
-            // A chat service's message: its id there, so that a later edit, deletion or reply on the service
-            // that names it finds what it became in XMPP. Per mapping: one message may go to several.
-            if (row.delivery.message.source != "xmpp" && !row.delivery.message.channel.empty() &&
-                !row.delivery.message.source_id.empty() && row.delivery.message.source_id.size() <= 1024 &&
-                (row.delivery.message.kind == "message" || row.delivery.message.kind == "reply"))
-                remote_ids.push_back(
-                    {{"key", row.delivery.idempotency_key},
-                     {"system", std::to_string(row.connector_id)},
-                     {"native_id", row.delivery.message.source_id},
-                     {"conversation", row.delivery.conversation + " " + row.delivery.message.channel}});
-            // message_map holds ids up to 1024 bytes; a longer one is not worth failing the batch for.
-            if (!outcome.remote_id.empty() && outcome.remote_id.size() <= 1024)
-                remote_ids.push_back(
-                    {{"key", row.delivery.idempotency_key},
-                     {"system", outcome.remote_system.empty() ? std::to_string(row.connector_id)
-                                                              : outcome.remote_system},
-                     {"native_id", outcome.remote_id},
-                     {"conversation", outcome.remote_conversation.empty() ? row.delivery.destination
-                                                                          : outcome.remote_conversation}});
-            if (!outcome.remote_id.empty() && outcome.remote_id.size() <= 1024)
-                for (const std::string& conversation : outcome.also_recorded_under)
-                    remote_ids.push_back(
-                        {{"key", row.delivery.idempotency_key},
-                         {"system", outcome.remote_system.empty() ? std::to_string(row.connector_id)
-                                                                  : outcome.remote_system},
-                         {"native_id", outcome.remote_id},
-                         {"conversation", conversation}});
+            record_message_ids(row, outcome, remote_ids);
             break;
         case Outcome::Kind::retry:
             retries.push_back({{"id", row.id},

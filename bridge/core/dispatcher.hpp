@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -81,6 +82,8 @@ private:
     boost::asio::awaitable<void> record(const std::vector<ClaimedRow>& rows,
                                         const std::vector<Outcome>& outcomes);
     std::chrono::milliseconds retry_delay(int attempts, const connectors::DeliveryResult& result);
+    /// The ids a delivered row leaves in message_map (both sides of the message), appended to `ids`.
+    static void record_message_ids(const ClaimedRow& row, const Outcome& outcome, nlohmann::json& ids);
 
     boost::asio::any_io_executor executor_;
     pg::Pool& pool_;
