@@ -5,6 +5,7 @@
 #include "bridge/core/logger.hpp"
 #include "bridge/core/metrics.hpp"
 #include "bridge/core/outbox.hpp"
+#include "bridge/core/outbox_vacuum.hpp"
 #include "bridge/core/rooms.hpp"
 #include "bridge/core/router.hpp"
 #include "bridge/core/sender_names.hpp"
@@ -82,6 +83,7 @@ struct StoreServices::Parts {
     XmppDelivery xmpp_delivery; ///< delivers rows bound for XMPP (conversations ending in ":in")
     Dispatcher dispatcher;
     pg::Listener outbox_listener; ///< wakes the dispatcher when another process enqueued rows
+    OutboxVacuum vacuum;
     Router router;
     Metrics metrics;
     SenderNames sender_names; ///< display names of chat services' users (Slack users.info, Matrix profiles)
@@ -105,6 +107,7 @@ struct StoreServices::Parts {
               executor, pool, [this](const ClaimedRow& row) { return deliverer(row); }, logger,
               DispatcherOptions{.owner = owner}),
           outbox_listener(executor, config.database.url, "ferry_outbox", "outbox listener", logger),
+          vacuum(executor, pool, logger, [this] { return dispatcher.delivered(); }),
           router(executor, store, outbox, stanzas, logger), sender_names(http_client, logger),
           webhooks(store, outbox, metrics, sender_names, logger),
           poller(executor, store, outbox, http_client, metrics, logger),
@@ -267,7 +270,7 @@ asio::awaitable<void> StoreServices::run(bool migrate) {
             [&p](const http::Request& request) { return p.http_api.handle(request); }, p.logger);
     }
     co_await (p.store.run() && p.outbox.run() && p.dispatcher.run() && p.outbox_listener.run() &&
-              serve_http() && keep_room_seats() && trim_tables() && p.poller.run());
+              serve_http() && keep_room_seats() && trim_tables() && p.vacuum.run() && p.poller.run());
 }
 
 void StoreServices::xmpp_established() {
@@ -377,6 +380,7 @@ void StoreServices::stop() {
     parts_->store.stop();
     parts_->outbox.stop();
     parts_->dispatcher.stop();
+    parts_->vacuum.stop();
     parts_->outbox_listener.stop();
     parts_->poller.stop();
 }
