@@ -38,15 +38,18 @@ struct DeliveryResult {
     std::string remote_system;
     /// More conversations to record remote_id under (an alert message: one per alert it announces).
     std::vector<std::string> also_recorded_under;
+    /// The first message of the thread it was posted into (Slack's thread_ts), so that a reply to it goes
+    /// there too.
+    std::string thread_root;
 
     static DeliveryResult delivered(std::string remote_id = {}, std::string remote_conversation = {}) {
-        return {Outcome::delivered, std::move(remote_id), {}, {}, std::move(remote_conversation), {}, {}};
+        return {Outcome::delivered, std::move(remote_id), {}, {}, std::move(remote_conversation), {}, {}, {}};
     }
     static DeliveryResult retry(std::string error, std::optional<std::chrono::milliseconds> after = {}) {
-        return {Outcome::retry, {}, std::move(error), after, {}, {}, {}};
+        return {Outcome::retry, {}, std::move(error), after, {}, {}, {}, {}};
     }
     static DeliveryResult failed(std::string error) {
-        return {Outcome::failed, {}, std::move(error), {}, {}, {}, {}};
+        return {Outcome::failed, {}, std::move(error), {}, {}, {}, {}, {}};
     }
 };
 

@@ -87,6 +87,7 @@ struct Dispatcher::Outcome {
     std::string remote_conversation;
     std::string remote_system;
     std::vector<std::string> also_recorded_under;
+    std::string thread_root;
     std::string error;
     std::chrono::milliseconds delay{0};
 };
@@ -219,6 +220,7 @@ asio::awaitable<void> Dispatcher::deliver_conversation(std::vector<std::size_t> 
             outcome.remote_conversation = std::move(result.remote_conversation);
             outcome.remote_system = std::move(result.remote_system);
             outcome.also_recorded_under = std::move(result.also_recorded_under);
+            outcome.thread_root = std::move(result.thread_root);
             continue;
         }
         if (result.outcome == DeliveryResult::Outcome::retry) {
@@ -262,11 +264,18 @@ void Dispatcher::record_message_ids(const ClaimedRow& row, const Outcome& outcom
     // names it finds what it became in XMPP. Per mapping: one message may go to several.
     if (m.source != "xmpp" && !m.channel.empty() && (m.kind == "message" || m.kind == "reply"))
         add(connector, m.source_id, row.delivery.conversation + " " + m.channel);
+    // A reply inside a thread: the thread's first message, which a reply to this one must name on services
+    // whose threads only their first message names (Slack). Keyed by the reply's own id, which is unique.
+    if (m.source != "xmpp" && !m.channel.empty() && m.kind == "reply" && !m.refers_to.empty())
+        add(connector + " thread", m.refers_to,
+            row.delivery.conversation + " " + m.channel + " " + m.source_id);
     const std::string& system = outcome.remote_system.empty() ? connector : outcome.remote_system;
     add(system, outcome.remote_id,
         outcome.remote_conversation.empty() ? row.delivery.destination : outcome.remote_conversation);
     for (const std::string& conversation : outcome.also_recorded_under)
         add(system, outcome.remote_id, conversation);
+    if (!outcome.remote_id.empty())
+        add(system + " thread", outcome.thread_root, row.delivery.destination + " " + outcome.remote_id);
 }
 
 asio::awaitable<void> Dispatcher::record(const std::vector<ClaimedRow>& rows,

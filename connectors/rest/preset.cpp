@@ -79,6 +79,7 @@ SendSpec parse_send(const json& document, const std::string& where) {
         send.retry_after.push_back(std::move(parsed));
     }
     send.pace_ms = read<int>(document, "pace_ms", 0, where);
+    send.threads = read<bool>(document, "threads", false, where);
     return send;
 }
 

@@ -46,6 +46,9 @@ struct SendSpec {
     std::string remote_id; ///< pointer to the id of the posted message, if the service gives one
     std::vector<RetryAfterSource> retry_after;
     int pace_ms = 0; ///< least time between two messages to one destination
+    /// Replies are posted into a thread that only its first message can name (Slack's thread_ts): a reply
+    /// to a message inside a thread goes to the thread's first message.
+    bool threads = false;
 };
 
 /// How an inbound request is verified.

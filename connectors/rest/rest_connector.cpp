@@ -180,8 +180,9 @@ asio::awaitable<DeliveryResult> RestConnector::send(const Delivery& delivery) {
         std::string author;
         if (m.kind != "reply")
             author = core::xmpp_author(m);
+        const bool thread_root = m.kind == "reply" && send_.spec->threads;
         try {
-            remote_id = co_await lookup_(delivery.conversation, m.refers_to, author);
+            remote_id = co_await lookup_(delivery.conversation, m.refers_to, author, thread_root);
         } catch (const std::exception&) {
             unavailable = true;
         }
@@ -208,7 +209,10 @@ asio::awaitable<DeliveryResult> RestConnector::send(const Delivery& delivery) {
                                 corrected, delivery.attempt};
         co_return co_await request(send_, fallback, context(fallback));
     }
-    co_return co_await request(send_, delivery, context(delivery, remote_id.value_or("")));
+    DeliveryResult result = co_await request(send_, delivery, context(delivery, remote_id.value_or("")));
+    if (m.kind == "reply" && remote_id && send_.spec->threads)
+        result.thread_root = *remote_id;
+    co_return result;
 }
 
 asio::awaitable<DeliveryResult> RestConnector::request(const Compiled& compiled, const Delivery& delivery,

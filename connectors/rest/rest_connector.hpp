@@ -27,9 +27,11 @@ namespace ferry::connectors::rest {
 class RestConnector final : public Connector {
 public:
     /// The remote id of the message that the XMPP message `source_id` by `author` (any author when empty)
-    /// became in `conversation`, if known.
+    /// became in `conversation`, if known; with `thread_root`, the first message of the thread it is in,
+    /// when it is in one.
     using RemoteIdLookup = std::function<boost::asio::awaitable<std::optional<std::string>>(
-        const std::string& conversation, const std::string& source_id, const std::string& author)>;
+        const std::string& conversation, const std::string& source_id, const std::string& author,
+        bool thread_root)>;
 
     /// `settings` are the connector's own (strings); the preset's defaults fill in the rest. `lookup` finds
     /// the remote ids that corrections, retractions and replies refer to.

@@ -394,6 +394,20 @@ def test_slack_edits_deletions_and_threads_reach_the_room_and_back(services, wor
                                  f"<reply xmlns='urn:xmpp:reply:0' id='{room_id}'/></message>")
             posted = await asyncio.to_thread(s.slack.wait_for, 1)
             assert posted[0].json()["thread_ts"] == ts and posted[0].json()["text"] == "ok then"
+            # Answers to messages inside the thread (Bob's Slack reply, alice's own answer) go into the same
+            # thread: Slack's thread_ts names a thread's first message, never a reply.
+            own = await alice.next_message(timeout=10)
+            while own.get("from") != f"{s.room}/alice":
+                own = await alice.next_message(timeout=10)
+            assert own.find(BODY_NS).text == "ok then"
+            for text, answered in (("me too", reply), ("and again", own)):
+                answered_id = next(e.get("id") for e in answered.findall("{urn:xmpp:sid:0}stanza-id")
+                                   if e.get("by") == s.room)
+                await alice.send_raw(f"<message to='{s.room}' type='groupchat'><body>{text}</body>"
+                                     f"<reply xmlns='urn:xmpp:reply:0' id='{answered_id}'/></message>")
+            posted = await asyncio.to_thread(s.slack.wait_for, 3)
+            assert [(p.json()["text"], p.json().get("thread_ts")) for p in posted[1:]] == \
+                [("me too", ts), ("and again", ts)], [p.json() for p in posted]
             # Deleted in Slack: retracted in the room (XEP-0424), with a line for clients that know no retraction.
             assert s.slack_event(slack_fake.message_deleted_event(ts, "the plan is B", event_id="EvD"))[0] == 200
             gone = await next_from_slack()
