@@ -100,10 +100,9 @@ std::optional<http::Response> verify(const connectors::rest::VerifySpec& spec,
     } else if (spec.scheme == "header") {
         given = std::string(request.header(spec.where));
     } else if (spec.scheme == "bearer") {
-        constexpr std::string_view bearer = "Bearer ";
-        const std::string_view authorization = request.header("authorization");
-        if (authorization.starts_with(bearer)) {
-            given = std::string(authorization.substr(bearer.size()));
+        const std::string_view bearer = authorization_credentials(request.header("authorization"), "Bearer");
+        if (!bearer.empty()) {
+            given = std::string(bearer);
         } else if (const auto query = boost::urls::parse_origin_form(request.target); query) {
             // Homeservers before Matrix v1.4 send the token as ?access_token=.
             for (const auto& param : query->params())

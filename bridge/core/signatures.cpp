@@ -1,10 +1,21 @@
 #include "bridge/core/signatures.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
 namespace ferry::core {
+
+std::string_view authorization_credentials(std::string_view authorization, std::string_view scheme) {
+    const bool named =
+        authorization.size() > scheme.size() + 1 && authorization[scheme.size()] == ' ' &&
+        std::equal(scheme.begin(), scheme.end(), authorization.begin(), [](char a, char b) {
+            return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+        });
+    return named ? authorization.substr(scheme.size() + 1) : std::string_view();
+}
 
 bool same_secret(std::string_view given, std::string_view expected) {
     unsigned char a[EVP_MAX_MD_SIZE];

@@ -33,24 +33,16 @@ std::string setting(const mappings::Connector& connector, std::string_view name)
     return mappings::text_setting(connector.settings, name);
 }
 
-bool starts_with_ignoring_case(std::string_view text, std::string_view prefix) {
-    return text.size() > prefix.size() &&
-           std::equal(prefix.begin(), prefix.end(), text.begin(),
-                      [](char a, char b) { return std::tolower(a) == std::tolower(b); });
-}
-
 /// The token a request presents: `Authorization: Bearer <token>`, the password of `Authorization: Basic`
 /// (for senders that only do basic auth), `X-Ferry-Token`, or the path segment after the hook's name
 /// (`/hooks/<name>/<token>`, for senders that can only be given a URL).
 std::string presented_token(const http::Request& request, std::string_view subpath) {
     const std::string_view authorization = request.header("authorization");
-    constexpr std::string_view bearer = "Bearer ";
-    constexpr std::string_view basic = "Basic ";
-    if (starts_with_ignoring_case(authorization, bearer))
-        return std::string(authorization.substr(bearer.size()));
-    if (starts_with_ignoring_case(authorization, basic)) {
+    if (const std::string_view bearer = authorization_credentials(authorization, "Bearer"); !bearer.empty())
+        return std::string(bearer);
+    if (const std::string_view basic = authorization_credentials(authorization, "Basic"); !basic.empty()) {
         try {
-            const std::string pair = mappings::from_base64(authorization.substr(basic.size()));
+            const std::string pair = mappings::from_base64(basic);
             const auto colon = pair.find(':');
             return colon == std::string::npos ? std::string() : pair.substr(colon + 1);
         } catch (const std::invalid_argument&) {
