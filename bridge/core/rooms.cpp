@@ -325,6 +325,14 @@ bool Rooms::own_nick(const std::string& room, const std::string& nick,
     return nick.ends_with(" (" + connector + ")");
 }
 
+std::string Rooms::occupant_named(const std::string& room, const std::string& nick) const {
+    for (auto it = seats_.lower_bound({room, std::string()}); it != seats_.end() && it->first.first == room;
+         ++it)
+        if (it->second.state == State::joined && it->second.nick == nick)
+            return it->second.occupant;
+    return {};
+}
+
 bool Rooms::handle(const xmpp::InboundStanza& in) {
     const xmpp::XmlNode& stanza = in.node;
     const std::string room = in.from.bare_string();

@@ -250,14 +250,15 @@ asio::awaitable<DeliveryResult> XmppDelivery::send_alert(const connectors::Deliv
     co_return result;
 }
 
-asio::awaitable<std::optional<std::string>>
+asio::awaitable<std::optional<XmppDelivery::Bridged>>
 XmppDelivery::bridged_message(const mappings::Mapping& mapping, const connectors::Delivery& delivery) {
     // The service's id is recorded under "<inbound conversation> <channel>" for what came from there, under
     // the channel for what Ferry posted; the XMPP id under "mapping:<id>:out <author>" (Dispatcher::record).
     const std::string mapping_id = std::to_string(mapping.id);
     pg::Lease lease = co_await pool_.acquire();
     const pg::Result r = co_await lease->execute_cached(
-        "SELECT x.native_id FROM message_map r JOIN message_map x ON x.message_key = r.message_key "
+        "SELECT x.native_id, substr(x.conversation, length($5::text) + 1) FROM message_map r JOIN "
+        "message_map x ON x.message_key = r.message_key "
         "AND x.system = 'xmpp' AND left(x.conversation, length($5::text)) = $5::text "
         "WHERE r.system = $1 AND r.native_id = $2 AND r.conversation IN ($3, $4) "
         // A correction names the id Ferry sent (XEP-0308); a reply or retraction in a room the id the room
@@ -268,7 +269,7 @@ XmppDelivery::bridged_message(const mappings::Mapping& mapping, const connectors
                    "mapping:" + mapping_id + ":out ", delivery.message.kind == "edit" ? "true" : "false"));
     if (r.rows() == 0)
         co_return std::nullopt;
-    co_return std::string(*r.get(0, 0));
+    co_return Bridged{std::string(*r.get(0, 0)), std::string(*r.get(0, 1))};
 }
 
 asio::awaitable<DeliveryResult> XmppDelivery::send_service_message(const connectors::Delivery& delivery,
@@ -276,7 +277,7 @@ asio::awaitable<DeliveryResult> XmppDelivery::send_service_message(const connect
                                                                    const Addressing& address) {
     const std::string retract_ns = "urn:xmpp:message-retract:1";
     const core::Message& m = delivery.message;
-    std::optional<std::string> original;
+    std::optional<Bridged> original;
     if (!m.refers_to.empty()) {
         bool unavailable = false;
         try {
@@ -291,7 +292,8 @@ asio::awaitable<DeliveryResult> XmppDelivery::send_service_message(const connect
     if (m.kind == "edit") {
         // XEP-0308 where the original was bridged; otherwise the new text, marked, as a message of its own.
         const std::string text = original ? m.text : "(correction) " + m.text;
-        stanzas_.send(message_stanza(address, id, m, text, original));
+        stanzas_.send(message_stanza(address, id, m, text,
+                                     original ? std::optional<std::string>(original->id) : std::nullopt));
         co_return DeliveryResult::delivered();
     }
     if (m.kind == "retraction") {
@@ -299,10 +301,22 @@ asio::awaitable<DeliveryResult> XmppDelivery::send_service_message(const connect
         if (!original) // never bridged (said before the mapping, a reaction, a state event): nothing to take
                        // back
             co_return DeliveryResult::delivered();
-        xmpp::XmlNode stanza =
-            message_stanza(address, id, m,
-                           who + " retracted a message; your client does not show retractions", std::nullopt);
-        stanza.add_child("retract", retract_ns).set_attribute("id", *original);
+        // XMPP clients honour a retraction only from the message's author (XEP-0424): one a moderator made
+        // on the service is sent as the author's.
+        Addressing as = address;
+        if (original->author != address.author) {
+            if (address.type != "groupchat") {
+                as.from = as.author = original->author;
+            } else if (const std::string occupant = rooms_.occupant_named(
+                           address.to, original->author.substr(original->author.find('/') + 1));
+                       !occupant.empty()) {
+                as.from = occupant;
+                as.author = original->author;
+            }
+        }
+        xmpp::XmlNode stanza = message_stanza(
+            as, id, m, who + " retracted a message; your client does not show retractions", std::nullopt);
+        stanza.add_child("retract", retract_ns).set_attribute("id", original->id);
         stanza.add_child("fallback", "urn:xmpp:fallback:0").set_attribute("for", retract_ns);
         stanza.add_child("store", "urn:xmpp:hints");
         stanzas_.send(std::move(stanza));
@@ -310,7 +324,7 @@ asio::awaitable<DeliveryResult> XmppDelivery::send_service_message(const connect
     }
     xmpp::XmlNode stanza = message_stanza(address, id, m, m.text, std::nullopt);
     if (m.kind == "reply" && original)
-        stanza.add_child("reply", "urn:xmpp:reply:0").set_attribute("id", *original);
+        stanza.add_child("reply", "urn:xmpp:reply:0").set_attribute("id", original->id);
     stanzas_.send(std::move(stanza));
     // Recorded as XMPP's id of this message, so that an XMPP reply naming it becomes a reply on the service.
     DeliveryResult result =

@@ -72,9 +72,14 @@ private:
     boost::asio::awaitable<connectors::DeliveryResult>
     send_service_message(const connectors::Delivery& delivery, const mappings::Mapping& mapping,
                          const Addressing& address);
-    /// The XMPP id of the message a service's edit, deletion or reply names, if this mapping bridged it.
-    boost::asio::awaitable<std::optional<std::string>> bridged_message(const mappings::Mapping& mapping,
-                                                                       const connectors::Delivery& delivery);
+    /// The message a service's edit, deletion or reply names, if this mapping bridged it: its XMPP id and
+    /// who said it there (`room/nick` or the JID).
+    struct Bridged {
+        std::string id;
+        std::string author;
+    };
+    boost::asio::awaitable<std::optional<Bridged>> bridged_message(const mappings::Mapping& mapping,
+                                                                   const connectors::Delivery& delivery);
     /// An alert notification: a new message, or corrections (XEP-0308) of the messages that announced the
     /// alerts now resolved, a short line telling what resolved, and a new message only for alerts not
     /// announced before.

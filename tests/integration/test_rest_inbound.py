@@ -447,6 +447,17 @@ def test_matrix_and_telegram_edits_and_deletions_reach_xmpp(services, world):
             assert edit.get("from") == first.get("from")
             gone = await alice.next_message(timeout=10)
             assert gone.find(RETRACT).get("id") == first_id
+            # A moderator removes someone else's message: the retraction comes from the author's address, the
+            # only one clients accept it from (XEP-0424); the fallback line names who removed it.
+            transaction("t3", matrix_fake.room_message("spam", event_id="$spam:example.org"))
+            spam = await alice.next_message(timeout=10)
+            transaction("t4", matrix_fake.redaction("$spam:example.org", sender="@mod:example.org",
+                                                    event_id="$redaction2:example.org"))
+            removed = await alice.next_message(timeout=10)
+            assert removed.find(RETRACT).get("id") == spam.get("id")
+            assert removed.get("from") == spam.get("from") == first.get("from")
+            assert removed.find(BODY_NS).text.startswith("@mod:example.org retracted a message"), \
+                removed.find(BODY_NS).text
 
             assert request(f"{s.base}/tg", json.dumps(telegram_fake.update("typo")).encode(), tg_headers)[0] == 200
             typo = await alice.next_message(timeout=10)
@@ -555,12 +566,26 @@ def test_a_room_bridged_to_slack_and_matrix_passes_each_on_without_loops(service
             posted = await asyncio.to_thread(s.slack.wait_for, 1)
             assert posted[0].json()["text"] == "hello from matrix"
             assert posted[0].json()["username"] == "Alice Liddell (mx)"
-            seen = set()
+            seen = {}
             while len(seen) < 2:
                 msg = await bob.next_message(timeout=10)
-                seen.add((msg.get("from"), msg.find(BODY_NS).text))
-            assert seen == {(f"{s.room}/spengler (slack)", "hello from slack"),
-                            (f"{s.room}/Alice Liddell (mx)", "hello from matrix")}, seen
+                seen[(msg.get("from"), msg.find(BODY_NS).text)] = msg
+            assert set(seen) == {(f"{s.room}/spengler (slack)", "hello from slack"),
+                                 (f"{s.room}/Alice Liddell (mx)", "hello from matrix")}, seen
+            # A Matrix moderator removes Alice's message: the room sees it retracted by Alice's occupant (clients
+            # accept a retraction only from the author), and the Slack copy goes too.
+            said = seen[(f"{s.room}/Alice Liddell (mx)", "hello from matrix")]
+            room_id = next(e.get("id") for e in said.findall("{urn:xmpp:sid:0}stanza-id") if e.get("by") == s.room)
+            body = json.dumps({"events": [matrix_fake.redaction("$m1:example.org", sender="@mod:example.org",
+                                                                event_id="$r1:example.org")]})
+            assert request(f"{s.base}/mx/_matrix/app/v1/transactions/t-mod", body.encode(), auth, "PUT")[0] == 200
+            removed = await bob.next_message(timeout=10)
+            assert removed.get("from") == f"{s.room}/Alice Liddell (mx)", ET.tostring(removed)
+            assert removed.find(RETRACT).get("id") == room_id
+            deadline = time.monotonic() + 10
+            while not s.slack.calls("chat.delete") and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            assert [c["ts"] for c in s.slack.calls("chat.delete")] == [s.slack.posted_ts[0]]
             await asyncio.sleep(2.0)
         assert [p["text"] for p in s.slack.posted()] == ["hello from matrix"]
         assert [e[2]["body"] for e in s.matrix.events()] == ["spengler (slack): hello from slack"]
