@@ -143,6 +143,38 @@ std::string xmpp_text(const std::string& text, const std::string& format) {
     return text;
 }
 
+/// `text` with the formatting ranges at `pointer` (Telegram's entities) as XEP-0393 styling; malformed
+/// ranges are left out.
+std::string entity_styled(const json& event, const std::string& pointer, std::string text) {
+    if (pointer.empty())
+        return text;
+    std::vector<connectors::rest::TextEntity> entities;
+    try {
+        const json& list = event.at(json::json_pointer(pointer));
+        const auto count = [](const json& e, const char* name) -> std::optional<std::size_t> {
+            const auto found = e.find(name);
+            if (found == e.end() || !found->is_number_integer() || found->get<long long>() < 0)
+                return std::nullopt;
+            return found->get<std::size_t>();
+        };
+        for (const json& e : list) {
+            if (!e.is_object() || !e.contains("type") || !e["type"].is_string())
+                continue;
+            const auto offset = count(e, "offset");
+            const auto length = count(e, "length");
+            if (!offset || !length)
+                continue;
+            const auto url = e.find("url");
+            entities.push_back(
+                {e["type"].get<std::string>(), *offset, *length,
+                 url != e.end() && url->is_string() ? url->get<std::string>() : std::string()});
+        }
+    } catch (const json::exception&) {
+        return text; // none there, or not a list
+    }
+    return connectors::rest::from_entities(text, entities);
+}
+
 /// The first of `pointers` with a text at it.
 std::string first_text_at(const json& document, const std::vector<std::string>& pointers) {
     for (const std::string& pointer : pointers)
@@ -211,7 +243,7 @@ std::optional<EventReading> read_change(const json& event, const connectors::res
     reading.channel = text_at(event, change.channel);
     reading.sender = text_at(event, change.sender);
     reading.sender_name = text_at(event, change.sender_name);
-    reading.text = text_at(event, change.text);
+    reading.text = entity_styled(event, change.entities, text_at(event, change.text));
     reading.refers_to = first_text_at(event, change.refers_to);
     if (reading.refers_to.empty())
         return std::nullopt;
@@ -231,7 +263,7 @@ std::optional<EventReading> read_message(const json& event, const connectors::re
     reading.channel = text_at(event, spec.channel);
     reading.sender = text_at(event, spec.sender);
     reading.sender_name = text_at(event, spec.sender_name);
-    reading.text = text_at(event, spec.text);
+    reading.text = entity_styled(event, spec.entities, text_at(event, spec.text));
     reading.message_id = text_at(event, spec.message_id);
     const std::string answered = text_at(event, spec.reply_to);
     if (!answered.empty() && answered != reading.message_id) { // Slack: a thread's first message names itself

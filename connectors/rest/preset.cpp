@@ -99,6 +99,8 @@ std::optional<ChangeSpec> parse_change(const json& document, const char* key, co
     change.sender = read<std::string>(*found, "sender", receive.sender, at);
     change.sender_name = read<std::string>(*found, "sender_name", receive.sender_name, at);
     change.text = read<std::string>(*found, "text", "", at);
+    change.entities = read<std::string>(*found, "entities", "", at);
+    check_pointer(change.entities, at + ".entities");
     const json refers_to = read<json>(*found, "refers_to", json(), at);
     if (refers_to.is_string())
         change.refers_to.push_back(refers_to.get<std::string>());
@@ -142,6 +144,7 @@ ReceiveSpec parse_receive(const json& document, const std::string& where) {
     receive.sender = read<std::string>(document, "sender", "", where);
     receive.sender_name = read<std::string>(document, "sender_name", "", where);
     receive.text = read<std::string>(document, "text", "", where);
+    receive.entities = read<std::string>(document, "entities", "", where);
     receive.message_id = read<std::string>(document, "message_id", "", where);
     receive.reply_to = read<std::string>(document, "reply_to", "", where);
     receive.strip_reply_quote = read<bool>(document, "strip_reply_quote", false, where);
@@ -187,7 +190,7 @@ ReceiveSpec parse_receive(const json& document, const std::string& where) {
         throw PresetError(where + ": text and channel pointers are needed");
     for (const std::string* pointer :
          {&receive.events, &receive.channel, &receive.sender, &receive.sender_name, &receive.text,
-          &receive.message_id, &receive.reply_to})
+          &receive.entities, &receive.message_id, &receive.reply_to})
         check_pointer(*pointer, where);
     receive.edit = parse_change(document, "edit", receive, where);
     receive.retract = parse_change(document, "retract", receive, where);

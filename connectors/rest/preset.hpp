@@ -83,6 +83,7 @@ struct ChangeSpec {
     std::string sender;
     std::string sender_name;
     std::string text;                   ///< edits: the new text
+    std::string entities;               ///< edits: the new text's formatting entities (see ReceiveSpec)
     std::vector<std::string> refers_to; ///< the id of the changed message: the first pointer present
     std::string previous_text;          ///< edits: unchanged text (a link preview added) is no edit
 };
@@ -113,6 +114,7 @@ struct ReceiveSpec {
     std::string sender;      ///< event pointer: the sender's id
     std::string sender_name; ///< event pointer: the sender's display name (optional)
     std::string text;        ///< event pointer
+    std::string entities;    ///< event pointer to formatting ranges beside the text (Telegram's entities)
     std::string message_id;  ///< event pointer: the message's own id (what later changes name)
     std::string reply_to;    ///< event pointer: the id of the message this one answers (a thread)
     bool strip_reply_quote = false; ///< a reply starts with the answered text as "> " lines: cut them

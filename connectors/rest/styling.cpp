@@ -1,5 +1,6 @@
 #include "connectors/rest/styling.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <vector>
 
@@ -254,6 +255,78 @@ std::string from_mrkdwn(std::string_view text) {
         i = end;
     }
     decode_entities(out);
+    return out;
+}
+
+std::string from_entities(std::string_view text, const std::vector<TextEntity>& entities) {
+    // The byte where each UTF-16 position starts (both units of a surrogate pair: the character's start).
+    std::vector<std::size_t> byte_at;
+    for (std::size_t i = 0; i < text.size();) {
+        const auto lead = static_cast<unsigned char>(text[i]);
+        const std::size_t size = lead < 0x80 ? 1 : lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+        byte_at.push_back(i);
+        if (size == 4)
+            byte_at.push_back(i);
+        i = std::min(i + size, text.size());
+    }
+    byte_at.push_back(text.size());
+    const auto byte = [&](std::size_t unit) { return byte_at[std::min(unit, byte_at.size() - 1)]; };
+    const auto blank = [&](std::size_t at) {
+        return text[at] == ' ' || text[at] == '\n' || text[at] == '\t';
+    };
+
+    struct Insert {
+        std::size_t at;
+        bool opens;
+        std::size_t other_end; ///< where the range ends (an opening) or starts (a closing): orders nesting
+        std::string text;
+    };
+    std::vector<Insert> inserts;
+    for (const TextEntity& e : entities) {
+        std::size_t begin = byte(e.offset);
+        std::size_t end = byte(e.offset + e.length);
+        std::string open;
+        std::string close;
+        if (e.type == "pre") {
+            open = std::string(begin > 0 && text[begin - 1] != '\n' ? "\n" : "") + "```\n";
+            close = std::string("\n```") + (end < text.size() && text[end] != '\n' ? "\n" : "");
+        } else {
+            while (begin < end && blank(begin))
+                ++begin;
+            while (end > begin && blank(end - 1))
+                --end;
+            if (e.type == "bold")
+                open = close = "*";
+            else if (e.type == "italic")
+                open = close = "_";
+            else if (e.type == "strikethrough")
+                open = close = "~";
+            else if (e.type == "code")
+                open = close = "`";
+            else if (e.type == "text_link" && !e.url.empty())
+                close = " <" + e.url + ">";
+        }
+        if (begin >= end || (open.empty() && close.empty()))
+            continue;
+        inserts.push_back({begin, true, end, open});
+        inserts.push_back({end, false, begin, close});
+    }
+    // At one place closings come first, the inner range's first; then openings, the outer range's first.
+    std::sort(inserts.begin(), inserts.end(), [](const Insert& a, const Insert& b) {
+        if (a.at != b.at)
+            return a.at < b.at;
+        if (a.opens != b.opens)
+            return !a.opens;
+        return a.other_end > b.other_end;
+    });
+    std::string out;
+    std::size_t copied = 0;
+    for (const Insert& insert : inserts) {
+        out.append(text.substr(copied, insert.at - copied));
+        out += insert.text;
+        copied = insert.at;
+    }
+    out.append(text.substr(copied));
     return out;
 }
 

@@ -2,8 +2,10 @@
 
 #include "connectors/rest/template.hpp"
 
+#include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ferry::connectors::rest {
 
@@ -18,5 +20,17 @@ std::string from_mrkdwn(std::string_view text);
 /// Markdown (Mattermost, Rocket.Chat, Discord) as XEP-0393 text: **strong** → *strong*, ~~strike~~ →
 /// ~strike~, [label](url) → `label <url>`, backslash escapes removed.
 std::string from_markdown(std::string_view text);
+
+/// A formatted range of a message text, as Telegram sends them beside the text (MessageEntity).
+struct TextEntity {
+    std::string type;       ///< bold, italic, strikethrough, code, pre, text_link; others stay plain text
+    std::size_t offset = 0; ///< in UTF-16 code units, as Telegram counts
+    std::size_t length = 0; ///< in UTF-16 code units
+    std::string url;        ///< of a text_link
+};
+/// Text with its formatting entities as XEP-0393 text: bold → *…*, italic → _…_, strikethrough → ~…~,
+/// code → `…`, pre → a ``` block on lines of its own, text_link → `label <url>`. A directive hugs the text
+/// (white space at a range's ends stays outside), nested ranges nest.
+std::string from_entities(std::string_view text, const std::vector<TextEntity>& entities);
 
 } // namespace ferry::connectors::rest

@@ -181,7 +181,8 @@ def test_slack_url_verification_and_refusals(services):
 def test_matrix_transactions_are_idempotent_by_txn_id(services, world):
     s = services
     url = f"{s.base}/mx/_matrix/app/v1/transactions/txn-1"
-    events = {"events": [matrix_fake.room_message("hello from *matrix*"),
+    # Element sends what the user typed, Markdown, as the body (formatted_body holds the HTML made of it).
+    events = {"events": [matrix_fake.room_message("hello from **matrix** ~~soon~~"),
                          matrix_fake.room_message("my own echo", sender="@ferry_bot:example.org"),
                          {"type": "m.room.member", "room_id": matrix_fake.ROOM, "sender": "@bob:example.org",
                           "state_key": "@bob:example.org", "content": {"membership": "join"}}]}
@@ -193,7 +194,7 @@ def test_matrix_transactions_are_idempotent_by_txn_id(services, world):
             assert request(url, body, auth, method="PUT") == (200, "{}")
             assert request(url, body, auth, method="PUT") == (200, "{}")  # the homeserver retries the txn
             msg = await alice.next_message(timeout=10)
-            assert msg.find(BODY_NS).text == "hello from *matrix*"
+            assert msg.find(BODY_NS).text == "hello from *matrix* ~soon~"  # XEP-0393 styling
             assert msg.get("from") == f"\\40alice\\3aexample.org%mx@{world.component_domain}"
             # The sender's Matrix display name, as an XEP-0172 nick.
             assert msg.find("{http://jabber.org/protocol/nick}nick").text == "Alice Liddell"

@@ -231,6 +231,39 @@ TEST_F(ServiceEvents, TelegramEditedMessageAndReply) {
     EXPECT_EQ(messages[0].source_id, "1366");
 }
 
+TEST_F(ServiceEvents, TelegramFormattingEntitiesBecomeXmppStyling) {
+    const json chat = {{"id", -1001234567890}, {"type", "supergroup"}};
+    const json from = {{"id", 1111111}, {"is_bot", false}, {"first_name", "Alice"}, {"username", "alice_tg"}};
+    const json entities =
+        json::array({{{"type", "bold"}, {"offset", 0}, {"length", 4}},
+                     {{"type", "code"}, {"offset", 10}, {"length", 7}},
+                     {{"type", "mention"}, {"offset", 22}, {"length", 4}},
+                     {{"type", "bold"}, {"offset", "x"}, {"length", 2}}}); // malformed: left out
+    auto messages = read("telegram", {{"update_id", 10004},
+                                      {"message",
+                                       {{"message_id", 1367},
+                                        {"chat", chat},
+                                        {"from", from},
+                                        {"text", "Note: run make -j now @bob"},
+                                        {"entities", entities}}}});
+    ASSERT_EQ(messages.size(), 1u);
+    EXPECT_EQ(messages[0].text, "*Note*: run `make -j` now @bob");
+
+    messages = read("telegram",
+                    {{"update_id", 10005},
+                     {"edited_message",
+                      {{"message_id", 1367},
+                       {"chat", chat},
+                       {"from", from},
+                       {"date", 1441645532},
+                       {"edit_date", 1441645600},
+                       {"text", "Note: done"},
+                       {"entities", json::array({{{"type", "italic"}, {"offset", 6}, {"length", 4}}})}}}});
+    ASSERT_EQ(messages.size(), 1u);
+    EXPECT_EQ(messages[0].kind, "edit");
+    EXPECT_EQ(messages[0].text, "Note: _done_");
+}
+
 TEST(ChangeSpecs, PresetsMustTellChangesFromMessages) {
     json preset = {
         {"kind", "x"},

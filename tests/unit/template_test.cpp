@@ -97,5 +97,27 @@ TEST(Styling, RemoteMarkupBackToXmppText) {
               "*bold* ~gone~ docs <https://example.org> 2 * 3");
 }
 
+TEST(Styling, TelegramEntitiesBecomeXmppStyling) {
+    // Offsets count UTF-16 units: "😀" is two of them, "é" one.
+    const std::string text = "😀 bold é and italic, gone, run ls now, see docs";
+    const std::vector<TextEntity> entities = {{"bold", 3, 6, ""},           // "bold é"
+                                              {"italic", 14, 8, ""},        // "italic, " (space stays out)
+                                              {"strikethrough", 22, 4, ""}, // "gone"
+                                              {"code", 32, 2, ""},          // "ls"
+                                              {"text_link", 44, 4, "https://example.org/docs"},
+                                              {"underline", 0, 2, ""}}; // no XEP-0393 equivalent: plain
+    EXPECT_EQ(from_entities(text, entities),
+              "😀 *bold é* and _italic,_ ~gone~, run `ls` now, see docs <https://example.org/docs>");
+}
+
+TEST(Styling, NestedEntitiesNestAndPreIsABlockOnLinesOfItsOwn) {
+    EXPECT_EQ(from_entities("very important", {{"bold", 0, 14, ""}, {"italic", 0, 4, ""}}),
+              "*_very_ important*");
+    EXPECT_EQ(from_entities("run: make all then", {{"pre", 5, 8, ""}}), "run: \n```\nmake all\n```\n then");
+    EXPECT_EQ(from_entities("abc", {{"bold", 2, 40, ""}, {"italic", 7, 1, ""}}), "ab*c*")
+        << "ranges past the end are cut there";
+    EXPECT_EQ(from_entities("plain", {}), "plain");
+}
+
 } // namespace
 } // namespace ferry::connectors::rest
