@@ -27,8 +27,11 @@ asio::awaitable<void> OutboxVacuum::run() {
         vacuumed_at = delivered_();
         try {
             pg::Lease lease = co_await pool_.acquire();
-            co_await lease->execute_script("VACUUM outbox");
+            co_await lease->execute_script("VACUUM outbox", std::chrono::seconds(10));
             ++vacuums_;
+        } catch (const pg::Timeout&) {
+            logger_.warning(
+                "outbox: VACUUM took over 10 s; left to autovacuum until more rows are delivered");
         } catch (const pg::ConnectionLost&) {
             // PostgreSQL is away; the dispatcher reports that. Tried again after the next rows.
         } catch (const pg::Error& e) {

@@ -328,7 +328,7 @@ bool Rooms::own_nick(const std::string& room, const std::string& nick,
 std::string Rooms::occupant_named(const std::string& room, const std::string& nick) const {
     for (auto it = seats_.lower_bound({room, std::string()}); it != seats_.end() && it->first.first == room;
          ++it)
-        if (it->second.state == State::joined && it->second.nick == nick)
+        if (it->second.state == State::joined && (it->second.wanted == nick || it->second.nick == nick))
             return it->second.occupant;
     return {};
 }

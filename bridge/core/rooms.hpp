@@ -39,7 +39,8 @@ public:
     /// True when `nick` in `room` is one of our seats of the connector whose own seat is `connector_seat`
     /// (its messages came from that connector: bridging them back would echo).
     bool own_nick(const std::string& room, const std::string& nick, const std::string& connector_seat) const;
-    /// Our occupant (full JID) that has joined `room` as `nick`, or empty.
+    /// Our occupant (full JID) that has joined `room` as `nick` (or asked for it and got a variant), or
+    /// empty.
     std::string occupant_named(const std::string& room, const std::string& nick) const;
     /// The stream reconnected: the server has forgotten every seat (the marks stay).
     void forget_all() {

@@ -232,6 +232,7 @@ struct EventReading {
     std::string text;
     std::string message_id;
     std::string refers_to;
+    bool marked_up = true; ///< the text is in the preset's format (else plain)
 };
 
 std::optional<EventReading> read_change(const json& event, const connectors::rest::ChangeSpec& change,
@@ -240,6 +241,7 @@ std::optional<EventReading> read_change(const json& event, const connectors::res
         return std::nullopt; // a bot changed its message (often Ferry's own): not news
     EventReading reading;
     reading.kind = kind;
+    reading.marked_up = all_match(event, change.format_when);
     reading.channel = text_at(event, change.channel);
     reading.sender = text_at(event, change.sender);
     reading.sender_name = text_at(event, change.sender_name);
@@ -260,6 +262,7 @@ std::optional<EventReading> read_message(const json& event, const connectors::re
                              // loop
     EventReading reading;
     reading.kind = "message";
+    reading.marked_up = all_match(event, spec.format_when);
     reading.channel = text_at(event, spec.channel);
     reading.sender = text_at(event, spec.sender);
     reading.sender_name = text_at(event, spec.sender_name);
@@ -345,7 +348,7 @@ ServiceRequest messages_from(const connectors::rest::ReceiveSpec& spec,
             message.sender_name = event.sender_name;
             message.to = mapping->xmpp_address;
             message.channel = event.channel;
-            message.text = xmpp_text(event.text, spec.format);
+            message.text = event.marked_up ? xmpp_text(event.text, spec.format) : event.text;
             message.refers_to = event.refers_to;
             message.timestamp = utc_timestamp();
             out.entries.push_back({connector.id, "mapping:" + std::to_string(mapping->id) + ":in",

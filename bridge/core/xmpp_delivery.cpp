@@ -115,17 +115,42 @@ XmppDelivery::address_for(const connectors::Delivery& delivery, const mappings::
             occupant = connector_seat(m.source, stanzas_.domain());
             nick = seat_nick(*mapping);
         }
-        if (!rooms_.seated(room, occupant, nick)) {
-            const std::string why = rooms_.failure(room);
-            return DeliveryResult::retry("not in room " + room + " yet" + (why.empty() ? "" : ": " + why),
-                                         std::chrono::seconds(1));
-        }
         address.from = occupant;
         address.to = room;
         address.type = "groupchat";
         address.author = room + "/" + nick;
     }
     return address;
+}
+
+std::optional<DeliveryResult> XmppDelivery::unseated(const Addressing& address) {
+    if (address.type != "groupchat")
+        return std::nullopt;
+    if (rooms_.seated(address.to, address.from, address.author.substr(address.to.size() + 1)))
+        return std::nullopt;
+    const std::string why = rooms_.failure(address.to);
+    return DeliveryResult::retry("not in room " + address.to + " yet" + (why.empty() ? "" : ": " + why),
+                                 std::chrono::seconds(1));
+}
+
+bool XmppDelivery::speaks_for(const Addressing& address, const std::string& author,
+                              const std::string& connector) const {
+    if (address.type == "groupchat")
+        return author.ends_with(" (" + connector + ")"); // the nick of a seat of that connector's senders
+    const auto jid = xmpp::Jid::parse(author);
+    return jid && jid->domain() == stanzas_.domain() && jid->local().ends_with("%" + connector);
+}
+
+std::optional<XmppDelivery::Addressing> XmppDelivery::as_author(const Addressing& address,
+                                                                const std::string& author) const {
+    Addressing as = address;
+    as.author = author;
+    as.from = address.type == "groupchat"
+                  ? rooms_.occupant_named(address.to, author.substr(address.to.size() + 1))
+                  : author;
+    if (as.from.empty())
+        return std::nullopt;
+    return as;
 }
 
 asio::awaitable<DeliveryResult> XmppDelivery::send(const connectors::Delivery& delivery) {
@@ -138,6 +163,8 @@ asio::awaitable<DeliveryResult> XmppDelivery::send(const connectors::Delivery& d
     const core::Message& m = delivery.message;
     if (mapping != nullptr && !m.channel.empty())
         co_return co_await send_service_message(delivery, *mapping, address);
+    if (auto wait = unseated(address))
+        co_return std::move(*wait);
 
     if (mapping != nullptr && (m.kind == "alert" || m.kind == "alert-resolved"))
         co_return co_await send_alert(delivery, *mapping, address);
@@ -288,6 +315,25 @@ asio::awaitable<DeliveryResult> XmppDelivery::send_service_message(const connect
         if (unavailable)
             co_return DeliveryResult::retry("cannot look up the message this one refers to in message_map");
     }
+    if (m.kind == "retraction" && !original)   // never bridged (said before the mapping, a reaction, a state
+        co_return DeliveryResult::delivered(); // event): nothing to take back
+    // XMPP clients honour a retraction only from the message's author (XEP-0424): one a moderator made on the
+    // service goes out as the author's, when that is one of Ferry's senders.
+    Addressing as = address;
+    if (m.kind == "retraction" && original->author != address.author) {
+        // Only what came from this service is taken back: a message written in XMPP (or on another service)
+        // stays where it was written.
+        if (!speaks_for(address, original->author, m.source))
+            co_return DeliveryResult::delivered();
+        auto author = as_author(address, original->author);
+        if (!author)
+            co_return DeliveryResult::failed(
+                original->author + "'s seat is not in the room now, and XMPP clients accept a retraction "
+                                   "only from the author: not retracted in XMPP");
+        as = std::move(*author);
+    }
+    if (auto wait = unseated(as))
+        co_return std::move(*wait);
     const std::string& id = delivery.idempotency_key;
     if (m.kind == "edit") {
         // XEP-0308 where the original was bridged; otherwise the new text, marked, as a message of its own.
@@ -298,22 +344,6 @@ asio::awaitable<DeliveryResult> XmppDelivery::send_service_message(const connect
     }
     if (m.kind == "retraction") {
         const std::string who = m.sender_name.empty() ? m.from : m.sender_name;
-        if (!original) // never bridged (said before the mapping, a reaction, a state event): nothing to take
-                       // back
-            co_return DeliveryResult::delivered();
-        // XMPP clients honour a retraction only from the message's author (XEP-0424): one a moderator made
-        // on the service is sent as the author's.
-        Addressing as = address;
-        if (original->author != address.author) {
-            if (address.type != "groupchat") {
-                as.from = as.author = original->author;
-            } else if (const std::string occupant = rooms_.occupant_named(
-                           address.to, original->author.substr(original->author.find('/') + 1));
-                       !occupant.empty()) {
-                as.from = occupant;
-                as.author = original->author;
-            }
-        }
         xmpp::XmlNode stanza = message_stanza(
             as, id, m, who + " retracted a message; your client does not show retractions", std::nullopt);
         stanza.add_child("retract", retract_ns).set_attribute("id", original->id);
@@ -425,6 +455,10 @@ XmppDelivery::send_batch(std::vector<const connectors::Delivery*> deliveries) {
     auto addressed = address_for(*burst.front(), mapping);
     if (auto* refused = std::get_if<DeliveryResult>(&addressed)) {
         results.push_back(std::move(*refused));
+        co_return results;
+    }
+    if (auto wait = unseated(std::get<Addressing>(addressed))) {
+        results.push_back(std::move(*wait));
         co_return results;
     }
     constexpr std::size_t shown = 3;

@@ -64,6 +64,13 @@ private:
     /// Where a row goes (a JID, or a room Ferry sits in), or why it cannot go now.
     std::variant<Addressing, connectors::DeliveryResult> address_for(const connectors::Delivery& delivery,
                                                                      const mappings::Mapping* mapping);
+    /// A retry while `address` is a room seat that has not joined yet (asking it to join).
+    std::optional<connectors::DeliveryResult> unseated(const Addressing& address);
+    /// Whether `author` (a JID, or `room/nick`) is one of the senders Ferry speaks for on behalf of
+    /// `connector` (`alice%slack@…`, `alice (slack)`).
+    bool speaks_for(const Addressing& address, const std::string& author, const std::string& connector) const;
+    /// `address` as sent by `author`: that JID in a chat, the seat that has joined as that nick in a room.
+    std::optional<Addressing> as_author(const Addressing& address, const std::string& author) const;
     static xmpp::XmlNode message_stanza(const Addressing& address, const std::string& id,
                                         const core::Message& m, const std::string& body,
                                         const std::optional<std::string>& replaces);

@@ -94,6 +94,9 @@ std::optional<ChangeSpec> parse_change(const json& document, const char* key, co
     ChangeSpec change;
     change.events = read<std::string>(*found, "events", receive.events, at);
     change.only = read<json>(*found, "only", json::object(), at);
+    change.format_when = read<json>(*found, "format_when", receive.format_when, at);
+    for (const auto& [pointer, value] : change.format_when.items())
+        check_pointer(pointer, at + ".format_when");
     change.skip_if_present = read<std::vector<std::string>>(*found, "skip_if_present", {}, at);
     change.channel = read<std::string>(*found, "channel", receive.channel, at);
     change.sender = read<std::string>(*found, "sender", receive.sender, at);
@@ -149,6 +152,9 @@ ReceiveSpec parse_receive(const json& document, const std::string& where) {
     receive.reply_to = read<std::string>(document, "reply_to", "", where);
     receive.strip_reply_quote = read<bool>(document, "strip_reply_quote", false, where);
     receive.format = read<std::string>(document, "format", "plain", where);
+    receive.format_when = read<json>(document, "format_when", json::object(), where);
+    for (const auto& [pointer, value] : receive.format_when.items())
+        check_pointer(pointer, where + ".format_when");
     receive.reply = read<json>(document, "reply", json::object(), where);
     if (const auto poll = document.find("poll"); poll != document.end()) {
         const std::string at = where + ".poll";

@@ -86,6 +86,7 @@ struct ChangeSpec {
     std::string entities;               ///< edits: the new text's formatting entities (see ReceiveSpec)
     std::vector<std::string> refers_to; ///< the id of the changed message: the first pointer present
     std::string previous_text;          ///< edits: unchanged text (a link preview added) is no edit
+    nlohmann::json format_when;         ///< edits: when the new text is marked up (default: the message's)
 };
 
 /// How Ferry asks the service for a sender's display name (Slack users.info, a Matrix profile), when its
@@ -121,7 +122,8 @@ struct ReceiveSpec {
     std::optional<ChangeSpec> edit;
     std::optional<ChangeSpec> retract;
     std::string format = "plain"; ///< "mrkdwn", "markdown" or "plain": how the text is marked up
-    nlohmann::json reply = nlohmann::json::object(); ///< the JSON answered when messages are taken
+    nlohmann::json format_when = nlohmann::json::object(); ///< event pointer → value: else the text is plain
+    nlohmann::json reply = nlohmann::json::object();       ///< the JSON answered when messages are taken
     std::optional<PollSpec> poll;       ///< fetching instead of being called (setups without a URL)
     std::optional<ProfileSpec> profile; ///< display names for senders the events name by id only
 };

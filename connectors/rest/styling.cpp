@@ -279,10 +279,12 @@ std::string from_entities(std::string_view text, const std::vector<TextEntity>& 
         std::size_t at;
         bool opens;
         std::size_t other_end; ///< where the range ends (an opening) or starts (a closing): orders nesting
+        std::size_t entity;    ///< ranges alike: the first given is the outer one
         std::string text;
     };
     std::vector<Insert> inserts;
-    for (const TextEntity& e : entities) {
+    for (std::size_t index = 0; index < entities.size(); ++index) {
+        const TextEntity& e = entities[index];
         std::size_t begin = byte(e.offset);
         std::size_t end = byte(e.offset + e.length);
         std::string open;
@@ -308,8 +310,8 @@ std::string from_entities(std::string_view text, const std::vector<TextEntity>& 
         }
         if (begin >= end || (open.empty() && close.empty()))
             continue;
-        inserts.push_back({begin, true, end, open});
-        inserts.push_back({end, false, begin, close});
+        inserts.push_back({begin, true, end, index, open});
+        inserts.push_back({end, false, begin, index, close});
     }
     // At one place closings come first, the inner range's first; then openings, the outer range's first.
     std::sort(inserts.begin(), inserts.end(), [](const Insert& a, const Insert& b) {
@@ -317,7 +319,9 @@ std::string from_entities(std::string_view text, const std::vector<TextEntity>& 
             return a.at < b.at;
         if (a.opens != b.opens)
             return !a.opens;
-        return a.other_end > b.other_end;
+        if (a.other_end != b.other_end)
+            return a.other_end > b.other_end;
+        return a.opens ? a.entity < b.entity : a.entity > b.entity;
     });
     std::string out;
     std::size_t copied = 0;
@@ -336,6 +340,17 @@ std::string from_markdown(std::string_view text) {
         const char c = text[i];
         if (c == '\\' && i + 1 < text.size() && std::ispunct(static_cast<unsigned char>(text[i + 1]))) {
             out += text[++i];
+            continue;
+        }
+        if (c == '`') {
+            // Code (a span or a fenced block) is kept as written, backticks included: XEP-0393 has both.
+            std::size_t run = 1;
+            while (i + run < text.size() && text[i + run] == '`')
+                ++run;
+            const std::size_t close = text.find(text.substr(i, run), i + run);
+            const std::size_t end = close == std::string_view::npos ? i + run : close + run;
+            out.append(text.substr(i, end - i));
+            i = end - 1;
             continue;
         }
         if ((c == '*' || c == '_' || c == '~') && i + 1 < text.size() && text[i + 1] == c) {

@@ -17,8 +17,8 @@ std::string styled(std::string_view text, Escape escape);
 /// Slack mrkdwn as XEP-0393 text: entities decoded, links `<url|label>` as `label <url>`, user and channel
 /// references as `@name` / `#name`; the styling directives are the same in both.
 std::string from_mrkdwn(std::string_view text);
-/// Markdown (Mattermost, Rocket.Chat, Discord) as XEP-0393 text: **strong** → *strong*, ~~strike~~ →
-/// ~strike~, [label](url) → `label <url>`, backslash escapes removed.
+/// Markdown (Mattermost, Rocket.Chat, Discord, Element) as XEP-0393 text: **strong** → *strong*, ~~strike~~ →
+/// ~strike~, [label](url) → `label <url>`, backslash escapes removed; code spans and blocks stay as written.
 std::string from_markdown(std::string_view text);
 
 /// A formatted range of a message text, as Telegram sends them beside the text (MessageEntity).

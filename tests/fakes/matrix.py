@@ -19,10 +19,15 @@ def rate_limited(retry_after_ms: int = 500) -> Answer:
                              "retry_after_ms": retry_after_ms})
 
 
-def room_message(body: str, sender: str = "@alice:example.org", room: str = ROOM, event_id: str = "$143273582443PhrSn:example.org") -> dict:
+def room_message(body: str, sender: str = "@alice:example.org", room: str = ROOM,
+                 event_id: str = "$143273582443PhrSn:example.org", formatted_body: str | None = None) -> dict:
+    """A text message; with `formatted_body`, as Element sends Markdown: the typed text as body, its HTML as
+    formatted_body (format org.matrix.custom.html)."""
+    content = {"msgtype": "m.text", "body": body}
+    if formatted_body is not None:
+        content.update({"format": "org.matrix.custom.html", "formatted_body": formatted_body})
     return {"type": "m.room.message", "room_id": room, "sender": sender, "event_id": event_id,
-            "origin_server_ts": 1432735824653, "unsigned": {"age": 1234},
-            "content": {"msgtype": "m.text", "body": body}}
+            "origin_server_ts": 1432735824653, "unsigned": {"age": 1234}, "content": content}
 
 
 def edit(original: str, body: str, sender: str = "@alice:example.org", room: str = ROOM,

@@ -182,7 +182,8 @@ def test_matrix_transactions_are_idempotent_by_txn_id(services, world):
     s = services
     url = f"{s.base}/mx/_matrix/app/v1/transactions/txn-1"
     # Element sends what the user typed, Markdown, as the body (formatted_body holds the HTML made of it).
-    events = {"events": [matrix_fake.room_message("hello from **matrix** ~~soon~~"),
+    events = {"events": [matrix_fake.room_message("hello from **matrix** ~~soon~~",
+                                                  formatted_body="hello from <strong>matrix</strong> <del>soon</del>"),
                          matrix_fake.room_message("my own echo", sender="@ferry_bot:example.org"),
                          {"type": "m.room.member", "room_id": matrix_fake.ROOM, "sender": "@bob:example.org",
                           "state_key": "@bob:example.org", "content": {"membership": "join"}}]}
@@ -587,7 +588,13 @@ def test_a_room_bridged_to_slack_and_matrix_passes_each_on_without_loops(service
             while not s.slack.calls("chat.delete") and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
             assert [c["ts"] for c in s.slack.calls("chat.delete")] == [s.slack.posted_ts[0]]
-            await asyncio.sleep(2.0)
+            # The moderator also removes the Matrix copy of the Slack user's message ($ev1, what Ferry posted):
+            # it was not written on Matrix, so it stays in the room and on Slack.
+            body = json.dumps({"events": [matrix_fake.redaction("$ev1:example.org", sender="@mod:example.org",
+                                                                event_id="$r2:example.org")]})
+            assert request(f"{s.base}/mx/_matrix/app/v1/transactions/t-mod2", body.encode(), auth, "PUT")[0] == 200
+            await bob.no_message(2.0)
+        assert s.pg.sql("SELECT count(*) FROM dead_letters").strip() == "0"
         assert [p["text"] for p in s.slack.posted()] == ["hello from matrix"]
         assert [e[2]["body"] for e in s.matrix.events()] == ["spengler (slack): hello from slack"]
 

@@ -231,6 +231,29 @@ TEST_F(ServiceEvents, TelegramEditedMessageAndReply) {
     EXPECT_EQ(messages[0].source_id, "1366");
 }
 
+TEST_F(ServiceEvents, MatrixMarkdownBodiesBecomeXmppStylingOnlyWhenFormatted) {
+    const json formatted = {{"format", "org.matrix.custom.html"},
+                            {"formatted_body", "<strong>kwargs</strong>"}};
+    json typed = {{"msgtype", "m.text"}, {"body", "**kwargs** and `**a`"}};
+    typed.update(formatted);
+    json edit = {{"msgtype", "m.text"},
+                 {"body", " * **kwargs**"},
+                 {"m.new_content", {{"msgtype", "m.text"}, {"body", "**kwargs**"}}},
+                 {"m.relates_to", {{"rel_type", "m.replace"}, {"event_id", "$orig:example.org"}}}};
+    json formatted_edit = edit;
+    formatted_edit["m.new_content"].update(formatted);
+    const json transaction = {
+        {"events",
+         {matrix_event(typed), matrix_event({{"msgtype", "m.text"}, {"body", "f(**kwargs) ~~x~~"}}),
+          matrix_event(formatted_edit), matrix_event(edit)}}};
+    const auto messages = read("matrix", transaction);
+    ASSERT_EQ(messages.size(), 4u);
+    EXPECT_EQ(messages[0].text, "*kwargs* and `**a`") << "Element's Markdown, code kept";
+    EXPECT_EQ(messages[1].text, "f(**kwargs) ~~x~~") << "plain text stays as it is";
+    EXPECT_EQ(messages[2].text, "*kwargs*");
+    EXPECT_EQ(messages[3].text, "**kwargs**");
+}
+
 TEST_F(ServiceEvents, TelegramFormattingEntitiesBecomeXmppStyling) {
     const json chat = {{"id", -1001234567890}, {"type", "supergroup"}};
     const json from = {{"id", 1111111}, {"is_bot", false}, {"first_name", "Alice"}, {"username", "alice_tg"}};

@@ -95,6 +95,10 @@ TEST(Styling, RemoteMarkupBackToXmppText) {
               "Hi @bob, see the docs <https://example.org> & #general <3 @here");
     EXPECT_EQ(from_markdown("**bold** ~~gone~~ [docs](https://example.org) 2 \\* 3"),
               "*bold* ~gone~ docs <https://example.org> 2 * 3");
+    EXPECT_EQ(from_markdown("call `__init__(**kw)` then\n```\nf(**a, \\*b)\n```\n**done**"),
+              "call `__init__(**kw)` then\n```\nf(**a, \\*b)\n```\n*done*")
+        << "code is kept as written";
+    EXPECT_EQ(from_markdown("an ` alone and **x**"), "an ` alone and *x*");
 }
 
 TEST(Styling, TelegramEntitiesBecomeXmppStyling) {
@@ -113,6 +117,9 @@ TEST(Styling, TelegramEntitiesBecomeXmppStyling) {
 TEST(Styling, NestedEntitiesNestAndPreIsABlockOnLinesOfItsOwn) {
     EXPECT_EQ(from_entities("very important", {{"bold", 0, 14, ""}, {"italic", 0, 4, ""}}),
               "*_very_ important*");
+    EXPECT_EQ(from_entities("very", {{"bold", 0, 4, ""}, {"italic", 0, 4, ""}, {"strikethrough", 0, 4, ""}}),
+              "*_~very~_*")
+        << "one range formatted several ways";
     EXPECT_EQ(from_entities("run: make all then", {{"pre", 5, 8, ""}}), "run: \n```\nmake all\n```\n then");
     EXPECT_EQ(from_entities("abc", {{"bold", 2, 40, ""}, {"italic", 7, 1, ""}}), "ab*c*")
         << "ranges past the end are cut there";
