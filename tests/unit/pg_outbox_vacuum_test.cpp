@@ -63,7 +63,8 @@ TEST_F(PgOutboxVacuum, VacuumsTheOutboxOnceEnoughRowsWereDeliveredAndNotBefore) 
         std::vector<Service> services;
         services.push_back(Service{[&] { return vacuum.run(); }, [&] { vacuum.stop(); }});
         co_await while_running(std::move(services), [&]() -> asio::awaitable<void> {
-            delivered = 120; // 80 since it started: not yet
+            co_await sleep_for(100ms); // it has started, counting from 40
+            delivered = 120;           // 80 since it started: not yet
             co_await sleep_for(400ms);
             EXPECT_EQ(vacuum.vacuums(), 0u);
             EXPECT_EQ(co_await vacuum_count(pool), before);
