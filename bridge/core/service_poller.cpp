@@ -53,15 +53,16 @@ asio::awaitable<void> ServicePoller::run() {
                 continue;
             auto& signal = running_[connector.id];
             signal = std::make_unique<asio::cancellation_signal>();
-            asio::co_spawn(
-                executor_, poll(connector.id),
-                asio::bind_cancellation_slot(signal->slot(), [this, id = connector.id](std::exception_ptr e) {
-                    if (e)
-                        logger_.error("poller: the loop of connector " + std::to_string(id) + " failed");
-                    running_.erase(id);
-                    if (stopping_ && running_.empty())
-                        tick_.cancel();
-                }));
+            asio::co_spawn(executor_, poll(connector.id),
+                           asio::bind_cancellation_slot(
+                               signal->slot(), [this, id = connector.id](const std::exception_ptr& e) {
+                                   if (e)
+                                       logger_.error("poller: the loop of connector " + std::to_string(id) +
+                                                     " failed");
+                                   running_.erase(id);
+                                   if (stopping_ && running_.empty())
+                                       tick_.cancel();
+                               }));
         }
         tick_.expires_after(std::chrono::seconds(2));
         co_await tick_.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -144,7 +145,7 @@ asio::awaitable<void> ServicePoller::poll(std::int64_t connector_id) {
                         json::parse(response.body).at(json::json_pointer(spec.error_at)).get<std::string>();
             } catch (const json::exception&) {
             }
-            logger_.warning("poller " + name + ": " + why);
+            logger_.warning("poller " + name + ": " += why);
             co_await rest_after_failure();
             continue;
         }

@@ -35,7 +35,7 @@ std::string hmac_sha256_hex(std::string_view key, std::string_view data) {
         return {};
     static constexpr char hex[] = "0123456789abcdef";
     std::string out;
-    out.reserve(size * 2);
+    out.reserve(std::size_t{size} * 2);
     for (unsigned int i = 0; i < size; ++i) {
         out += hex[mac[i] >> 4];
         out += hex[mac[i] & 15];

@@ -188,7 +188,7 @@ StoreServices::StoreServices(asio::any_io_executor executor, const Config& confi
         std::vector<std::string> conversations;
         for (const mappings::Mapping* mapping : snapshot->mappings_for(room))
             if (mapping->connector_name == connector && mappings::carries_outbound(mapping->direction))
-                conversations.push_back("mapping:" + std::to_string(mapping->id) + ":out " + room + "/" +
+                conversations.push_back("mapping:" + std::to_string(mapping->id) + ":out " + room + "/" +=
                                         nick);
         for (const std::string& conversation : conversations)
             asio::co_spawn(

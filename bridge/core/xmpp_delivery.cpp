@@ -195,7 +195,7 @@ std::vector<std::string> alert_conversations(const std::string& destination,
                                              const std::string& fingerprints) {
     std::vector<std::string> conversations = words(fingerprints);
     for (std::string& conversation : conversations)
-        conversation = alert_conversation(destination) + conversation;
+        conversation.insert(0, alert_conversation(destination));
     return conversations;
 }
 
@@ -349,13 +349,13 @@ asio::awaitable<DeliveryResult> XmppDelivery::send_service_message(const connect
         stanza.add_child("retract", retract_ns).set_attribute("id", original->id);
         stanza.add_child("fallback", "urn:xmpp:fallback:0").set_attribute("for", retract_ns);
         stanza.add_child("store", "urn:xmpp:hints");
-        stanzas_.send(std::move(stanza));
+        stanzas_.send(stanza);
         co_return DeliveryResult::delivered();
     }
     xmpp::XmlNode stanza = message_stanza(address, id, m, m.text, std::nullopt);
     if (m.kind == "reply" && original)
         stanza.add_child("reply", "urn:xmpp:reply:0").set_attribute("id", original->id);
-    stanzas_.send(std::move(stanza));
+    stanzas_.send(stanza);
     // Recorded as XMPP's id of this message, so that an XMPP reply naming it becomes a reply on the service.
     DeliveryResult result =
         DeliveryResult::delivered(id, "mapping:" + std::to_string(mapping.id) + ":out " + address.author);

@@ -408,7 +408,7 @@ CURL* make_easy(Transfer& transfer, ClientState& state) {
     // "Expect: 100-continue" costs a round trip per request with a body; chat APIs never need it.
     transfer.headers = curl_slist_append(transfer.headers, "Expect:");
     for (const auto& [name, value] : request.headers)
-        transfer.headers = curl_slist_append(transfer.headers, (name + ": " + value).c_str());
+        transfer.headers = curl_slist_append(transfer.headers, (name + ": " += value).c_str());
     curl_easy_setopt(easy, CURLOPT_HTTPHEADER, transfer.headers);
     return easy;
 }
@@ -430,7 +430,8 @@ Client::Client(asio::any_io_executor executor, ClientOptions options)
                       static_cast<long>(state_->options.max_connections_per_host));
 }
 
-Client::~Client() {
+// Only a failed allocation could throw here, and then terminating is right.
+Client::~Client() { // NOLINT(bugprone-exception-escape)
     ClientState& state = *state_;
     state.closing = true;
     state.resolver.cancel();

@@ -53,7 +53,7 @@ struct ClientState;
 class Client {
 public:
     Client(boost::asio::any_io_executor executor, ClientOptions options = {});
-    ~Client();
+    ~Client(); // NOLINT(bugprone-exception-escape): only a failed allocation could throw
     Client(const Client&) = delete;
     Client& operator=(const Client&) = delete;
 

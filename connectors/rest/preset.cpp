@@ -222,10 +222,11 @@ Preset Preset::parse(const json& document) {
     for (const auto& [name, spec] : settings.items()) {
         SettingSpec setting;
         setting.name = name;
-        setting.required = read<bool>(spec, "required", false, where + ".settings." + name);
-        setting.secret = read<bool>(spec, "secret", false, where + ".settings." + name);
-        setting.default_value = read<std::string>(spec, "default", "", where + ".settings." + name);
-        setting.help = read<std::string>(spec, "help", "", where + ".settings." + name);
+        const std::string at = where + ".settings." += name;
+        setting.required = read<bool>(spec, "required", false, at);
+        setting.secret = read<bool>(spec, "secret", false, at);
+        setting.default_value = read<std::string>(spec, "default", "", at);
+        setting.help = read<std::string>(spec, "help", "", at);
         preset.settings.push_back(std::move(setting));
     }
     if (const auto send = document.find("send"); send != document.end())

@@ -143,7 +143,7 @@ struct Preset {
     /// The setting named `name`, or null.
     const SettingSpec* setting(std::string_view name) const;
     /// A connector's settings with this preset's defaults filled in (what templates read as `settings.*`).
-    nlohmann::json with_defaults(const nlohmann::json& settings) const;
+    nlohmann::json with_defaults(const nlohmann::json& given) const;
 };
 
 /// The settings every preset-based connector takes besides its own: allow_private (yes/no: may reach

@@ -66,7 +66,7 @@ void check_settings(const Preset& preset, const json& settings) {
             for (const auto& s : common_settings())
                 known += ", " + s.name;
             throw std::invalid_argument("unknown setting \"" + name + "\" for connector kind " + preset.kind +
-                                        " (known: " + known + ")");
+                                            " (known: " += known + ")");
         }
         if (!value.is_string())
             throw std::invalid_argument("setting " + name + " must be text");

@@ -55,7 +55,7 @@ private:
     };
     static Compiled compile(const SendSpec& spec, const nlohmann::json& body);
     boost::asio::awaitable<DeliveryResult> request(const Compiled& compiled, const Delivery& delivery,
-                                                   const nlohmann::json& context);
+                                                   const nlohmann::json& ctx);
     DeliveryResult judge(const SendSpec& spec, const http::ClientResponse& response) const;
     std::chrono::milliseconds pace_wait(const std::string& destination) const;
 

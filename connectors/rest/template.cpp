@@ -68,7 +68,7 @@ std::string compile(std::string_view source, std::size_t& at, std::vector<Node>&
         const std::size_t close = source.find("}}", open + 2);
         if (close == std::string_view::npos)
             throw TemplateError("a {{ at offset " + std::to_string(open) + " is never closed");
-        const std::string tag = trimmed(source.substr(open + 2, close - open - 2));
+        std::string tag = trimmed(source.substr(open + 2, close - open - 2));
         at = close + 2;
         if (tag == "/if" || tag == "/each" || tag == "/unless" || tag == "else")
             return tag;
@@ -84,9 +84,13 @@ std::string compile(std::string_view source, std::size_t& at, std::vector<Node>&
             std::string ended = compile(source, at, node.body);
             if (ended == "else" && !loop)
                 ended = compile(source, at, node.otherwise);
-            if (ended != end)
-                throw TemplateError("{{" + tag + "}} at offset " + std::to_string(open) + " needs {{" + end +
-                                    "}}" + (ended.empty() ? "" : ", found {{" + ended + "}}"));
+            if (ended != end) {
+                std::string problem = "{{" + tag + "}} at offset " + std::to_string(open) + " needs {{";
+                problem += end + "}}";
+                if (!ended.empty())
+                    problem += ", found {{" + ended + "}}";
+                throw TemplateError(problem);
+            }
             out.push_back(std::move(node));
             continue;
         }
@@ -141,9 +145,9 @@ nlohmann::json lookup(const std::vector<Scope>& scopes, const std::string& path)
     if (path == "@index")
         return scopes.back().index;
     const std::string_view first = std::string_view(path).substr(0, path.find('.'));
-    for (auto scope = scopes.rbegin(); scope != scopes.rend(); ++scope)
-        if (step(*scope->value, first) != nullptr) {
-            const nlohmann::json* found = walk(*scope->value, path);
+    for (std::size_t i = scopes.size(); i-- > 0;) // the innermost scope first
+        if (step(*scopes[i].value, first) != nullptr) {
+            const nlohmann::json* found = walk(*scopes[i].value, path);
             return found == nullptr ? nlohmann::json() : *found;
         }
     return nullptr;
@@ -236,13 +240,14 @@ nlohmann::json Template::value(const nlohmann::json& context) const {
     return lookup(scopes, nodes_.front().text);
 }
 
-struct JsonTemplate::Node {
+struct JsonTemplate::Node { // NOLINT(bugprone-exception-escape): nlohmann::json's moves are noexcept
     enum class Kind { literal, text, array, object };
     Kind kind = Kind::literal;
     nlohmann::json literal;
     std::optional<Template> text;
     std::vector<Node> items;
-    std::vector<std::pair<std::string, Node>> members;
+    std::vector<std::string> member_names; ///< an object's keys, beside their values in `members`
+    std::vector<Node> members;
 
     static Node compile(const nlohmann::json& body, Escape escape) {
         Node node;
@@ -255,8 +260,10 @@ struct JsonTemplate::Node {
                 node.items.push_back(compile(item, escape));
         } else if (body.is_object()) {
             node.kind = Kind::object;
-            for (const auto& [key, item] : body.items())
-                node.members.emplace_back(key, compile(item, escape));
+            for (const auto& [key, item] : body.items()) {
+                node.member_names.push_back(key);
+                node.members.push_back(compile(item, escape));
+            }
         } else {
             node.literal = body;
         }
@@ -280,8 +287,9 @@ struct JsonTemplate::Node {
         }
         case Kind::object: {
             nlohmann::json out = nlohmann::json::object();
-            for (const auto& [key, item] : members) {
-                nlohmann::json rendered = item.render(context);
+            for (std::size_t i = 0; i < members.size(); ++i) {
+                const std::string& key = member_names[i];
+                nlohmann::json rendered = members[i].render(context);
                 if (rendered.is_null() || (rendered.is_object() && rendered.empty()) ||
                     (rendered.is_string() && rendered.get_ref<const std::string&>().empty()))
                     continue; // an optional field with nothing in it
