@@ -261,14 +261,15 @@ void Dispatcher::record_message_ids(const ClaimedRow& row, const Outcome& outcom
         add("xmpp", m.room_id, author);
     }
     // A chat service's message: its id there, so that a later edit, deletion or reply on the service that
-    // names it finds what it became in XMPP. Per mapping: one message may go to several.
-    if (m.source != "xmpp" && !m.channel.empty() && (m.kind == "message" || m.kind == "reply"))
-        add(connector, m.source_id, row.delivery.conversation + " " + m.channel);
-    // A reply inside a thread: the thread's first message, which a reply to this one must name on services
-    // whose threads only their first message names (Slack). Keyed by the reply's own id, which is unique.
-    if (m.source != "xmpp" && !m.channel.empty() && m.kind == "reply" && !m.refers_to.empty())
-        add(connector + " thread", m.refers_to,
-            row.delivery.conversation + " " + m.channel + " " + m.source_id);
+    // names it finds what it became in XMPP. Per mapping: one message may go to several. For a reply inside
+    // a thread also the thread's first message, which a reply to this one must name on services whose
+    // threads only their first message names (Slack); keyed by the reply's own id, which is unique.
+    if (m.source != "xmpp" && !m.channel.empty() && (m.kind == "message" || m.kind == "reply")) {
+        const std::string channel = row.delivery.conversation + " " + m.channel;
+        add(connector, m.source_id, channel);
+        if (m.kind == "reply")
+            add(connector + " thread", m.refers_to, channel + " " + m.source_id);
+    }
     const std::string& system = outcome.remote_system.empty() ? connector : outcome.remote_system;
     add(system, outcome.remote_id,
         outcome.remote_conversation.empty() ? row.delivery.destination : outcome.remote_conversation);

@@ -136,9 +136,12 @@ std::optional<DeliveryResult> XmppDelivery::unseated(const Addressing& address) 
 bool XmppDelivery::speaks_for(const Addressing& address, const std::string& author,
                               const std::string& connector) const {
     if (address.type == "groupchat")
-        return author.ends_with(" (" + connector + ")"); // the nick of a seat of that connector's senders
+        return rooms_.own_nick(address.to, author.substr(address.to.size() + 1),
+                               connector_seat(connector, stanzas_.domain()));
     const auto jid = xmpp::Jid::parse(author);
-    return jid && jid->domain() == stanzas_.domain() && jid->local().ends_with("%" + connector);
+    const auto remote =
+        jid && jid->domain() == stanzas_.domain() ? split_remote_local(jid->local()) : std::nullopt;
+    return remote && remote->second == connector;
 }
 
 std::optional<XmppDelivery::Addressing> XmppDelivery::as_author(const Addressing& address,

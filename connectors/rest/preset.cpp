@@ -32,6 +32,12 @@ void check_pointer(const std::string& pointer, const std::string& where) {
     }
 }
 
+/// The keys of a pointer → value object (`ok_when`, `only`, `format_when`) are JSON Pointers.
+void check_pointer_keys(const json& conditions, const std::string& where) {
+    for (const auto& [pointer, value] : conditions.items())
+        check_pointer(pointer, where);
+}
+
 void check_template(const json& value, const std::string& where) {
     try {
         check_json_template(value);
@@ -59,8 +65,7 @@ SendSpec parse_send(const json& document, const std::string& where) {
         throw PresetError(where + ".format: " + e.what());
     }
     send.ok_when = read<json>(document, "ok_when", json::object(), where);
-    for (const auto& [pointer, value] : send.ok_when.items())
-        check_pointer(pointer, where + ".ok_when");
+    check_pointer_keys(send.ok_when, where + ".ok_when");
     send.error_at = read<std::string>(document, "error_at", "", where);
     check_pointer(send.error_at, where + ".error_at");
     send.transient_errors = read<std::vector<std::string>>(document, "transient_errors", {}, where);
@@ -95,8 +100,7 @@ std::optional<ChangeSpec> parse_change(const json& document, const char* key, co
     change.events = read<std::string>(*found, "events", receive.events, at);
     change.only = read<json>(*found, "only", json::object(), at);
     change.format_when = read<json>(*found, "format_when", receive.format_when, at);
-    for (const auto& [pointer, value] : change.format_when.items())
-        check_pointer(pointer, at + ".format_when");
+    check_pointer_keys(change.format_when, at + ".format_when");
     change.skip_if_present = read<std::vector<std::string>>(*found, "skip_if_present", {}, at);
     change.channel = read<std::string>(*found, "channel", receive.channel, at);
     change.sender = read<std::string>(*found, "sender", receive.sender, at);
@@ -119,8 +123,7 @@ std::optional<ChangeSpec> parse_change(const json& document, const char* key, co
         check_pointer(*pointer, at);
     for (const std::string& pointer : change.refers_to)
         check_pointer(pointer, at + ".refers_to");
-    for (const auto& [pointer, value] : change.only.items())
-        check_pointer(pointer, at + ".only");
+    check_pointer_keys(change.only, at + ".only");
     return change;
 }
 
@@ -153,8 +156,7 @@ ReceiveSpec parse_receive(const json& document, const std::string& where) {
     receive.strip_reply_quote = read<bool>(document, "strip_reply_quote", false, where);
     receive.format = read<std::string>(document, "format", "plain", where);
     receive.format_when = read<json>(document, "format_when", json::object(), where);
-    for (const auto& [pointer, value] : receive.format_when.items())
-        check_pointer(pointer, where + ".format_when");
+    check_pointer_keys(receive.format_when, where + ".format_when");
     receive.reply = read<json>(document, "reply", json::object(), where);
     if (const auto poll = document.find("poll"); poll != document.end()) {
         const std::string at = where + ".poll";
