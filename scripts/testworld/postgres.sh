@@ -49,10 +49,9 @@ free_port() {
 start() {
   if [ "$(id -u)" = 0 ]; then chown "$owner" "$dir"; fi
   make_reachable
-  [ -f "$dir/port" ] || free_port >"$dir/port"
+  local chosen=0 port password attempt
+  if [ ! -f "$dir/port" ]; then free_port >"$dir/port"; chosen=1; fi
   [ -f "$dir/password" ] || (umask 077 && openssl rand -hex 16 >"$dir/password")
-  local port password
-  port=$(cat "$dir/port")
   password=$(cat "$dir/password")
   if [ ! -f "$data/PG_VERSION" ]; then
     as_pg mkdir -p "$data" "$sock"
@@ -61,10 +60,23 @@ start() {
       { cat "$dir/initdb.log" >&2; exit 1; }
   fi
   if ! running; then
-    as_pg "$bin/pg_ctl" -D "$data" -l "$dir/server.log" -w -t 60 \
-      -o "-c listen_addresses=127.0.0.1 -p $port -k $sock -c fsync=on" start >/dev/null ||
-      { tail -n 20 "$dir/server.log" >&2; exit 1; }
+    for attempt in 1 2 3 4 5; do
+      port=$(cat "$dir/port")
+      if as_pg "$bin/pg_ctl" -D "$data" -l "$dir/server.log" -w -t 60 \
+        -o "-c listen_addresses=127.0.0.1 -p $port -k $sock -c fsync=on" start >/dev/null; then
+        break
+      fi
+      # On a shared host another process may take the port between choosing and binding it: choose again
+      # (only a port chosen here; a restart keeps its port).
+      if [ "$chosen" = 1 ] && [ "$attempt" -lt 5 ] && tail -n 5 "$dir/server.log" | grep -q "could not bind"; then
+        free_port >"$dir/port"
+        continue
+      fi
+      tail -n 20 "$dir/server.log" >&2
+      exit 1
+    done
   fi
+  port=$(cat "$dir/port")
   # The password travels as a psql variable on stdin: it appears in no command line.
   as_pg "$bin/psql" -X -q -h "$sock" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 \
     -v pw="$password" >/dev/null <<'SQL'
