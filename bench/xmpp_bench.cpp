@@ -116,8 +116,9 @@ bool feed_in_chunks(XmlStreamParser& parser, std::string_view bytes) {
 /// `on_stanza` gets every stanza; it must count what it handled into `handled`.
 void run_stream(benchmark::State& state, const std::string& body, int stanzas_per_body,
                 const std::function<void(XmlNode)>& on_stanza, const std::int64_t& handled) {
-    XmlStreamParser parser({.max_stanza_size = 256 * 1024, .max_depth = 64},
-                           {.stream_opened = nullptr, .stanza = on_stanza, .stream_closed = nullptr});
+    XmlStreamParser parser(
+        {.max_stanza_size = 256 * 1024, .max_depth = 64},
+        {.stream_opened = nullptr, .stanza = on_stanza, .stream_closed = nullptr, .stanza_refused = nullptr});
     if (!parser.feed(stream_header)) {
         state.SkipWithError("stream header rejected");
         return;
@@ -171,7 +172,8 @@ void BM_Message_Serialise(benchmark::State& state) {
     XmlNode stanza("x");
     XmlStreamParser parser({}, {.stream_opened = nullptr,
                                 .stanza = [&](XmlNode s) { stanza = std::move(s); },
-                                .stream_closed = nullptr});
+                                .stream_closed = nullptr,
+                                .stanza_refused = nullptr});
     parser.feed(stream_header);
     parser.feed(typical_message(1));
     StringSink sink;

@@ -34,6 +34,7 @@ xmpp::ComponentSettings stream_settings(const ComponentConfig& c) {
     s.tls_verify = c.tls_verify;
     s.limits.max_stanza_size = c.max_stanza_size;
     s.limits.max_depth = c.max_depth;
+    s.server_max_stanza_size = c.server_max_stanza_size;
     s.reconnect_min_delay = to_millis(c.reconnect_min_delay);
     s.reconnect_max_delay = to_millis(c.reconnect_max_delay);
     s.keepalive_interval = to_millis(c.keepalive_interval);
@@ -56,8 +57,15 @@ int run_component(const Config& config, const std::vector<std::string>& args,
     xmpp::ComponentStream stream(context.get_executor(), stream_settings(config.component), logger);
     xmpp::StanzaDispatcher dispatcher(
         config.component.domain, [&stream](const xmpp::XmlNode& stanza) { stream.send(stanza); }, logger);
+    dispatcher.on_send_delivery(
+        [&stream](const xmpp::XmlNode& stanza, const std::shared_ptr<xmpp::DeliveryTicket>& ticket) {
+            stream.send(stanza, ticket);
+        });
     xmpp::register_entity_services(dispatcher, {.software_version = ferry_version});
     stream.on_stanza([&dispatcher](xmpp::XmlNode stanza) { dispatcher.dispatch(stanza); });
+    stream.on_refused([&dispatcher](const xmpp::XmlNode& head, const std::string& reason) {
+        dispatcher.refuse(head, reason);
+    });
     std::unique_ptr<StoreServices> store;
     if (!config.database.url.empty())
         store = std::make_unique<StoreServices>(

@@ -197,7 +197,7 @@ struct OptionSpec {
 };
 
 // clang-format off
-const std::array<OptionSpec, 25> option_specs{{
+const std::array<OptionSpec, 28> option_specs{{
     {"component", "domain", "DOMAIN", true,
      "The component's JID domain, as declared on the XMPP server, e.g. ferry.example.org.",
      [](Config& c, const RawValue& r) { c.component.domain = parse_domain(r); },
@@ -223,9 +223,15 @@ const std::array<OptionSpec, 25> option_specs{{
      [](Config& c, const RawValue& r) { c.component.tls_verify = parse_bool(r); },
      [](const Config& c) { return show_bool(c.component.tls_verify); }},
     {"component", "max_stanza_size", "BYTES", false,
-     "Largest stanza accepted from the server, in bytes (1024-16777216).",
+     "Largest stanza accepted from the server, in bytes (1024-16777216); a larger one is skipped and its "
+     "sender gets a policy-violation error, the stream stays up.",
      [](Config& c, const RawValue& r) { c.component.max_stanza_size = parse_size(r, 1024, 16777216); },
      [](const Config& c) { return std::to_string(c.component.max_stanza_size); }},
+    {"component", "server_max_stanza_size", "BYTES", false,
+     "Largest stanza the XMPP server takes from Ferry, in bytes (4096-16777216; Prosody: 524288, ejabberd: "
+     "its max_stanza_size); a longer text is sent in parts.",
+     [](Config& c, const RawValue& r) { c.component.server_max_stanza_size = parse_size(r, 4096, 16777216); },
+     [](const Config& c) { return std::to_string(c.component.server_max_stanza_size); }},
     {"component", "max_depth", "DEPTH", false, "Deepest element nesting accepted in a stanza (4-1024).",
      [](Config& c, const RawValue& r) { c.component.max_depth = parse_size(r, 4, 1024); },
      [](const Config& c) { return std::to_string(c.component.max_depth); }},
@@ -285,6 +291,15 @@ const std::array<OptionSpec, 25> option_specs{{
      "HTTP connections served at once (1-100000); more get 503 with Retry-After.",
      [](Config& c, const RawValue& r) { c.http.max_connections = parse_size(r, 1, 100000); },
      [](const Config& c) { return std::to_string(c.http.max_connections); }},
+    {"http", "max_connections_per_address", "COUNT", false,
+     "HTTP connections served at once for one client address (1-100000); raise it to max_connections "
+     "behind a proxy or load balancer.",
+     [](Config& c, const RawValue& r) { c.http.max_connections_per_address = parse_size(r, 1, 100000); },
+     [](const Config& c) { return std::to_string(c.http.max_connections_per_address); }},
+    {"http", "header_timeout", "SECONDS", false,
+     "Seconds a client has to send a request's line and headers (> 0); slower connections are closed.",
+     [](Config& c, const RawValue& r) { c.http.header_timeout = parse_seconds(r); },
+     [](const Config& c) { return show_seconds(c.http.header_timeout); }},
     {"http", "request_timeout", "SECONDS", false,
      "Seconds to read one request, and how long an idle keep-alive connection stays open (> 0).",
      [](Config& c, const RawValue& r) { c.http.request_timeout = parse_seconds(r); },

@@ -10,16 +10,17 @@ namespace ferry::core {
 
 /// The connection to the XMPP server as an external component (XEP-0114): INI section [component].
 struct ComponentConfig {
-    std::string domain;                   // required; the component's JID domain, e.g. ferry.example.org
-    std::string host = "localhost";       // XMPP server host name or address
-    std::uint16_t port = 5347;            // 1..65535
-    std::string secret;                   // required; never printed
-    bool tls = false;                     // direct TLS to a server port that speaks TLS immediately
-    bool tls_verify = true;               // verify the server certificate when tls is on
-    std::size_t max_stanza_size = 262144; // bytes; 1024..16777216
-    std::size_t max_depth = 64;           // element nesting; 4..1024
-    double reconnect_min_delay = 1.0;     // seconds, > 0
-    double reconnect_max_delay = 60.0;    // seconds, >= reconnect_min_delay
+    std::string domain;                    // required; the component's JID domain, e.g. ferry.example.org
+    std::string host = "localhost";        // XMPP server host name or address
+    std::uint16_t port = 5347;             // 1..65535
+    std::string secret;                    // required; never printed
+    bool tls = false;                      // direct TLS to a server port that speaks TLS immediately
+    bool tls_verify = true;                // verify the server certificate when tls is on
+    std::size_t max_stanza_size = 1048576; // bytes from the server; 1024..16777216
+    std::size_t server_max_stanza_size = 524288; // bytes the server takes from us; 4096..16777216
+    std::size_t max_depth = 64;                  // element nesting; 4..1024
+    double reconnect_min_delay = 1.0;            // seconds, > 0
+    double reconnect_max_delay = 60.0;           // seconds, >= reconnect_min_delay
     double keepalive_interval = 60.0;     // seconds of silence before a whitespace + XEP-0199 ping, > 0
     double keepalive_timeout = 20.0;      // seconds to wait for the ping answer before reconnecting, > 0
     std::size_t send_queue_limit = 10000; // stanzas kept while disconnected, >= 1
@@ -46,13 +47,15 @@ struct DatabaseConfig {
 
 /// The HTTP listener for webhooks, /healthz and /metrics: INI section [http]. Off while port is 0.
 struct HttpConfig {
-    std::string address = "127.0.0.1";   // an IP address to listen on
-    std::uint16_t port = 0;              // 0 = no listener; 1..65535
-    std::size_t max_body_size = 1048576; // bytes; 1024..67108864
-    std::size_t max_connections = 256;   // 1..100000
-    double request_timeout = 30.0;       // seconds to read a request, and of idle keep-alive
-    std::string tls_certificate;         // PEM chain file; set with tls_key: HTTPS instead of HTTP
-    std::string tls_key;                 // PEM private key file
+    std::string address = "127.0.0.1";            // an IP address to listen on
+    std::uint16_t port = 0;                       // 0 = no listener; 1..65535
+    std::size_t max_body_size = 1048576;          // bytes; 1024..67108864
+    std::size_t max_connections = 256;            // 1..100000
+    std::size_t max_connections_per_address = 64; // 1..100000
+    double header_timeout = 5.0;                  // seconds to read a request's line and headers
+    double request_timeout = 30.0;                // seconds to read a request, and of idle keep-alive
+    std::string tls_certificate;                  // PEM chain file; set with tls_key: HTTPS instead of HTTP
+    std::string tls_key;                          // PEM private key file
 
     bool operator==(const HttpConfig&) const = default;
 };

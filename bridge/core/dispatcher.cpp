@@ -72,6 +72,9 @@ WITH delivered AS (
 )
 SELECT 1)";
 
+/// Attempts after which a row whose delivery keeps throwing becomes a dead letter.
+constexpr int max_internal_errors = 3;
+
 std::string id_array(const std::vector<std::int64_t>& ids) {
     std::string text = "{";
     for (std::size_t i = 0; i < ids.size(); ++i)
@@ -208,7 +211,20 @@ asio::awaitable<void> Dispatcher::deliver_conversation(std::vector<std::size_t> 
         deliveries.reserve(indexes.size());
         for (const std::size_t index : indexes)
             deliveries.push_back(&rows[index].delivery);
-        results = co_await connector->send_batch(std::move(deliveries));
+        std::string thrown;
+        try {
+            results = co_await connector->send_batch(std::move(deliveries));
+        } catch (const std::exception& e) {
+            thrown = e.what();
+        }
+        // A connector that throws breaks its contract; the head row is the one it was on. It is retried, and
+        // buried after a few attempts, so that it neither stalls its conversation nor loops unseen.
+        if (!thrown.empty()) {
+            const ClaimedRow& head = rows[indexes.front()];
+            const std::string reason = "internal error while delivering: " + thrown;
+            results.assign(1, head.attempts + 1 >= max_internal_errors ? DeliveryResult::failed(reason)
+                                                                       : DeliveryResult::retry(reason));
+        }
     }
     for (std::size_t i = 0; i < results.size() && i < indexes.size(); ++i) {
         const ClaimedRow& row = rows[indexes[i]];
@@ -336,10 +352,20 @@ asio::awaitable<void> Dispatcher::record(const std::vector<ClaimedRow>& rows,
             }
             logger_.warning(std::string("dispatcher: recording outcomes failed, retrying: ") + e.what());
         } catch (const pg::Error& e) {
-            // An SQL error will not go away by retrying; the leases expire and the rows are delivered again
-            // (same idempotency keys) rather than the dispatcher stopping.
-            logger_.error(std::string("dispatcher: could not record delivery outcomes: ") + e.what());
-            co_return;
+            // An SQL error will not go away by retrying. The ids for message_map come from outside and are
+            // the likely cause: the outcomes are recorded without them rather than the rows delivered again.
+            if (remote_ids.empty()) {
+                logger_.error(std::string("dispatcher: could not record delivery outcomes; the rows will be "
+                                          "delivered again when their leases expire: ") +
+                              e.what());
+                co_return;
+            }
+            logger_.error(
+                std::string("dispatcher: could not record delivery outcomes with their message ids; "
+                            "recording them without: ") +
+                e.what());
+            remote_ids = nlohmann::json::array();
+            continue;
         }
         asio::steady_timer pause(executor_, backoff.next());
         co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));

@@ -4,7 +4,10 @@
 #include "bridge/core/message.hpp"
 #include "bridge/core/message_references.hpp"
 #include "bridge/core/outbox.hpp"
+#include "bridge/core/signatures.hpp"
+#include "bridge/xmpp/jid.hpp"
 #include "bridge/xmpp/stanza_error.hpp"
+#include "bridge/xmpp/stringprep.hpp"
 #include "mappings/mapping_store.hpp"
 
 #include <algorithm>
@@ -45,8 +48,26 @@ const mappings::Mapping* case_folded_match(const mappings::MappingSnapshot& snap
 
 } // namespace
 
+std::optional<std::string> exact_remote_jid(std::string_view remote_address, std::string_view connector,
+                                            std::string_view domain) {
+    const std::string_view whitespace = " \t\r\n";
+    std::string_view trimmed = remote_address;
+    trimmed.remove_prefix(std::min(trimmed.size(), trimmed.find_first_not_of(whitespace)));
+    trimmed.remove_suffix(trimmed.size() - (trimmed.find_last_not_of(whitespace) + 1));
+    if (trimmed.empty())
+        return std::nullopt;
+    std::string local = xmpp::escape_node(trimmed) + "%" + std::string(connector);
+    const auto prepared = xmpp::nodeprep(local);
+    if (!prepared || prepared->size() > xmpp::Jid::max_part_bytes || !xmpp::Jid::from_parts(local, domain))
+        return std::nullopt;
+    return local + "@" + std::string(domain);
+}
+
 std::string remote_jid(std::string_view remote_address, std::string_view connector, std::string_view domain) {
-    return xmpp::escape_node(remote_address) + "%" + std::string(connector) + "@" + std::string(domain);
+    if (auto exact = exact_remote_jid(remote_address, connector, domain))
+        return std::move(*exact);
+    return "~" + hmac_sha256_hex("ferry remote address", remote_address).substr(0, 16) + "%" +
+           std::string(connector) + "@" + std::string(domain);
 }
 
 std::optional<std::pair<std::string, std::string>> split_remote_local(std::string_view local) {

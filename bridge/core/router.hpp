@@ -3,6 +3,7 @@
 #include "bridge/xmpp/stanza_dispatcher.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -17,7 +18,14 @@ class Logger;
 class Outbox;
 
 /// The component-side JID of a remote address: XEP-0106-escaped remote address, '%', connector name, '@' our
-/// domain (`ops\40example.org%mail@ferry.example.org`). The reverse of split_remote_local().
+/// domain (`ops\40example.org%mail@ferry.example.org`); the reverse of split_remote_local(). Whitespace
+/// around the address is not part of it (XEP-0106 forbids an escaped space at either end). nullopt when no
+/// JID that the servers accept can carry the address (control or prohibited characters, mixed writing
+/// directions, over 1023 bytes): the server would drop a stanza from it without a word.
+std::optional<std::string> exact_remote_jid(std::string_view remote_address, std::string_view connector,
+                                            std::string_view domain);
+/// exact_remote_jid(), or for an address that no JID can carry a stable stand-in,
+/// `~<16 hex digits of a hash of the address>%<connector>@<domain>`: always a JID the servers accept.
 std::string remote_jid(std::string_view remote_address, std::string_view connector, std::string_view domain);
 /// Splits a local part at its last '%' into (unescaped remote address, connector name); nullopt without one.
 std::optional<std::pair<std::string, std::string>> split_remote_local(std::string_view local);

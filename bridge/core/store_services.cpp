@@ -102,7 +102,8 @@ struct StoreServices::Parts {
           store(executor, pool, config.database.url, logger),
           outbox(executor, pool, logger, OutboxOptions{.origin = owner}), http_client(executor),
           registry(store, http_client, pool, logger), rooms(stanzas, logger),
-          xmpp_delivery(stanzas, store, pool, rooms, xmpp_online),
+          xmpp_delivery(executor, stanzas, store, pool, rooms, xmpp_online,
+                        {.max_stanza_size = config.component.server_max_stanza_size}),
           dispatcher(
               executor, pool, [this](const ClaimedRow& row) { return deliverer(row); }, logger,
               DispatcherOptions{.owner = owner}),

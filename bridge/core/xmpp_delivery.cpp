@@ -2,8 +2,13 @@
 
 #include "bridge/core/rooms.hpp"
 #include "bridge/core/router.hpp"
+#include "bridge/core/signatures.hpp"
+#include "bridge/text/utf8.hpp"
+#include "bridge/xmpp/delivery_ticket.hpp"
 #include "bridge/xmpp/jid.hpp"
+#include "bridge/xmpp/namespaces.hpp"
 #include "bridge/xmpp/stanza_dispatcher.hpp"
+#include "bridge/xmpp/stringprep.hpp"
 #include "bridge/xmpp/xml_node.hpp"
 #include "mappings/mapping_store.hpp"
 #include "mappings/pg/error.hpp"
@@ -19,24 +24,6 @@ namespace ferry::core {
 namespace asio = boost::asio;
 using connectors::DeliveryResult;
 
-namespace {
-
-/// XML 1.0 cannot carry most control characters; remote text may hold them.
-std::string xml_safe(const std::string& text) {
-    std::string out;
-    out.reserve(text.size());
-    for (const char c : text) {
-        const auto byte = static_cast<unsigned char>(c);
-        if (byte < 0x20 && c != '\t' && c != '\n' && c != '\r')
-            out += "\xef\xbf\xbd"; // U+FFFD
-        else
-            out += c;
-    }
-    return out;
-}
-
-} // namespace
-
 /// The mapping a row for XMPP came from: its conversation is "mapping:<id>:in".
 const mappings::Mapping* mapping_of(const mappings::MappingSnapshot& snapshot,
                                     const std::string& conversation) {
@@ -50,6 +37,33 @@ const mappings::Mapping* mapping_of(const mappings::MappingSnapshot& snapshot,
         return nullptr;
     }
 }
+
+namespace {
+
+constexpr std::size_t longest_name = 100; ///< bytes of a remote name shown in XMPP (nick, XEP-0172)
+
+/// A remote name as XMPP shows it: whitespace around it cut, at most longest_name bytes.
+std::string shown_name(std::string_view name) {
+    const std::string_view whitespace = " \t\r\n";
+    name.remove_prefix(std::min(name.size(), name.find_first_not_of(whitespace)));
+    name.remove_suffix(name.size() - (name.find_last_not_of(whitespace) + 1));
+    const std::string_view kept = text::utf8_prefix(name, longest_name);
+    return kept.size() < name.size() ? std::string(kept) + "\u2026" : std::string(kept);
+}
+
+/// The nick of a remote sender's seat in a room: `<name> (<connector>)`, as long as the servers accept it as
+/// a resource; a right-to-left name cannot be mixed with the Latin suffix and goes alone; a name they refuse
+/// (prohibited characters) becomes a stand-in that still ends in ` (<connector>)`.
+std::string sender_nick(std::string_view name, std::string_view connector) {
+    const std::string shown = shown_name(name);
+    const std::string suffix = " (" + std::string(connector) + ")";
+    for (const std::string& nick : {shown + suffix, shown})
+        if (!shown.empty() && xmpp::resourceprep(nick))
+            return nick;
+    return "~" + hmac_sha256_hex("ferry remote name", name).substr(0, 8) + suffix;
+}
+
+} // namespace
 
 std::string connector_seat(std::string_view connector, std::string_view domain) {
     return xmpp::escape_node(connector) + "@" + std::string(domain) + "/ferry";
@@ -74,9 +88,12 @@ bool maps_room(const mappings::Mapping& mapping) {
     return option_on(mapping.options, "room");
 }
 
-XmppDelivery::XmppDelivery(xmpp::StanzaDispatcher& stanzas, const mappings::MappingStore& store,
-                           pg::Pool& pool, Rooms& rooms, std::function<bool()> online)
-    : stanzas_(stanzas), store_(store), pool_(pool), rooms_(rooms), online_(std::move(online)) {}
+XmppDelivery::XmppDelivery(asio::any_io_executor executor, xmpp::StanzaDispatcher& stanzas,
+                           const mappings::MappingStore& store, pg::Pool& pool, Rooms& rooms,
+                           std::function<bool()> online, XmppDeliverySettings settings)
+    : executor_(std::move(executor)), stanzas_(stanzas), store_(store), pool_(pool), rooms_(rooms),
+      online_(std::move(online)), max_stanza_size_(settings.max_stanza_size),
+      confirm_timeout_(settings.confirm_timeout) {}
 
 asio::awaitable<std::optional<std::string>> XmppDelivery::previous_message(std::int64_t connector_id,
                                                                            const std::string& conversation) {
@@ -98,10 +115,14 @@ XmppDelivery::address_for(const connectors::Delivery& delivery, const mappings::
         return DeliveryResult::failed("invalid XMPP address " + delivery.destination + ": " + *reason);
     const core::Message& m = delivery.message;
     Addressing address;
+    const std::optional<std::string> sender =
+        m.from.empty() ? std::nullopt : exact_remote_jid(m.from, m.source, stanzas_.domain());
     address.from = m.from.empty() ? xmpp::escape_node(m.source) + "@" + stanzas_.domain()
                                   : remote_jid(m.from, m.source, stanzas_.domain());
     address.to = std::get<xmpp::Jid>(to).full();
     address.author = address.from;
+    // A sender that no JID can carry speaks under a stand-in address: its name tells who it is.
+    address.nick = shown_name(!m.sender_name.empty() || sender ? m.sender_name : m.from);
     if (mapping != nullptr && option_on(mapping->options, "room")) {
         const std::string room = std::get<xmpp::Jid>(to).bare_string();
         // A remote person speaks through a seat of their own (`alice (slack)`); alerts and anonymous hooks
@@ -109,8 +130,8 @@ XmppDelivery::address_for(const connectors::Delivery& delivery, const mappings::
         std::string occupant;
         std::string nick;
         if (!m.from.empty()) {
-            occupant = remote_jid(m.from, m.source, stanzas_.domain()) + "/ferry";
-            nick = (m.sender_name.empty() ? m.from : m.sender_name) + " (" + m.source + ")";
+            occupant = address.from + "/ferry";
+            nick = sender_nick(m.sender_name.empty() ? m.from : m.sender_name, m.source);
         } else {
             occupant = connector_seat(m.source, stanzas_.domain());
             nick = seat_nick(*mapping);
@@ -157,6 +178,15 @@ std::optional<XmppDelivery::Addressing> XmppDelivery::as_author(const Addressing
 }
 
 asio::awaitable<DeliveryResult> XmppDelivery::send(const connectors::Delivery& delivery) {
+    std::vector<const connectors::Delivery*> one{&delivery};
+    std::vector<DeliveryResult> results = co_await send_batch(std::move(one));
+    if (results.empty()) // it named a row of its batch: impossible alone, but never a silent success
+        co_return DeliveryResult::retry("not attempted");
+    co_return std::move(results.front());
+}
+
+asio::awaitable<DeliveryResult> XmppDelivery::write(const connectors::Delivery& delivery,
+                                                    const Ticket& ticket) {
     const auto snapshot = store_.snapshot();
     const mappings::Mapping* mapping = mapping_of(*snapshot, delivery.conversation);
     auto addressed = address_for(delivery, mapping);
@@ -165,17 +195,47 @@ asio::awaitable<DeliveryResult> XmppDelivery::send(const connectors::Delivery& d
     const Addressing address = std::get<Addressing>(addressed);
     const core::Message& m = delivery.message;
     if (mapping != nullptr && !m.channel.empty())
-        co_return co_await send_service_message(delivery, *mapping, address);
+        co_return co_await send_service_message(delivery, *mapping, address, ticket);
     if (auto wait = unseated(address))
         co_return std::move(*wait);
 
     if (mapping != nullptr && (m.kind == "alert" || m.kind == "alert-resolved"))
-        co_return co_await send_alert(delivery, *mapping, address);
-    stanzas_.send(message_stanza(address, delivery.idempotency_key, m, m.text, std::nullopt));
+        co_return co_await send_alert(delivery, *mapping, address, ticket);
+    emit(message_stanza(address, delivery.idempotency_key, m, m.text, std::nullopt), ticket);
     co_return DeliveryResult::delivered(delivery.idempotency_key);
 }
 
 namespace {
+
+/// `text` cut into parts whose XML-escaped size is at most `budget` bytes each, between characters, at a line
+/// break where one falls in the second half of a part.
+std::vector<std::string> split_text(const std::string& text, std::size_t budget) {
+    std::vector<std::string> parts;
+    std::size_t start = 0;
+    while (start < text.size()) {
+        std::size_t at = start;
+        std::size_t used = 0;
+        std::size_t last_break = std::string::npos;
+        while (at < text.size()) {
+            std::size_t next = at;
+            if (!text::decode_utf8(text, next))
+                next = at + 1;
+            const std::size_t cost = xmpp::escape_xml(std::string_view(text).substr(at, next - at)).size();
+            if (used + cost > budget)
+                break;
+            used += cost;
+            if (text[at] == '\n' && used > budget / 2)
+                last_break = next;
+            at = next;
+        }
+        const std::size_t end = at < text.size() && last_break != std::string::npos ? last_break : at;
+        parts.push_back(text.substr(start, end - start));
+        start = end;
+    }
+    if (parts.empty())
+        parts.emplace_back();
+    return parts;
+}
 
 std::vector<std::string> words(const std::string& text) {
     std::vector<std::string> out;
@@ -224,7 +284,7 @@ XmppDelivery::alert_messages(std::int64_t connector_id, const std::string& desti
 
 asio::awaitable<DeliveryResult> XmppDelivery::send_alert(const connectors::Delivery& delivery,
                                                          const mappings::Mapping& mapping,
-                                                         const Addressing& address) {
+                                                         const Addressing& address, const Ticket& ticket) {
     const core::Message& m = delivery.message;
     const std::string& key = delivery.idempotency_key;
     const std::string group = m.thread.empty() ? std::string() : delivery.destination + " " + m.thread;
@@ -266,15 +326,16 @@ asio::awaitable<DeliveryResult> XmppDelivery::send_alert(const connectors::Deliv
     // (a resend after a crash repeats the same stanza id, which receivers drop).
     const bool post = to_correct.empty() || announces_new;
     for (std::size_t i = 0; i < to_correct.size(); ++i)
-        stanzas_.send(message_stanza(address, i == 0 && !post ? key : key + "-c" + std::to_string(i), m,
-                                     m.text, to_correct[i]));
+        emit(message_stanza(address, i == 0 && !post ? key : key + "-c" + std::to_string(i), m, m.text,
+                            to_correct[i]),
+             ticket);
     if (!to_correct.empty()) {
         const std::string line = m.resolution.empty() ? m.text.substr(0, m.text.find('\n')) : m.resolution;
-        stanzas_.send(message_stanza(address, key + "-line", m, line, std::nullopt));
+        emit(message_stanza(address, key + "-line", m, line, std::nullopt), ticket);
     }
     if (!post)
         co_return DeliveryResult::delivered(); // the group's last message is still the one announcing it
-    stanzas_.send(message_stanza(address, key, m, m.text, std::nullopt));
+    emit(message_stanza(address, key, m, m.text, std::nullopt), ticket);
     DeliveryResult result = DeliveryResult::delivered(key, group);
     result.also_recorded_under = alert_conversations(delivery.destination, m.firing);
     co_return result;
@@ -304,7 +365,8 @@ XmppDelivery::bridged_message(const mappings::Mapping& mapping, const connectors
 
 asio::awaitable<DeliveryResult> XmppDelivery::send_service_message(const connectors::Delivery& delivery,
                                                                    const mappings::Mapping& mapping,
-                                                                   const Addressing& address) {
+                                                                   const Addressing& address,
+                                                                   const Ticket& ticket) {
     const std::string retract_ns = "urn:xmpp:message-retract:1";
     const core::Message& m = delivery.message;
     std::optional<Bridged> original;
@@ -341,8 +403,9 @@ asio::awaitable<DeliveryResult> XmppDelivery::send_service_message(const connect
     if (m.kind == "edit") {
         // XEP-0308 where the original was bridged; otherwise the new text, marked, as a message of its own.
         const std::string text = original ? m.text : "(correction) " + m.text;
-        stanzas_.send(message_stanza(address, id, m, text,
-                                     original ? std::optional<std::string>(original->id) : std::nullopt));
+        emit(message_stanza(address, id, m, text,
+                            original ? std::optional<std::string>(original->id) : std::nullopt),
+             ticket);
         co_return DeliveryResult::delivered();
     }
     if (m.kind == "retraction") {
@@ -352,13 +415,13 @@ asio::awaitable<DeliveryResult> XmppDelivery::send_service_message(const connect
         stanza.add_child("retract", retract_ns).set_attribute("id", original->id);
         stanza.add_child("fallback", "urn:xmpp:fallback:0").set_attribute("for", retract_ns);
         stanza.add_child("store", "urn:xmpp:hints");
-        stanzas_.send(stanza);
+        emit(std::move(stanza), ticket);
         co_return DeliveryResult::delivered();
     }
     xmpp::XmlNode stanza = message_stanza(address, id, m, m.text, std::nullopt);
     if (m.kind == "reply" && original)
         stanza.add_child("reply", "urn:xmpp:reply:0").set_attribute("id", original->id);
-    stanzas_.send(stanza);
+    emit(std::move(stanza), ticket);
     // Recorded as XMPP's id of this message, so that an XMPP reply naming it becomes a reply on the service.
     DeliveryResult result =
         DeliveryResult::delivered(id, "mapping:" + std::to_string(mapping.id) + ":out " + address.author);
@@ -406,7 +469,18 @@ std::size_t first_dependent(const std::vector<const connectors::Delivery*>& deli
 
 asio::awaitable<std::vector<DeliveryResult>>
 XmppDelivery::send_batch(std::vector<const connectors::Delivery*> deliveries) {
+    std::vector<Sent> sent = co_await write_batch(std::move(deliveries));
+    co_await confirm(sent);
     std::vector<DeliveryResult> results;
+    results.reserve(sent.size());
+    for (Sent& one : sent)
+        results.push_back(std::move(one.result));
+    co_return results;
+}
+
+asio::awaitable<std::vector<XmppDelivery::Sent>>
+XmppDelivery::write_batch(std::vector<const connectors::Delivery*> deliveries) {
+    std::vector<Sent> results;
     deliveries.resize(first_dependent(deliveries));
     if (deliveries.empty())
         co_return results;
@@ -418,8 +492,17 @@ XmppDelivery::send_batch(std::vector<const connectors::Delivery*> deliveries) {
     // Storm control: at most `alert_rate` messages per `alert_window` seconds to one mapping; what waits
     // beyond that goes out as one digest when the window has room again. `alert_rate=0` turns it off.
     const long limit = mapping == nullptr ? 0 : option_number(mapping->options, "alert_rate", 5, 0, 1000);
-    if (mapping == nullptr || !is_alert(deliveries.front()) || limit == 0)
-        co_return co_await Connector::send_batch(std::move(deliveries));
+    if (mapping == nullptr || !is_alert(deliveries.front()) || limit == 0) {
+        for (const connectors::Delivery* delivery : deliveries) {
+            auto ticket = std::make_shared<xmpp::DeliveryTicket>(executor_);
+            DeliveryResult result = co_await write(*delivery, ticket);
+            const bool stop = result.outcome == DeliveryResult::Outcome::retry;
+            results.push_back({delivery, std::move(result), std::move(ticket)});
+            if (stop)
+                break;
+        }
+        co_return results;
+    }
 
     const auto window = std::chrono::seconds(option_number(mapping->options, "alert_window", 60, 1, 86400));
     auto& sent = recent_alerts_[mapping->id];
@@ -429,10 +512,12 @@ XmppDelivery::send_batch(std::vector<const connectors::Delivery*> deliveries) {
     const long room_left = limit - static_cast<long>(sent.size());
     if (room_left <= 0) {
         const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(sent.front() + window - now);
-        results.push_back(DeliveryResult::retry("alert rate limit of " + std::to_string(limit) + " per " +
-                                                    std::to_string(window.count()) +
-                                                    " s reached; a digest follows",
-                                                std::max(wait, std::chrono::milliseconds(100))));
+        results.push_back(
+            {deliveries.front(),
+             DeliveryResult::retry("alert rate limit of " + std::to_string(limit) + " per " +
+                                       std::to_string(window.count()) + " s reached; a digest follows",
+                                   std::max(wait, std::chrono::milliseconds(100))),
+             nullptr});
         co_return results;
     }
     std::size_t alerts = 0;
@@ -441,11 +526,12 @@ XmppDelivery::send_batch(std::vector<const connectors::Delivery*> deliveries) {
     const std::size_t alone =
         alerts <= static_cast<std::size_t>(room_left) ? alerts : static_cast<std::size_t>(room_left - 1);
     for (std::size_t i = 0; i < alone; ++i) {
-        DeliveryResult result = co_await send(*deliveries[i]);
+        auto ticket = std::make_shared<xmpp::DeliveryTicket>(executor_);
+        DeliveryResult result = co_await write(*deliveries[i], ticket);
         const bool stop = result.outcome == DeliveryResult::Outcome::retry;
         if (result.outcome == DeliveryResult::Outcome::delivered)
             sent.push_back(now);
-        results.push_back(std::move(result));
+        results.push_back({deliveries[i], std::move(result), std::move(ticket)});
         if (stop)
             co_return results;
     }
@@ -457,11 +543,11 @@ XmppDelivery::send_batch(std::vector<const connectors::Delivery*> deliveries) {
                                                          deliveries.begin() + static_cast<long>(alerts));
     auto addressed = address_for(*burst.front(), mapping);
     if (auto* refused = std::get_if<DeliveryResult>(&addressed)) {
-        results.push_back(std::move(*refused));
+        results.push_back({burst.front(), std::move(*refused), nullptr});
         co_return results;
     }
     if (auto wait = unseated(std::get<Addressing>(addressed))) {
-        results.push_back(std::move(*wait));
+        results.push_back({burst.front(), std::move(*wait), nullptr});
         co_return results;
     }
     constexpr std::size_t shown = 3;
@@ -475,14 +561,88 @@ XmppDelivery::send_batch(std::vector<const connectors::Delivery*> deliveries) {
     if (burst.size() > shown)
         text += "\n+" + std::to_string(burst.size() - shown) + " more";
     const std::string id = burst.front()->idempotency_key + "-digest";
-    stanzas_.send(
-        message_stanza(std::get<Addressing>(addressed), id, burst.front()->message, text, std::nullopt));
+    auto ticket = std::make_shared<xmpp::DeliveryTicket>(executor_);
+    emit(message_stanza(std::get<Addressing>(addressed), id, burst.front()->message, text, std::nullopt),
+         ticket);
     sent.push_back(now);
     // Not recorded as announcing its alerts: correcting a digest with one group's resolution would wipe the
     // others' lines, so a resolution of a digested alert is a message of its own.
-    for (std::size_t i = 0; i < burst.size(); ++i)
-        results.push_back(DeliveryResult::delivered(id));
+    for (const connectors::Delivery* delivery : burst)
+        results.push_back({delivery, DeliveryResult::delivered(id), ticket});
     co_return results;
+}
+
+asio::awaitable<void> XmppDelivery::confirm(std::vector<Sent>& sent) {
+    // The server answers one stream's barriers in order: waiting for each in turn costs one round trip in
+    // all.
+    const auto deadline = std::chrono::steady_clock::now() + confirm_timeout_;
+    for (Sent& one : sent) {
+        if (one.result.outcome != DeliveryResult::Outcome::delivered || !one.ticket)
+            continue;
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        co_await one.ticket->settled(std::max(left, std::chrono::milliseconds(0)));
+        switch (one.ticket->state()) {
+        case xmpp::DeliveryTicket::State::confirmed:
+            break;
+        case xmpp::DeliveryTicket::State::pending:
+            one.result = DeliveryResult::retry("the XMPP server did not confirm the message within " +
+                                               std::to_string(confirm_timeout_.count()) + " ms");
+            break;
+        case xmpp::DeliveryTicket::State::lost:
+            // A message whose own stanza the server closed the stream over, time after time, is not tried
+            // forever: it would take the stream down with the messages around it each time.
+            if (one.ticket->suspect() && one.delivery->attempt >= max_stream_losses)
+                one.result = DeliveryResult::failed(
+                    "the XMPP server closed the stream each time this message "
+                    "was sent (" +
+                    std::to_string(one.delivery->attempt) + " attempts); last time: " + one.ticket->reason());
+            else
+                one.result = DeliveryResult::retry(one.ticket->reason());
+            break;
+        case xmpp::DeliveryTicket::State::refused:
+            one.result = DeliveryResult::failed(one.ticket->reason());
+            break;
+        }
+    }
+}
+
+void XmppDelivery::emit(xmpp::XmlNode stanza, const Ticket& ticket) {
+    // A body that makes the stanza larger than the server takes goes out in parts: the first keeps the
+    // stanza's other elements (correction, reply, retraction), the others carry the rest of the text.
+    xmpp::XmlNode* body = stanza.child("body");
+    const xmpp::XmlNode* subject = stanza.child("subject");
+    const std::size_t text_size = (body ? body->text().size() : 0) + (subject ? subject->text().size() : 0);
+    constexpr std::size_t worst_escape = 6; // '"' becomes &quot;
+    if (body == nullptr || text_size * worst_escape + 16384 <= max_stanza_size_) {
+        stanzas_.send(stanza, ticket);
+        return;
+    }
+    const std::string whole = stanza.to_string(xmpp::ns::component);
+    if (whole.size() <= max_stanza_size_) {
+        stanzas_.send(stanza, ticket);
+        return;
+    }
+    const std::size_t overhead = whole.size() - xmpp::escape_xml(body->text()).size();
+    constexpr std::size_t margin = 256; // the part's id suffix and its own origin-id
+    if (overhead + margin + 1024 > max_stanza_size_) {
+        stanzas_.send(stanza, ticket); // not the text's fault: refused as it is, with the reason
+        return;
+    }
+    const std::vector<std::string> parts = split_text(body->text(), max_stanza_size_ - overhead - margin);
+    const std::string id(stanza.attribute("id"));
+    body->set_text(parts.front());
+    stanzas_.send(stanza, ticket);
+    for (std::size_t i = 1; i < parts.size(); ++i) {
+        const std::string part_id = id + "-part" + std::to_string(i + 1);
+        xmpp::XmlNode part("message");
+        for (const char* name : {"from", "to", "type"})
+            part.set_attribute(name, std::string(stanza.attribute(name)));
+        part.set_attribute("id", part_id);
+        part.add_child("body").set_text(parts[i]);
+        part.add_child("origin-id", "urn:xmpp:sid:0").set_attribute("id", part_id);
+        stanzas_.send(part, ticket);
+    }
 }
 
 xmpp::XmlNode XmppDelivery::message_stanza(const Addressing& address, const std::string& id,
@@ -494,10 +654,10 @@ xmpp::XmlNode XmppDelivery::message_stanza(const Addressing& address, const std:
     stanza.set_attribute("type", address.type);
     stanza.set_attribute("id", id);
     if (!m.subject.empty())
-        stanza.add_child("subject").set_text(xml_safe(m.subject));
-    stanza.add_child("body").set_text(xml_safe(body));
-    if (address.type == "chat" && !m.sender_name.empty()) // a room shows the name as the occupant's nick
-        stanza.add_child("nick", "http://jabber.org/protocol/nick").set_text(xml_safe(m.sender_name));
+        stanza.add_child("subject").set_text(m.subject);
+    stanza.add_child("body").set_text(body);
+    if (address.type == "chat" && !address.nick.empty()) // a room shows the name as the occupant's nick
+        stanza.add_child("nick", "http://jabber.org/protocol/nick").set_text(address.nick);
     if (replaces)
         stanza.add_child("replace", "urn:xmpp:message-correct:0").set_attribute("id", *replaces);
     stanza.add_child("origin-id", "urn:xmpp:sid:0").set_attribute("id", id);

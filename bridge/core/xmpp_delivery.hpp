@@ -2,11 +2,13 @@
 
 #include "connectors/connector.hpp"
 
+#include <boost/asio/any_io_executor.hpp>
 #include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,6 +16,7 @@
 #include <vector>
 
 namespace ferry::xmpp {
+class DeliveryTicket;
 class StanzaDispatcher;
 class XmlNode;
 } // namespace ferry::xmpp
@@ -36,6 +39,13 @@ std::string seat_nick(const mappings::Mapping& mapping);
 /// True when the mapping's XMPP address is a MUC room (option room=yes).
 bool maps_room(const mappings::Mapping& mapping);
 
+struct XmppDeliverySettings {
+    /// Largest stanza the XMPP server takes from the component; a longer text goes out in parts.
+    std::size_t max_stanza_size = 512 * 1024UL;
+    /// How long a batch waits for the server to confirm that it processed its stanzas.
+    std::chrono::milliseconds confirm_timeout{10000};
+};
+
 /// Delivers outbox rows bound for XMPP (webhooks, alerts, remote chat → a JID) as message stanzas through
 /// the component stream. The sender is `<connector>@<domain>`, or `<remote sender>%<connector>@<domain>`
 /// when the message names one; the stanza id and XEP-0359 origin-id are the idempotency key, so a receiver
@@ -44,10 +54,15 @@ bool maps_room(const mappings::Mapping& mapping);
 /// joined the room as `<connector>@<domain>/ferry` with the nick of the option `nick` (default: the
 /// connector's name); until then the row waits. Alert groups: a resolution corrects the group's earlier
 /// message (XEP-0308) and adds its title as a short line.
+/// A row counts as delivered only once the server has confirmed that it processed its stanzas (see
+/// xmpp::ComponentStream): a row whose stanzas were lost with the stream is retried with the same ids, and
+/// one whose own stanza made the server close the stream several times becomes a dead letter with the reason.
+/// A text longer than the server takes in one stanza goes out in parts (`<id>-part2`, …).
 class XmppDelivery final : public connectors::Connector {
 public:
-    XmppDelivery(xmpp::StanzaDispatcher& stanzas, const mappings::MappingStore& store, pg::Pool& pool,
-                 Rooms& rooms, std::function<bool()> online);
+    XmppDelivery(boost::asio::any_io_executor executor, xmpp::StanzaDispatcher& stanzas,
+                 const mappings::MappingStore& store, pg::Pool& pool, Rooms& rooms,
+                 std::function<bool()> online, XmppDeliverySettings settings = {});
     boost::asio::awaitable<connectors::DeliveryResult> send(const connectors::Delivery& delivery) override;
     /// Alerts to one mapping are limited to its option `alert_rate` (default 5) messages per `alert_window`
     /// seconds (default 60); rows beyond that wait, and go out together as one digest message.
@@ -55,11 +70,34 @@ public:
     send_batch(std::vector<const connectors::Delivery*> deliveries) override;
 
 private:
+    using Ticket = std::shared_ptr<xmpp::DeliveryTicket>;
+    /// A row's outcome as written, before the server has confirmed its stanzas.
+    struct Sent {
+        const connectors::Delivery* delivery = nullptr;
+        connectors::DeliveryResult result;
+        Ticket ticket; ///< the row's stanzas (shared by the rows of one digest); null when none were sent
+    };
+    /// Attempts after which a row whose own stanza keeps making the server close the stream is a dead letter.
+    static constexpr int max_stream_losses = 3;
+
+    /// Writes the rows' stanzas (storm control for alerts); one result per row attempted.
+    boost::asio::awaitable<std::vector<Sent>>
+    write_batch(std::vector<const connectors::Delivery*> deliveries);
+    /// Writes one row's stanzas under `ticket`.
+    boost::asio::awaitable<connectors::DeliveryResult> write(const connectors::Delivery& delivery,
+                                                             const Ticket& ticket);
+    /// Turns written rows into delivered ones once the server confirms them, or into retries (and, after
+    /// max_stream_losses, dead letters) when it does not.
+    boost::asio::awaitable<void> confirm(std::vector<Sent>& sent);
+    /// Sends one stanza under `ticket`, in parts when its body makes it larger than the server takes.
+    void emit(xmpp::XmlNode stanza, const Ticket& ticket);
+
     struct Addressing {
         std::string from;
         std::string to;
         std::string type = "chat";
         std::string author; ///< the sender as XMPP users see it: `room/nick` in a room, else `from`
+        std::string nick;   ///< the sender's name for XEP-0172 in a chat, when there is one to show
     };
     /// Where a row goes (a JID, or a room Ferry sits in), or why it cannot go now.
     std::variant<Addressing, connectors::DeliveryResult> address_for(const connectors::Delivery& delivery,
@@ -78,7 +116,7 @@ private:
     /// was bridged (readable lines where not).
     boost::asio::awaitable<connectors::DeliveryResult>
     send_service_message(const connectors::Delivery& delivery, const mappings::Mapping& mapping,
-                         const Addressing& address);
+                         const Addressing& address, const Ticket& ticket);
     /// The message a service's edit, deletion or reply names, if this mapping bridged it: its XMPP id and
     /// who said it there (`room/nick` or the JID).
     struct Bridged {
@@ -92,7 +130,8 @@ private:
     /// announced before.
     boost::asio::awaitable<connectors::DeliveryResult> send_alert(const connectors::Delivery& delivery,
                                                                   const mappings::Mapping& mapping,
-                                                                  const Addressing& address);
+                                                                  const Addressing& address,
+                                                                  const Ticket& ticket);
     /// The id of the message that last announced each alert (by fingerprint) at `destination`.
     boost::asio::awaitable<std::map<std::string, std::string>>
     alert_messages(std::int64_t connector_id, const std::string& destination,
@@ -101,11 +140,14 @@ private:
     boost::asio::awaitable<std::optional<std::string>> previous_message(std::int64_t connector_id,
                                                                         const std::string& conversation);
 
+    boost::asio::any_io_executor executor_;
     xmpp::StanzaDispatcher& stanzas_;
     const mappings::MappingStore& store_;
     pg::Pool& pool_;
     Rooms& rooms_;
     std::function<bool()> online_;
+    std::size_t max_stanza_size_;
+    std::chrono::milliseconds confirm_timeout_;
     std::map<std::int64_t, std::deque<std::chrono::steady_clock::time_point>>
         recent_alerts_; ///< by mapping id
 };

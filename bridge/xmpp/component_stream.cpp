@@ -19,6 +19,7 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 constexpr std::string_view keepalive_id_prefix = "ferry-keepalive-";
+constexpr std::string_view barrier_id_prefix = "ferry-barrier-";
 constexpr std::size_t max_batch = 256;
 
 std::string seconds_text(std::chrono::milliseconds duration) {
@@ -38,26 +39,57 @@ ComponentStream::ComponentStream(asio::any_io_executor executor, ComponentSettin
       parser_(settings_.limits,
               {.stream_opened = [this](const XmlNode& header) { stream_id_ = header.attribute("id"); },
                .stanza = [this](XmlNode stanza) { handle_stanza(std::move(stanza)); },
-               .stream_closed = [this] { server_closed_stream_ = true; }}),
+               .stream_closed = [this] { server_closed_stream_ = true; },
+               .stanza_refused =
+                   [this](XmlNode head, std::string reason) {
+                       logger_.warning("skipped a <" + head.name() + "/> from '" +
+                                       std::string(head.attribute("from")) + "': " + reason);
+                       if (state_ == State::established && refused_handler_)
+                           refused_handler_(head, reason);
+                   }}),
       backoff_(settings_.reconnect_min_delay, settings_.reconnect_max_delay), writer_wakeup_(executor),
       retry_timer_(executor) {}
 
 ComponentStream::~ComponentStream() = default;
 
-bool ComponentStream::send(const XmlNode& stanza) {
-    if (pending_.size() >= settings_.send_queue_limit) {
-        logger_.error("send queue full (" + std::to_string(pending_.size()) + " stanzas while " +
-                      (connected() ? "connected" : "disconnected") + "); not accepted: <" + stanza.name() +
-                      " to='" + std::string(stanza.attribute("to")) + "'/>");
+bool ComponentStream::send(const XmlNode& stanza, const std::shared_ptr<DeliveryTicket>& ticket) {
+    const auto refuse = [&](const std::string& why) {
+        logger_.error(why + "; not sent: <" + stanza.name() + " to='" + std::string(stanza.attribute("to")) +
+                      "' id='" + std::string(stanza.attribute("id")) + "'/>");
+        if (ticket)
+            ticket->refuse(why);
+        return false;
+    };
+    if (ticket && state_ != State::established) {
+        ticket->add_stanza();
+        ticket->lose("the XMPP server is not connected", false);
         return false;
     }
-    pending_.push_back(stanza.to_string(ns::component));
+    if (pending_.size() >= settings_.send_queue_limit) {
+        const std::string why = "send queue full (" + std::to_string(pending_.size()) + " stanzas while " +
+                                (connected() ? "connected" : "disconnected") + ")";
+        if (ticket) {
+            logger_.warning(why + "; a delivery waits for its next attempt");
+            ticket->add_stanza();
+            ticket->lose(why, false);
+            return false;
+        }
+        return refuse(why);
+    }
+    std::string data = stanza.to_string(ns::component);
+    if (data.size() > settings_.server_max_stanza_size)
+        return refuse("the stanza is " + std::to_string(data.size()) + " bytes, more than the " +
+                      std::to_string(settings_.server_max_stanza_size) +
+                      " the XMPP server takes (component.server_max_stanza_size)");
+    if (ticket)
+        ticket->add_stanza();
+    pending_.push_back({std::move(data), ticket});
     wake_writer();
     return true;
 }
 
 void ComponentStream::enqueue_raw(std::string data) {
-    pending_.push_back(std::move(data));
+    pending_.push_back({std::move(data), nullptr});
     wake_writer();
 }
 
@@ -93,14 +125,27 @@ void ComponentStream::handle_stanza(XmlNode stanza) {
         return;
     }
     if (state_ == State::handshaking) {
-        if (stanza.name() == "handshake")
+        if (handshake_accepted_)
+            early_stanzas_.push_back(std::move(stanza)); // the stream's, once the session is established
+        else if (stanza.name() == "handshake")
             handshake_accepted_ = true;
         else
             logger_.warning("ignoring <" + stanza.name() + "/> received before the handshake completed");
         return;
     }
-    if (stanza.name() == "iq" && stanza.attribute("id").starts_with(keepalive_id_prefix))
-        return; // our own keepalive: arriving was all it had to do
+    if (stanza.name() == "iq") {
+        const std::string_view id = stanza.attribute("id");
+        if (id.starts_with(keepalive_id_prefix))
+            return; // our own keepalive: arriving was all it had to do
+        if (id.starts_with(barrier_id_prefix) && stanza.attribute("from") == settings_.domain) {
+            try {
+                confirm_through(std::stoull(std::string(id.substr(barrier_id_prefix.size()))));
+            } catch (const std::exception&) {
+                logger_.warning("ignoring a barrier echo with a malformed id: " + std::string(id));
+            }
+            return;
+        }
+    }
     if (stanza_handler_)
         stanza_handler_(std::move(stanza));
 }
@@ -163,6 +208,7 @@ asio::awaitable<ComponentStream::SessionEnd> ComponentStream::session() {
     handshake_accepted_ = false;
     server_closed_stream_ = false;
     stream_error_.reset();
+    early_stanzas_.clear();
     state_ = State::handshaking;
 
     try {
@@ -185,6 +231,8 @@ asio::awaitable<ComponentStream::SessionEnd> ComponentStream::session() {
     logger_.info("component connected to " + transport.peer() + " as " + settings_.domain);
     if (established_handler_)
         established_handler_();
+    for (XmlNode& early : std::exchange(early_stanzas_, {}))
+        handle_stanza(std::move(early));
 
     SessionEnd end;
     try {
@@ -210,10 +258,13 @@ asio::awaitable<ComponentStream::SessionEnd> ComponentStream::session() {
             logger_.debug(std::string("while closing the stream: ") + e.what());
         }
     }
-    // Stanzas of a batch the socket did not take go first in the next connection (at least once).
+    // Stanzas of a batch the socket did not take go first in the next connection (at least once); deliveries
+    // go back to their senders instead, through their lost tickets.
+    std::erase_if(in_flight_, [](const Outgoing& o) { return o.ticket != nullptr; });
     pending_.insert(pending_.begin(), std::make_move_iterator(in_flight_.begin()),
                     std::make_move_iterator(in_flight_.end()));
     in_flight_.clear();
+    lose_unconfirmed(end.reason);
     transport.close();
     co_return end;
 }
@@ -310,13 +361,35 @@ asio::awaitable<ComponentStream::SessionEnd> ComponentStream::write_loop(Transpo
                 co_return SessionEnd{std::nullopt, "writer cancelled"};
             continue;
         }
-        const std::size_t count = std::min(pending_.size(), max_batch);
+        // A batch, and a barrier after it when it carries deliveries; in the careful period a barrier after
+        // each delivery.
+        const bool careful = Clock::now() < careful_until_;
+        std::size_t count = 0;
+        bool tracked = false;
+        while (count < pending_.size() && count < max_batch) {
+            const bool delivery = pending_[count].ticket != nullptr;
+            ++count;
+            tracked = tracked || delivery;
+            if (delivery && careful)
+                break;
+        }
         in_flight_.assign(std::make_move_iterator(pending_.begin()),
                           std::make_move_iterator(pending_.begin() + static_cast<std::ptrdiff_t>(count)));
         pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(count));
+        std::string barrier;
+        if (tracked) {
+            ++barrier_counter_;
+            barrier = barrier_stanza(barrier_counter_);
+            // Registered before the write: its echo may be read before this coroutine resumes.
+            for (const Outgoing& o : in_flight_)
+                if (o.ticket)
+                    unconfirmed_.push_back({barrier_counter_, o.ticket, careful});
+        }
         buffers.clear();
-        for (const auto& data : in_flight_)
-            buffers.push_back(asio::buffer(data));
+        for (const auto& o : in_flight_)
+            buffers.push_back(asio::buffer(o.data));
+        if (!barrier.empty())
+            buffers.push_back(asio::buffer(barrier));
         writing_ = true;
         try {
             co_await transport.write(buffers);
@@ -330,6 +403,46 @@ asio::awaitable<ComponentStream::SessionEnd> ComponentStream::write_loop(Transpo
         writing_ = false;
         in_flight_.clear();
     }
+}
+
+std::string ComponentStream::barrier_stanza(std::uint64_t barrier) const {
+    std::string stanza =
+        "<iq type='get' id='" + std::string(barrier_id_prefix) + std::to_string(barrier) + "' from='";
+    append_escaped(stanza, settings_.domain);
+    stanza += "' to='";
+    append_escaped(stanza, settings_.domain);
+    stanza += "'><ping xmlns='urn:xmpp:ping'/></iq>";
+    return stanza;
+}
+
+void ComponentStream::confirm_through(std::uint64_t barrier) {
+    while (!unconfirmed_.empty() && unconfirmed_.front().barrier <= barrier) {
+        unconfirmed_.front().ticket->confirm_stanza();
+        unconfirmed_.pop_front();
+    }
+}
+
+void ComponentStream::lose_unconfirmed(const std::string& reason) {
+    if (!unconfirmed_.empty()) {
+        logger_.warning(std::to_string(unconfirmed_.size()) +
+                        " deliveries were not confirmed by the server before the stream ended; they are sent "
+                        "again, each on its own for the next " +
+                        seconds_text(settings_.careful_period));
+        careful_until_ = Clock::now() + settings_.careful_period;
+    }
+    // Everything before the first unconfirmed stanza was processed: when it was written on its own, the
+    // server closed the stream over it (or over nothing the stream could tell).
+    bool first = true;
+    for (Unconfirmed& u : unconfirmed_) {
+        u.ticket->lose("the XMPP server did not confirm it before the stream ended (" + reason + ")",
+                       first && u.alone);
+        first = false;
+    }
+    unconfirmed_.clear();
+    for (Outgoing& o : pending_)
+        if (o.ticket)
+            o.ticket->lose("the stream ended before it was written (" + reason + ")", false);
+    std::erase_if(pending_, [](const Outgoing& o) { return o.ticket != nullptr; });
 }
 
 asio::awaitable<ComponentStream::SessionEnd> ComponentStream::keepalive_loop() {

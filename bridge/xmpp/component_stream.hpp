@@ -1,6 +1,7 @@
 #pragma once
 
 #include "bridge/core/backoff.hpp"
+#include "bridge/xmpp/delivery_ticket.hpp"
 #include "bridge/xmpp/xml_node.hpp"
 #include "bridge/xmpp/xml_stream_parser.hpp"
 
@@ -11,6 +12,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,6 +33,12 @@ struct ComponentSettings {
     bool tls = false;
     bool tls_verify = true;
     ParserLimits limits;
+    /// Largest stanza the server takes from a component (Prosody: 512 KiB; ejabberd: its max_stanza_size).
+    /// A bigger one would make it close the stream: such a stanza is refused before it is sent.
+    std::size_t server_max_stanza_size = 512 * 1024UL;
+    /// How long after a stream was lost with unconfirmed deliveries each delivery is written on its own and
+    /// confirmed on its own, so that a stanza the server refuses is told apart from those around it.
+    std::chrono::milliseconds careful_period{60000};
     std::chrono::milliseconds reconnect_min_delay{1000};
     std::chrono::milliseconds reconnect_max_delay{60000};
     std::chrono::milliseconds keepalive_interval{60000};
@@ -48,9 +56,20 @@ enum class StreamOutcome {
 
 /// The XEP-0114 connection to the XMPP server: connect, stream header, handshake, read loop, write queue,
 /// keepalive, reconnect with backoff. Knows nothing about what the stanzas mean.
+///
+/// Delivery confirmation: XEP-0114 has no acknowledgements, and a server closes the whole stream over one
+/// stanza it refuses, losing what it had not yet processed. So after each write that carries stanzas sent
+/// with a DeliveryTicket, the writer adds a barrier: a ping from our domain to our domain. The server
+/// processes one stream's stanzas in order, so its echo of the barrier proves that it processed everything
+/// written before it, and the tickets of those stanzas are confirmed. When the stream ends first, their
+/// tickets are lost (to be sent again); for a while afterwards each ticketed stanza gets a barrier of its
+/// own.
 class ComponentStream {
 public:
     using StanzaHandler = std::function<void(XmlNode stanza)>;
+    /// A stanza from the server that went over a parser limit and was skipped: its top element (addresses,
+    /// id, type) and why.
+    using RefusedHandler = std::function<void(const XmlNode& head, const std::string& reason)>;
 
     ComponentStream(boost::asio::any_io_executor executor, ComponentSettings settings, core::Logger& logger);
     ~ComponentStream();
@@ -61,10 +80,16 @@ public:
     void on_stanza(StanzaHandler handler) { stanza_handler_ = std::move(handler); }
     /// Called each time a session is established (after the handshake), first connection and reconnections.
     void on_established(std::function<void()> handler) { established_handler_ = std::move(handler); }
+    /// Stanzas from the server over a parser limit (skipped; the stream goes on).
+    void on_refused(RefusedHandler handler) { refused_handler_ = std::move(handler); }
 
     /// Queues a stanza. While disconnected, up to send_queue_limit stanzas wait for the next connection;
-    /// returns false (and logs) when the queue is full and the stanza was not accepted.
-    bool send(const XmlNode& stanza);
+    /// returns false (and logs) when the queue is full or the stanza is larger than the server takes, and the
+    /// stanza was not accepted.
+    /// With a ticket, the stanza is a delivery: it is sent only on an established stream (the ticket is lost
+    /// otherwise, and the stanza not kept for the next one: its sender keeps it), and the ticket tells when
+    /// the server has processed it.
+    bool send(const XmlNode& stanza, const std::shared_ptr<DeliveryTicket>& ticket = nullptr);
 
     /// Connects and keeps connected until stop() or a fatal rejection; never throws.
     boost::asio::awaitable<StreamOutcome> run();
@@ -94,6 +119,11 @@ private:
     void enqueue_raw(std::string data);
     void wake_writer();
     std::optional<SessionEnd> end_from_stream_error() const;
+    /// The tickets of stanzas written up to barrier `barrier` are confirmed.
+    void confirm_through(std::uint64_t barrier);
+    /// The session ended: tickets not confirmed are lost, ticketed stanzas not written are dropped.
+    void lose_unconfirmed(const std::string& reason);
+    std::string barrier_stanza(std::uint64_t barrier) const;
 
     boost::asio::any_io_executor executor_;
     ComponentSettings settings_;
@@ -111,10 +141,25 @@ private:
     bool server_closed_stream_ = false;
     std::optional<std::pair<std::string, std::string>> stream_error_; ///< condition, text
 
-    std::deque<std::string> pending_;    ///< serialised stanzas not yet handed to the socket
-    std::vector<std::string> in_flight_; ///< the batch being written; requeued if the write fails
-    bool writing_ = false;               ///< a write is on the socket right now
-    std::string farewell_;               ///< what to send before closing the socket (stream end, error)
+    struct Outgoing {
+        std::string data;                       ///< the serialised stanza
+        std::shared_ptr<DeliveryTicket> ticket; ///< set for deliveries
+    };
+    /// A ticketed stanza written (or being written), waiting for the echo of the barrier after it.
+    struct Unconfirmed {
+        std::uint64_t barrier = 0; ///< the barrier written after it
+        std::shared_ptr<DeliveryTicket> ticket;
+        bool alone = false; ///< written with a barrier of its own (careful period)
+    };
+    std::deque<Outgoing> pending_;    ///< stanzas not yet handed to the socket
+    std::vector<Outgoing> in_flight_; ///< the batch being written; untracked ones requeued if the write fails
+    std::deque<Unconfirmed> unconfirmed_;
+    std::uint64_t barrier_counter_ = 0;
+    std::chrono::steady_clock::time_point careful_until_{};
+    std::vector<XmlNode> early_stanzas_; ///< arrived in the same read as the handshake's answer
+    RefusedHandler refused_handler_;
+    bool writing_ = false; ///< a write is on the socket right now
+    std::string farewell_; ///< what to send before closing the socket (stream end, error)
     boost::asio::steady_timer writer_wakeup_;
     boost::asio::steady_timer retry_timer_;
     std::chrono::steady_clock::time_point last_received_;

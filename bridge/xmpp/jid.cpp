@@ -1,5 +1,7 @@
 #include "bridge/xmpp/jid.hpp"
 
+#include "bridge/text/utf8.hpp"
+
 #include <arpa/inet.h>
 #include <array>
 #include <netinet/in.h>
@@ -14,37 +16,7 @@ namespace {
 
 using Reason = std::optional<std::string>;
 
-// Decodes one code point at text[pos] and advances pos; nullopt for any ill-formed sequence.
-std::optional<char32_t> decode_utf8(std::string_view text, std::size_t& pos) {
-    const auto lead = static_cast<unsigned char>(text[pos]);
-    if (lead < 0x80) {
-        ++pos;
-        return lead;
-    }
-    std::size_t length = 0;
-    if ((lead & 0xe0) == 0xc0)
-        length = 2;
-    else if ((lead & 0xf0) == 0xe0)
-        length = 3;
-    else if ((lead & 0xf8) == 0xf0)
-        length = 4;
-    else
-        return std::nullopt;
-    constexpr std::array<char32_t, 5> minimum{0, 0, 0x80, 0x800, 0x10000};
-    char32_t code = lead & (0x7f >> length);
-    if (text.size() - pos < length)
-        return std::nullopt;
-    for (std::size_t i = 1; i < length; ++i) {
-        const auto byte = static_cast<unsigned char>(text[pos + i]);
-        if ((byte & 0xc0) != 0x80)
-            return std::nullopt;
-        code = (code << 6) | (byte & 0x3f);
-    }
-    if (code < minimum[length] || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff))
-        return std::nullopt;
-    pos += length;
-    return code;
-}
+using text::decode_utf8;
 
 bool is_control(char32_t c) {
     return c < 0x20 || (c >= 0x7f && c <= 0x9f);

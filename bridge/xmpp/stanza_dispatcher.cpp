@@ -1,6 +1,7 @@
 #include "bridge/xmpp/stanza_dispatcher.hpp"
 
 #include "bridge/core/logger.hpp"
+#include "bridge/xmpp/delivery_ticket.hpp"
 #include "bridge/xmpp/stanza_error.hpp"
 
 namespace ferry::xmpp {
@@ -14,9 +15,36 @@ void StanzaDispatcher::on_domain_iq(std::string_view type, std::string_view xmln
 }
 
 void StanzaDispatcher::reply_error(const XmlNode& stanza, std::string_view condition, std::string_view text) {
+    ++rejected_[std::string(condition)];
     if (is_error_stanza(stanza))
         return;
     send_(make_error_reply(stanza, condition, text));
+}
+
+void StanzaDispatcher::send(const XmlNode& stanza, const std::shared_ptr<DeliveryTicket>& ticket) {
+    if (send_delivery_)
+        send_delivery_(stanza, ticket);
+    else
+        send_(stanza);
+}
+
+void StanzaDispatcher::refuse(const XmlNode& head, std::string_view reason) {
+    const auto from = Jid::parse(head.attribute("from"));
+    if (!from) {
+        ++rejected_["invalid-from"];
+        return;
+    }
+    const std::string_view kind = head.name();
+    const std::string_view type = head.attribute("type");
+    // Only a chat message or an IQ request is answered: an error bounced to a room (a groupchat message, a
+    // presence) would make it drop our occupant, and IQ results are not requests.
+    const bool answerable =
+        (kind == "message" && type != "groupchat") || (kind == "iq" && (type == "get" || type == "set"));
+    if (!answerable) {
+        ++rejected_["policy-violation"];
+        return;
+    }
+    reply_error(head, "policy-violation", reason);
 }
 
 void StanzaDispatcher::dispatch(const XmlNode& stanza) {
@@ -30,6 +58,7 @@ void StanzaDispatcher::dispatch(const XmlNode& stanza) {
         // Without a valid sender there is nobody to answer.
         logger_.warning("dropping <" + kind + "/> with an invalid 'from' address: '" +
                         std::string(stanza.attribute("from")) + "'");
+        ++rejected_["invalid-from"];
         return;
     }
     const auto to = Jid::parse(stanza.attribute("to"));

@@ -3,8 +3,10 @@
 #include "bridge/xmpp/jid.hpp"
 #include "bridge/xmpp/xml_node.hpp"
 
+#include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -13,6 +15,8 @@ class Logger;
 }
 
 namespace ferry::xmpp {
+
+class DeliveryTicket;
 
 /// A validated inbound stanza: the element plus its parsed addresses.
 struct InboundStanza {
@@ -28,6 +32,8 @@ struct InboundStanza {
 class StanzaDispatcher {
 public:
     using Send = std::function<void(const XmlNode&)>;
+    /// Sends a delivery whose ticket tells when the server has processed it.
+    using SendDelivery = std::function<void(const XmlNode&, const std::shared_ptr<DeliveryTicket>&)>;
     /// Answers an IQ request; the reply is sent by the handler through the Send given to the dispatcher.
     using IqHandler = std::function<void(const InboundStanza&)>;
     /// Handles a message or presence, or an IQ addressed to a local part; returns false when the address is
@@ -44,8 +50,18 @@ public:
     /// local parts). Without one, every such stanza is an unknown address.
     void on_address(AddressHandler handler) { address_handler_ = std::move(handler); }
 
+    /// How deliveries are sent (ComponentStream::send with a ticket). Without one, a delivery is sent like
+    /// any stanza and its ticket, which then counts no stanza, reads as confirmed.
+    void on_send_delivery(SendDelivery send) { send_delivery_ = std::move(send); }
+
     void dispatch(const XmlNode& stanza);
     void send(const XmlNode& stanza) { send_(stanza); }
+    void send(const XmlNode& stanza, const std::shared_ptr<DeliveryTicket>& ticket);
+    /// Answers a stanza the stream skipped (over a size, depth or attribute limit) with a policy-violation
+    /// error when it is a chat message or an IQ request from a valid sender; counts it in any case.
+    void refuse(const XmlNode& head, std::string_view reason);
+    /// Stanzas rejected so far, by reason: the error condition answered, or why one was dropped unanswered.
+    const std::map<std::string, std::uint64_t, std::less<>>& rejected() const { return rejected_; }
     const std::string& domain() const { return domain_; }
 
 private:
@@ -54,6 +70,8 @@ private:
 
     std::string domain_;
     Send send_;
+    SendDelivery send_delivery_;
+    std::map<std::string, std::uint64_t, std::less<>> rejected_;
     core::Logger& logger_;
     std::map<std::string, IqHandler, std::less<>> get_handlers_; ///< by payload namespace
     std::map<std::string, IqHandler, std::less<>> set_handlers_;

@@ -1,5 +1,7 @@
 #include "bridge/xmpp/xml_node.hpp"
 
+#include "bridge/text/utf8.hpp"
+
 #include <algorithm>
 #include <array>
 
@@ -80,10 +82,13 @@ XmlNode* XmlNode::child(std::string_view name, std::string_view xmlns) {
 namespace {
 // 0: copy as is; 1..6: index into replacements; 7: a control character. XML 1.0 cannot carry those at all and
 // the server would close the stream, so they become U+FFFD. A literal CR would be read back as LF: &#13;.
+// 8: the lead of a non-ASCII sequence, checked for well-formed UTF-8 and for being an XML character.
 constexpr std::array<unsigned char, 256> escape_class = [] {
     std::array<unsigned char, 256> t{};
     for (int c = 0; c < 0x20; ++c)
         t[c] = 7;
+    for (int c = 0x80; c < 0x100; ++c)
+        t[c] = 8;
     t['\t'] = 0;
     t['\n'] = 0;
     t['&'] = 1;
@@ -94,22 +99,34 @@ constexpr std::array<unsigned char, 256> escape_class = [] {
     t['\r'] = 6;
     return t;
 }();
+constexpr std::string_view replacement_character = "\xEF\xBF\xBD";
 constexpr std::string_view replacements[] = {"",       "&amp;",  "&lt;",  "&gt;",
-                                             "&quot;", "&apos;", "&#13;", "\xEF\xBF\xBD"};
+                                             "&quot;", "&apos;", "&#13;", replacement_character};
 } // namespace
 
 void append_escaped(std::string& out, std::string_view text) {
-    const char* p = text.data();
-    const char* const end = p + text.size();
-    while (p != end) {
-        const char* run = p;
-        while (p != end && escape_class[static_cast<unsigned char>(*p)] == 0)
+    std::size_t p = 0;
+    while (p < text.size()) {
+        const std::size_t run = p;
+        while (p < text.size() && escape_class[static_cast<unsigned char>(text[p])] == 0)
             ++p;
-        out.append(run, static_cast<std::size_t>(p - run));
-        if (p == end)
+        out.append(text.substr(run, p - run));
+        if (p == text.size())
             break;
-        out.append(replacements[escape_class[static_cast<unsigned char>(*p)]]);
-        ++p;
+        const unsigned char kind = escape_class[static_cast<unsigned char>(text[p])];
+        if (kind != 8) {
+            out.append(replacements[kind]);
+            ++p;
+            continue;
+        }
+        // Invalid UTF-8, U+FFFE and U+FFFF are as fatal to the stream as a control character.
+        std::size_t next = p;
+        const auto code_point = ferry::text::decode_utf8(text, next);
+        if (code_point && ferry::text::is_xml_char(*code_point))
+            out.append(text.substr(p, next - p));
+        else
+            out.append(replacement_character);
+        p = code_point ? next : p + 1;
     }
 }
 

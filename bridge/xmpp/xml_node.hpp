@@ -33,6 +33,11 @@ public:
     bool has_attribute(std::string_view name) const;
     /// Sets (or replaces) an attribute; returns *this for chaining.
     XmlNode& set_attribute(std::string name, std::string value);
+    /// Adds an attribute without looking for one of the same name (for the parser, whose input expat has
+    /// checked for duplicates already).
+    void append_attribute(std::string name, std::string value) {
+        attributes_.emplace_back(std::move(name), std::move(value));
+    }
     void remove_attribute(std::string_view name);
     void reserve_attributes(std::size_t n) { attributes_.reserve(n); }
     const std::vector<Attribute>& attributes() const { return attributes_; }
@@ -69,8 +74,9 @@ private:
     std::vector<std::unique_ptr<XmlNode>> children_;
 };
 
-/// Appends text escaped for XML character data and attribute values (& < > " ' and CR); control
-/// characters that XML 1.0 cannot carry become U+FFFD.
+/// Appends text escaped for XML character data and attribute values (& < > " ' and CR). Whatever XML 1.0
+/// cannot carry (control characters, U+FFFE, U+FFFF, invalid UTF-8: each ill-formed byte) becomes U+FFFD, so
+/// no text can make the receiving server close the stream.
 void append_escaped(std::string& out, std::string_view text);
 std::string escape_xml(std::string_view text);
 

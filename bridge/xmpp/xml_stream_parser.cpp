@@ -30,28 +30,50 @@ ExpandedName split_name(const char* raw) {
     return {name.substr(0, first), name.substr(first + 1, second - first - 1), name.substr(second + 1)};
 }
 
-XmlNode make_element(const char* raw_name, const char** attributes) {
-    const ExpandedName name = split_name(raw_name);
-    XmlNode node{std::string(name.local), std::string(name.uri)};
+std::size_t attribute_count(const char** attributes) {
     std::size_t count = 0;
     for (const char** a = attributes; *a != nullptr; a += 2)
         ++count;
+    return count;
+}
+
+XmlNode make_element(const char* raw_name, const char** attributes, std::size_t count) {
+    const ExpandedName name = split_name(raw_name);
+    XmlNode node{std::string(name.local), std::string(name.uri)};
     node.reserve_attributes(count);
     for (const char** a = attributes; *a != nullptr; a += 2) {
         const ExpandedName attribute = split_name(a[0]);
+        // expat has refused duplicate attributes already: no need to look for them again.
         if (attribute.uri.empty()) {
-            node.set_attribute(std::string(attribute.local), a[1]);
+            node.append_attribute(std::string(attribute.local), a[1]);
         } else if (attribute.uri == xml_namespace) {
-            node.set_attribute("xml:" + std::string(attribute.local), a[1]);
+            node.append_attribute("xml:" + std::string(attribute.local), a[1]);
         } else {
             const std::string prefix =
                 attribute.prefix.empty() ? std::string("ns") : std::string(attribute.prefix);
-            node.set_attribute("xmlns:" + prefix, std::string(attribute.uri));
-            node.set_attribute(prefix + ":" + std::string(attribute.local), a[1]);
+            node.set_attribute("xmlns:" + prefix, std::string(attribute.uri)); // one per prefix
+            node.append_attribute(prefix + ":" + std::string(attribute.local), a[1]);
         }
     }
     return node;
 }
+
+/// What an error reply to a refused stanza needs of its top element: name, namespace and addressing.
+XmlNode stanza_head(const char* raw_name, const char** attributes) {
+    constexpr std::size_t longest = 3071; // a JID is at most three parts of 1023 bytes
+    const ExpandedName name = split_name(raw_name);
+    XmlNode head{std::string(name.local), std::string(name.uri)};
+    for (const char** a = attributes; *a != nullptr; a += 2) {
+        const std::string_view key(a[0]);
+        if ((key == "from" || key == "to" || key == "id" || key == "type") && std::strlen(a[1]) <= longest)
+            head.append_attribute(std::string(key), a[1]);
+    }
+    return head;
+}
+
+/// expat keeps a frame per open element: a skipped stanza may go deep (Prosody passes tens of thousands of
+/// levels), not endlessly deep.
+constexpr std::size_t max_skipped_depth = 100'000;
 
 } // namespace
 
@@ -119,6 +141,9 @@ void XmlStreamParser::reset() {
     bytes_fed_ = 0;
     stanza_.reset();
     open_elements_.clear();
+    skipped_head_.reset();
+    skip_reason_.clear();
+    last_event_ = 0;
     error_ = ParseError::none;
     error_text_.clear();
 }
@@ -132,14 +157,26 @@ void XmlStreamParser::fail(ParseError error, std::string text) {
 }
 
 bool XmlStreamParser::within_size_limit() {
-    if (depth_ < 2)
+    if (depth_ < 2 || skipped_head_)
         return true;
     const std::int64_t used = XML_GetCurrentByteIndex(expat_->parser) - stanza_start_;
     if (used <= static_cast<std::int64_t>(limits_.max_stanza_size))
         return true;
-    fail(ParseError::policy_violation,
-         "stanza larger than the limit of " + std::to_string(limits_.max_stanza_size) + " bytes");
+    skip_stanza("stanza larger than the limit of " + std::to_string(limits_.max_stanza_size) + " bytes");
     return false;
+}
+
+void XmlStreamParser::skip_stanza(std::string reason) {
+    if (skipped_head_)
+        return;
+    XmlNode head(stanza_->name(), stanza_->xmlns());
+    for (const auto& [key, value] : stanza_->attributes())
+        if (key == "from" || key == "to" || key == "id" || key == "type")
+            head.append_attribute(key, value);
+    skipped_head_.emplace(std::move(head));
+    skip_reason_ = std::move(reason);
+    stanza_.reset();
+    open_elements_.clear();
 }
 
 bool XmlStreamParser::feed(std::string_view bytes) {
@@ -160,12 +197,25 @@ bool XmlStreamParser::feed(std::string_view bytes) {
                                                   std::to_string(XML_GetCurrentColumnNumber(expat_->parser)));
             return false;
         }
-        // A token expat is still buffering (an endless attribute value, say) counts against the limit too.
-        if (depth_ >= 1 && bytes_fed_ - stanza_start_ > static_cast<std::int64_t>(limits_.max_stanza_size)) {
-            fail(ParseError::policy_violation,
-                 "stanza larger than the limit of " + std::to_string(limits_.max_stanza_size) + " bytes");
+        // What expat still buffers (an endless attribute value, say) is bounded too: a single token over the
+        // size limit, or a skipped stanza far over it, is more than any stanza may be.
+        const auto limit = static_cast<std::int64_t>(limits_.max_stanza_size);
+        const std::int64_t since_event = bytes_fed_ - (depth_ >= 2 ? last_event_ : stanza_start_);
+        if (depth_ >= 1 && since_event > limit) {
+            fail(ParseError::policy_violation, "a single XML token longer than the stanza size limit of " +
+                                                   std::to_string(limits_.max_stanza_size) + " bytes");
             return false;
         }
+        if (depth_ >= 2 &&
+            bytes_fed_ - stanza_start_ > limit * static_cast<std::int64_t>(limits_.skip_factor)) {
+            fail(ParseError::policy_violation, "a stanza over " + std::to_string(limits_.skip_factor) +
+                                                   " times the size limit of " +
+                                                   std::to_string(limits_.max_stanza_size) + " bytes");
+            return false;
+        }
+        if (depth_ >= 2 && !skipped_head_ && bytes_fed_ - stanza_start_ > limit)
+            skip_stanza("stanza larger than the limit of " + std::to_string(limits_.max_stanza_size) +
+                        " bytes");
         bytes.remove_prefix(piece);
     }
     return true;
@@ -175,29 +225,51 @@ void XmlStreamParser::on_start(void* self_ptr, const char* name, const char** at
     auto& self = *static_cast<XmlStreamParser*>(self_ptr);
     if (self.error_ != ParseError::none)
         return;
-    if (self.depth_ + 1 > self.limits_.max_depth) {
-        self.fail(ParseError::policy_violation,
-                  "elements nested deeper than the limit of " + std::to_string(self.limits_.max_depth));
+    self.last_event_ = XML_GetCurrentByteIndex(self.expat_->parser);
+    if (self.skipped_head_) {
+        if (++self.depth_ > max_skipped_depth)
+            self.fail(ParseError::policy_violation,
+                      "elements nested deeper than " + std::to_string(max_skipped_depth) + " levels");
         return;
     }
-    ++self.depth_;
-    if (self.depth_ == 1) {
-        XmlNode header = make_element(name, attributes);
+    const std::size_t count = attribute_count(attributes);
+    const std::string too_many = "an element with " + std::to_string(count) + " attributes; the limit is " +
+                                 std::to_string(self.limits_.max_attributes);
+    if (self.depth_ == 0) {
+        if (count > self.limits_.max_attributes) {
+            self.fail(ParseError::policy_violation, "the stream header is " + too_many);
+            return;
+        }
+        self.depth_ = 1;
+        XmlNode header = make_element(name, attributes, count);
         if (header.name() != "stream" || header.xmlns() != streams_namespace) {
             self.fail(ParseError::invalid_namespace, "the stream does not start with <stream:stream>");
             return;
         }
-        self.stanza_start_ = XML_GetCurrentByteIndex(self.expat_->parser);
+        self.stanza_start_ = self.last_event_;
         if (self.callbacks_.stream_opened)
             self.callbacks_.stream_opened(header);
         return;
     }
+    ++self.depth_;
     if (self.depth_ == 2) {
-        self.stanza_start_ = XML_GetCurrentByteIndex(self.expat_->parser);
-        self.stanza_.emplace(make_element(name, attributes));
+        self.stanza_start_ = self.last_event_;
+        if (count > self.limits_.max_attributes) {
+            self.skipped_head_.emplace(stanza_head(name, attributes));
+            self.skip_reason_ = too_many;
+            return;
+        }
+        self.stanza_.emplace(make_element(name, attributes, count));
         self.open_elements_.assign(1, &*self.stanza_);
+    } else if (self.depth_ > self.limits_.max_depth) {
+        self.skip_stanza("elements nested deeper than the limit of " +
+                         std::to_string(self.limits_.max_depth));
+        return;
+    } else if (count > self.limits_.max_attributes) {
+        self.skip_stanza(too_many);
+        return;
     } else {
-        XmlNode& child = self.open_elements_.back()->add_child(make_element(name, attributes));
+        XmlNode& child = self.open_elements_.back()->add_child(make_element(name, attributes, count));
         self.open_elements_.push_back(&child);
     }
     self.within_size_limit();
@@ -207,18 +279,29 @@ void XmlStreamParser::on_end(void* self_ptr, const char*) {
     auto& self = *static_cast<XmlStreamParser*>(self_ptr);
     if (self.error_ != ParseError::none)
         return;
+    self.last_event_ = XML_GetCurrentByteIndex(self.expat_->parser);
     if (self.depth_ == 1) {
         self.depth_ = 0;
         if (self.callbacks_.stream_closed)
             self.callbacks_.stream_closed();
         return;
     }
-    if (!self.within_size_limit())
-        return;
+    self.within_size_limit(); // the end tag may be what takes the stanza over the limit
     --self.depth_;
+    if (self.skipped_head_) {
+        if (self.depth_ == 1) {
+            self.stanza_start_ = self.last_event_;
+            XmlNode head = std::move(*self.skipped_head_);
+            self.skipped_head_.reset();
+            if (self.callbacks_.stanza_refused)
+                self.callbacks_.stanza_refused(std::move(head), std::move(self.skip_reason_));
+            self.skip_reason_.clear();
+        }
+        return;
+    }
     self.open_elements_.pop_back();
     if (self.depth_ == 1) {
-        self.stanza_start_ = XML_GetCurrentByteIndex(self.expat_->parser);
+        self.stanza_start_ = self.last_event_;
         XmlNode stanza = std::move(*self.stanza_);
         self.stanza_.reset();
         if (self.callbacks_.stanza)
@@ -230,12 +313,13 @@ void XmlStreamParser::on_text(void* self_ptr, const char* text, int length) {
     auto& self = *static_cast<XmlStreamParser*>(self_ptr);
     if (self.error_ != ParseError::none)
         return;
+    self.last_event_ = XML_GetCurrentByteIndex(self.expat_->parser);
     if (self.depth_ < 2) {
         // Whitespace keepalive between stanzas: it does not count towards the next stanza's size.
-        self.stanza_start_ = XML_GetCurrentByteIndex(self.expat_->parser);
+        self.stanza_start_ = self.last_event_;
         return;
     }
-    if (self.within_size_limit())
+    if (self.within_size_limit() && !self.skipped_head_)
         self.open_elements_.back()->append_text(std::string_view(text, static_cast<std::size_t>(length)));
 }
 

@@ -1,5 +1,7 @@
 #include "mappings/cli/table.hpp"
 
+#include "bridge/text/utf8.hpp"
+
 #include <algorithm>
 #include <ostream>
 
@@ -14,32 +16,10 @@ struct Decoded {
 };
 
 Decoded decode(std::string_view text, std::size_t at) {
-    const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
-    const unsigned char lead = byte(at);
-    if (lead < 0x80)
-        return {lead, 1, true};
-    std::size_t length = 0;
-    char32_t cp = 0;
-    char32_t min = 0;
-    if (lead >= 0xc2 && lead <= 0xdf) {
-        length = 2, cp = lead & 0x1f, min = 0x80;
-    } else if (lead >= 0xe0 && lead <= 0xef) {
-        length = 3, cp = lead & 0x0f, min = 0x800;
-    } else if (lead >= 0xf0 && lead <= 0xf4) {
-        length = 4, cp = lead & 0x07, min = 0x10000;
-    } else {
-        return {0, 1, false};
-    }
-    if (at + length > text.size())
-        return {0, 1, false};
-    for (std::size_t i = 1; i < length; ++i) {
-        if ((byte(at + i) & 0xc0) != 0x80)
-            return {0, 1, false};
-        cp = (cp << 6) | (byte(at + i) & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return {0, 1, false};
-    return {cp, length, true};
+    std::size_t next = at;
+    if (const auto code_point = ferry::text::decode_utf8(text, next))
+        return {*code_point, next - at, true};
+    return {0, 1, false};
 }
 
 bool is_control(char32_t cp) {
@@ -100,13 +80,7 @@ std::string printable(std::string_view text) {
 }
 
 bool valid_utf8(std::string_view text) {
-    for (std::size_t at = 0; at < text.size();) {
-        const Decoded d = decode(text, at);
-        if (!d.valid)
-            return false;
-        at += d.length;
-    }
-    return true;
+    return ferry::text::valid_utf8(text);
 }
 
 Table::Table(std::vector<std::string> headers) : headers_(std::move(headers)) {}

@@ -3,6 +3,7 @@
 #include "bridge/core/logger.hpp"
 #include "bridge/xmpp/component_stream.hpp"
 #include "bridge/xmpp/handshake.hpp"
+#include "bridge/xmpp/namespaces.hpp"
 
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -254,23 +255,161 @@ TEST_F(ComponentStreamTest, SendQueueIsBoundedWhileDisconnected) {
     EXPECT_EQ(stream.queued(), 2u);
 }
 
-TEST_F(ComponentStreamTest, OversizedStanzaFromServerClosesWithPolicyViolationAndReconnects) {
+TEST_F(ComponentStreamTest, OversizedStanzaFromServerIsSkippedAndTheStreamGoesOn) {
     ComponentSettings s = settings();
     s.limits.max_stanza_size = 1024;
     ComponentStream stream(context.get_executor(), s, logger);
+    std::vector<std::string> refused;
+    stream.on_refused([&](const XmlNode& head, const std::string& reason) {
+        refused.push_back(head.to_string(ns::component) + " " + reason);
+    });
+    run(stream, [&]() -> asio::awaitable<void> {
+        ScriptedServer server = co_await next_connection();
+        co_await server.accept_handshake();
+        co_await until([&] { return stream.connected(); });
+        co_await server.send(
+            "<message from='mallory@localhost/x' to='a@ferry.test' id='big' type='chat'><body>" +
+            std::string(4096, 'x') + "</body></message><message from='b@localhost' id='next'/>");
+        co_await until([&] { return received.size() == 1; });
+        EXPECT_TRUE(stream.connected());
+        stream.stop();
+        co_await server.expect("</stream:stream>");
+    });
+    ASSERT_EQ(refused.size(), 1u);
+    EXPECT_EQ(refused[0], "<message from='mallory@localhost/x' to='a@ferry.test' id='big' type='chat'/> "
+                          "stanza larger than the limit of 1024 bytes");
+    EXPECT_EQ(received[0].attribute("id"), "next");
+}
+
+TEST_F(ComponentStreamTest, StanzaInTheSameReadAsTheHandshakeAnswerIsDelivered) {
+    ComponentStream stream(context.get_executor(), settings(), logger);
+    run(stream, [&]() -> asio::awaitable<void> {
+        ScriptedServer server = co_await next_connection();
+        co_await server.expect(">");
+        co_await server.expect(">");
+        co_await server.send(
+            "<?xml version='1.0'?><stream:stream xmlns:stream='http://etherx.jabber.org/streams' "
+            "xmlns='jabber:component:accept' from='ferry.test' id='abc123'>");
+        co_await server.expect("<handshake>" + component_handshake_digest("abc123", secret) + "</handshake>");
+        co_await server.send("<handshake/><iq type='get' id='early' from='alice@localhost/x' to='ferry.test'>"
+                             "<ping xmlns='urn:xmpp:ping'/></iq>");
+        co_await until([&] { return received.size() == 1; });
+        stream.stop();
+        co_await server.expect("</stream:stream>");
+    });
+    ASSERT_EQ(received.size(), 1u);
+    EXPECT_EQ(received[0].attribute("id"), "early");
+}
+
+std::string barrier(int n) {
+    return "<iq type='get' id='ferry-barrier-" + std::to_string(n) +
+           "' from='ferry.test' to='ferry.test'><ping xmlns='urn:xmpp:ping'/></iq>";
+}
+
+XmlNode message(const std::string& id) {
+    XmlNode m("message");
+    m.set_attribute("to", "alice@localhost");
+    m.set_attribute("from", "hook@ferry.test");
+    m.set_attribute("id", id);
+    m.add_child("body").set_text("hi");
+    return m;
+}
+
+TEST_F(ComponentStreamTest, ADeliveryIsConfirmedOnlyWhenTheServerEchoesTheBarrierAfterIt) {
+    ComponentStream stream(context.get_executor(), settings(), logger);
+    auto first = std::make_shared<DeliveryTicket>(context.get_executor());
+    auto second = std::make_shared<DeliveryTicket>(context.get_executor());
+    run(stream, [&]() -> asio::awaitable<void> {
+        ScriptedServer server = co_await next_connection();
+        co_await server.accept_handshake();
+        co_await until([&] { return stream.connected(); });
+        EXPECT_TRUE(stream.send(message("m1"), first));
+        EXPECT_TRUE(stream.send(message("m2"), second));
+        // One write: both messages, then one barrier.
+        const std::string written = co_await server.expect(barrier(1));
+        EXPECT_NE(written.find("id='m1'"), std::string::npos);
+        EXPECT_NE(written.find("id='m2'"), std::string::npos);
+        EXPECT_EQ(first->state(), DeliveryTicket::State::pending);
+        co_await server.send(barrier(1));
+        co_await first->settled(3s);
+        co_await second->settled(3s);
+        stream.stop();
+        co_await server.expect("</stream:stream>");
+    });
+    EXPECT_EQ(first->state(), DeliveryTicket::State::confirmed);
+    EXPECT_EQ(second->state(), DeliveryTicket::State::confirmed);
+}
+
+TEST_F(ComponentStreamTest, DeliveriesNotConfirmedWhenTheStreamDiesAreLostThenWrittenOneByOne) {
+    ComponentStream stream(context.get_executor(), settings(), logger);
+    auto lost = std::make_shared<DeliveryTicket>(context.get_executor());
+    auto innocent = std::make_shared<DeliveryTicket>(context.get_executor());
+    auto culprit = std::make_shared<DeliveryTicket>(context.get_executor());
+    auto after = std::make_shared<DeliveryTicket>(context.get_executor());
     run(stream, [&]() -> asio::awaitable<void> {
         ScriptedServer first = co_await next_connection();
         co_await first.accept_handshake();
-        co_await first.send("<message><body>" + std::string(4096, 'x') + "</body></message>");
-        co_await first.expect("<stream:error><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
-                              "</stream:error></stream:stream>");
+        co_await until([&] { return stream.connected(); });
+        stream.send(message("m1"), lost);
+        co_await first.expect(barrier(1));
+        co_await first.send("<stream:error><not-well-formed xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
+                            "</stream:error></stream:stream>");
+        co_await lost->settled(3s);
+        EXPECT_EQ(lost->state(), DeliveryTicket::State::lost);
+        EXPECT_FALSE(lost->suspect()) << "written in a batch: nothing tells it from the others";
+        EXPECT_NE(lost->reason().find("not-well-formed"), std::string::npos) << lost->reason();
+
+        // While disconnected a delivery is not queued: its sender keeps it.
+        auto offline = std::make_shared<DeliveryTicket>(context.get_executor());
+        EXPECT_FALSE(stream.send(message("m0"), offline));
+        EXPECT_EQ(offline->state(), DeliveryTicket::State::lost);
+        EXPECT_EQ(stream.queued(), 0u);
+
         ScriptedServer second = co_await next_connection();
         co_await second.accept_handshake();
         co_await until([&] { return stream.connected(); });
+        // The careful period: each delivery with a barrier of its own.
+        stream.send(message("m2"), innocent);
+        stream.send(message("m3"), culprit);
+        stream.send(message("m4"), after);
+        const std::string one = co_await second.expect(barrier(2));
+        EXPECT_NE(one.find("id='m2'"), std::string::npos);
+        EXPECT_EQ(one.find("id='m3'"), std::string::npos);
+        co_await second.expect(barrier(3));
+        co_await second.send(barrier(2)); // m2 processed; m3 kills the stream
+        co_await second.send("<stream:error><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
+                             "</stream:error></stream:stream>");
+        co_await after->settled(3s);
         stream.stop();
-        co_await second.expect("</stream:stream>");
     });
-    EXPECT_TRUE(received.empty());
+    EXPECT_EQ(innocent->state(), DeliveryTicket::State::confirmed);
+    EXPECT_EQ(culprit->state(), DeliveryTicket::State::lost);
+    EXPECT_TRUE(culprit->suspect()) << "the first unconfirmed delivery, written alone";
+    EXPECT_EQ(after->state(), DeliveryTicket::State::lost);
+    EXPECT_FALSE(after->suspect());
+}
+
+TEST_F(ComponentStreamTest, AStanzaLargerThanTheServerTakesIsRefusedBeforeItIsSent) {
+    ComponentSettings s = settings();
+    s.server_max_stanza_size = 4096;
+    ComponentStream stream(context.get_executor(), s, logger);
+    auto ticket = std::make_shared<DeliveryTicket>(context.get_executor());
+    run(stream, [&]() -> asio::awaitable<void> {
+        ScriptedServer server = co_await next_connection();
+        co_await server.accept_handshake();
+        co_await until([&] { return stream.connected(); });
+        XmlNode big = message("big");
+        big.child("body")->set_text(std::string(5000, 'x'));
+        EXPECT_FALSE(stream.send(big, ticket));
+        EXPECT_TRUE(stream.send(message("small")));
+        const std::string written = co_await server.expect("id='small'");
+        EXPECT_EQ(written.find("id='big'"), std::string::npos);
+        stream.stop();
+        co_await server.expect("</stream:stream>");
+    });
+    EXPECT_EQ(ticket->state(), DeliveryTicket::State::refused);
+    EXPECT_NE(ticket->reason().find("more than the 4096 the XMPP server takes"), std::string::npos)
+        << ticket->reason();
 }
 
 TEST_F(ComponentStreamTest, RestrictedXmlFromServerIsRefused) {

@@ -82,7 +82,8 @@ TEST(Config, DefaultsApplyWhenOnlyRequiredOptionsAreGiven) {
     EXPECT_EQ(config.component.port, 5347);
     EXPECT_FALSE(config.component.tls);
     EXPECT_TRUE(config.component.tls_verify);
-    EXPECT_EQ(config.component.max_stanza_size, 262144u);
+    EXPECT_EQ(config.component.max_stanza_size, 1048576u);
+    EXPECT_EQ(config.component.server_max_stanza_size, 524288u);
     EXPECT_EQ(config.component.max_depth, 64u);
     EXPECT_EQ(config.component.reconnect_min_delay, 1.0);
     EXPECT_EQ(config.component.reconnect_max_delay, 60.0);
@@ -516,12 +517,14 @@ TEST(Config, DescribeConfigPrintsEveryOption) {
     const std::string text = describe_config(load_config({}, required_env));
     EXPECT_NE(
         text.find("[component]\ndomain = ferry.example.org\nhost = localhost\nport = 5347\n"
-                  "secret = <redacted>\ntls = false\ntls_verify = true\nmax_stanza_size = 262144\n"
-                  "max_depth = 64\nreconnect_min_delay = 1\nreconnect_max_delay = 60\n"
+                  "secret = <redacted>\ntls = false\ntls_verify = true\nmax_stanza_size = 1048576\n"
+                  "server_max_stanza_size = 524288\nmax_depth = 64\nreconnect_min_delay = "
+                  "1\nreconnect_max_delay = 60\n"
                   "keepalive_interval = 60\nkeepalive_timeout = 20\nsend_queue_limit = 10000\n\n"
                   "[database]\nurl =\npool_size = 4\nsecret_key =\n\n"
                   "[http]\naddress = 127.0.0.1\nport = 0\nmax_body_size = 1048576\nmax_connections = 256\n"
-                  "request_timeout = 30\ntls_certificate =\ntls_key =\n\n"
+                  "max_connections_per_address = 64\nheader_timeout = 5\nrequest_timeout = "
+                  "30\ntls_certificate =\ntls_key =\n\n"
                   "[log]\nlevel = info\nfile =\n"),
         std::string::npos)
         << text;

@@ -21,7 +21,8 @@ xmpp::XmlNode parse_stanza(const std::string& text) {
     std::vector<xmpp::XmlNode> out;
     xmpp::XmlStreamParser parser({}, {.stream_opened = {},
                                       .stanza = [&](xmpp::XmlNode s) { out.push_back(std::move(s)); },
-                                      .stream_closed = {}});
+                                      .stream_closed = {},
+                                      .stanza_refused = {}});
     if (!parser.feed("<stream:stream xmlns:stream='http://etherx.jabber.org/streams' "
                      "xmlns='jabber:component:accept'>" +
                      text) ||

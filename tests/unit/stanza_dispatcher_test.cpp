@@ -17,7 +17,8 @@ XmlNode parse_stanza(const std::string& text) {
     std::vector<XmlNode> out;
     XmlStreamParser parser({}, {.stream_opened = {},
                                 .stanza = [&](XmlNode s) { out.push_back(std::move(s)); },
-                                .stream_closed = {}});
+                                .stream_closed = {},
+                                .stanza_refused = {}});
     const bool ok = parser.feed("<stream:stream xmlns:stream='http://etherx.jabber.org/streams' "
                                 "xmlns='jabber:component:accept'>" +
                                 text);

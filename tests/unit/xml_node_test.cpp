@@ -23,6 +23,35 @@ TEST(XmlNode, ControlCharactersBecomeReplacementCharacterAndCrIsKept) {
                                 "b\tc\nd&#13;e</body>");
 }
 
+TEST(XmlNode, NonCharactersAndInvalidUtf8BecomeReplacementCharacter) {
+    const std::string fffd = "\xEF\xBF\xBD";
+    XmlNode body("body");
+    // U+FFFE, U+FFFF, a lone continuation byte, a truncated sequence, an overlong '/', a surrogate (U+D800).
+    body.set_text("a\xEF\xBF\xBE"
+                  "b\xEF\xBF\xBF"
+                  "c\x80"
+                  "d\xE2\x82"
+                  "e\xC0\xAF"
+                  "f\xED\xA0\x80"
+                  "g");
+    EXPECT_EQ(body.to_string(), "<body>a" + fffd + "b" + fffd + "c" + fffd + "d" + fffd + fffd + "e" + fffd +
+                                    fffd + "f" + fffd + fffd + fffd + "g</body>");
+}
+
+TEST(XmlNode, KeepsEveryXmlCharacterAsItIs) {
+    // U+00E9, U+20AC, U+FFFD itself, U+1F600 and the last code point: all carried unchanged.
+    const std::string text = "\xC3\xA9\xE2\x82\xAC\xEF\xBF\xBD\xF0\x9F\x98\x80\xF4\x8F\xBF\xBD";
+    XmlNode body("body");
+    body.set_text(text);
+    EXPECT_EQ(body.to_string(), "<body>" + text + "</body>");
+}
+
+TEST(XmlNode, EscapedAttributeValuesAreCheckedToo) {
+    XmlNode message("message");
+    message.set_attribute("id", "x\xEF\xBF\xBEy\x02");
+    EXPECT_EQ(message.to_string(), "<message id='x\xEF\xBF\xBDy\xEF\xBF\xBD'/>");
+}
+
 TEST(XmlNode, WritesNamespaceOnlyWhereItChanges) {
     XmlNode iq("iq", "jabber:component:accept");
     XmlNode& query = iq.add_child("query", "http://jabber.org/protocol/disco#info");

@@ -17,6 +17,7 @@ struct Recorder {
     std::string stream_id;
     std::vector<std::string> stanzas; // serialised
     std::vector<XmlNode> nodes;
+    std::vector<std::pair<std::string, std::string>> refused; // serialised head, reason
     bool closed = false;
 
     XmlStreamParser::Callbacks callbacks() {
@@ -26,7 +27,11 @@ struct Recorder {
                         stanzas.push_back(s.to_string("jabber:component:accept"));
                         nodes.push_back(std::move(s));
                     },
-                .stream_closed = [this] { closed = true; }};
+                .stream_closed = [this] { closed = true; },
+                .stanza_refused =
+                    [this](XmlNode head, std::string reason) {
+                        refused.emplace_back(head.to_string("jabber:component:accept"), std::move(reason));
+                    }};
     }
 };
 
@@ -190,21 +195,20 @@ INSTANTIATE_TEST_SUITE_P(
         Rejection{"ControlCharacter", header + "<message><body>\x01</body></message>",
                   ParseError::not_well_formed},
         Rejection{"WrongRoot", "<html xmlns='http://www.w3.org/1999/xhtml'>", ParseError::invalid_namespace},
-        Rejection{"TooBigText", header + "<message><body>" + std::string(2000, 'a') + "</body></message>",
-                  ParseError::policy_violation},
         Rejection{"TooBigUnfinishedAttribute", header + "<message to='" + std::string(2000, 'a'),
                   ParseError::policy_violation},
-        Rejection{"TooManyChildren",
-                  header + "<message>" +
+        Rejection{"SkippedStanzaFarOverTheLimit",
+                  header + "<message><body>" + std::string(17 * 1024, 'a') + "</body></message>",
+                  ParseError::policy_violation},
+        Rejection{"StreamHeaderWithTooManyAttributes",
+                  "<stream:stream xmlns:stream='http://etherx.jabber.org/streams'" +
                       [] {
                           std::string s;
-                          for (int i = 0; i < 300; ++i)
-                              s += "<x/>";
+                          for (int i = 0; i < 101; ++i)
+                              s += " a" + std::to_string(i) + "='x'";
                           return s;
                       }() +
-                      "</message>",
-                  ParseError::policy_violation},
-        Rejection{"TooDeep", header + "<a><b><c><d><e><f><g><h><i/></h></g></f></e></d></c></b></a>",
+                      ">",
                   ParseError::policy_violation}),
     [](const testing::TestParamInfo<Rejection>& info) { return info.param.name; });
 
@@ -214,7 +218,130 @@ TEST(XmlStreamParser, AcceptsAStanzaExactlyAtTheDepthLimit) {
     ASSERT_TRUE(parser.feed(stream_header));
     ASSERT_TRUE(parser.feed("<a><b><c/></b></a>")) << parser.error_text();
     EXPECT_EQ(r.nodes.size(), 1u);
-    EXPECT_FALSE(parser.feed("<a><b><c><d/></c></b></a>"));
+    ASSERT_TRUE(parser.feed("<a><b><c><d/></c></b></a>")) << parser.error_text();
+    EXPECT_EQ(r.nodes.size(), 1u);
+    ASSERT_EQ(r.refused.size(), 1u);
+    EXPECT_EQ(r.refused[0].second, "elements nested deeper than the limit of 4");
+}
+
+/// A stanza over a limit is that stanza's problem: it is skipped and reported with what an error reply needs,
+/// and the stanzas after it arrive as usual.
+struct OverLimit {
+    const char* name;
+    std::string stanza;
+    std::string reason;
+};
+
+class XmlStreamParserSkips : public testing::TestWithParam<OverLimit> {};
+
+TEST_P(XmlStreamParserSkips, TheStanzaAndKeepsTheStream) {
+    Recorder r;
+    XmlStreamParser parser({.max_stanza_size = 4096, .max_depth = 8}, r.callbacks());
+    ASSERT_TRUE(parser.feed(stream_header));
+    const std::string input = GetParam().stanza + chat_message;
+    for (std::size_t i = 0; i < input.size(); i += 100)
+        ASSERT_TRUE(parser.feed(std::string_view(input).substr(i, 100))) << parser.error_text();
+    ASSERT_EQ(r.refused.size(), 1u);
+    EXPECT_EQ(r.refused[0].first, "<message from='mallory@localhost/x' to='alice%hook@ferry.localhost' "
+                                  "id='bad1' type='chat'/>");
+    EXPECT_EQ(r.refused[0].second, GetParam().reason);
+    ASSERT_EQ(r.nodes.size(), 1u) << "the next stanza still arrives";
+    EXPECT_EQ(r.nodes[0].attribute("id"), "m1");
+}
+
+const std::string bad_open = "<message from='mallory@localhost/x' to='alice%hook@ferry.localhost' id='bad1' "
+                             "type='chat' xml:lang='en'>";
+
+std::string nested(int levels) {
+    std::string s;
+    for (int i = 0; i < levels; ++i)
+        s += "<x>";
+    for (int i = 0; i < levels; ++i)
+        s += "</x>";
+    return s;
+}
+
+std::string with_attributes(int count) {
+    std::string s = "<x";
+    for (int i = 0; i < count; ++i)
+        s += " a" + std::to_string(i) + "='v'";
+    return s + "/>";
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Stanzas, XmlStreamParserSkips,
+    testing::Values(
+        OverLimit{"TooBigText", bad_open + "<body>" + std::string(8000, 'a') + "</body></message>",
+                  "stanza larger than the limit of 4096 bytes"},
+        OverLimit{"TooBigEscapedText",
+                  bad_open + "<body>" +
+                      [] {
+                          std::string s;
+                          for (int i = 0; i < 1500; ++i)
+                              s += "&gt;";
+                          return s;
+                      }() +
+                      "</body></message>",
+                  "stanza larger than the limit of 4096 bytes"},
+        OverLimit{"TooManyChildren",
+                  bad_open +
+                      [] {
+                          std::string s;
+                          for (int i = 0; i < 2000; ++i)
+                              s += "<x/>";
+                          return s;
+                      }() +
+                      "</message>",
+                  "stanza larger than the limit of 4096 bytes"},
+        OverLimit{"TooDeep", bad_open + nested(9) + "</message>",
+                  "elements nested deeper than the limit of 8"},
+        OverLimit{"FarTooDeep", bad_open + nested(500) + "</message>",
+                  "elements nested deeper than the limit of 8"},
+        OverLimit{"TooManyAttributesInAChild", bad_open + with_attributes(101) + "</message>",
+                  "an element with 101 attributes; the limit is 100"},
+        OverLimit{
+            "TooManyAttributesOnTheStanza",
+            "<message from='mallory@localhost/x' to='alice%hook@ferry.localhost' id='bad1' type='chat'" +
+                with_attributes(200).substr(2, with_attributes(200).size() - 4) + "/>",
+            "an element with 204 attributes; the limit is 100"}),
+    [](const testing::TestParamInfo<OverLimit>& info) { return info.param.name; });
+
+TEST(XmlStreamParser, AnElementWithOneHundredAttributesIsAccepted) {
+    Recorder r;
+    XmlStreamParser parser({}, r.callbacks());
+    ASSERT_TRUE(parser.feed(stream_header));
+    ASSERT_TRUE(parser.feed("<message>" + with_attributes(100) + "</message>")) << parser.error_text();
+    ASSERT_EQ(r.nodes.size(), 1u);
+    EXPECT_EQ(r.nodes[0].first_child()->attributes().size(), 100u);
+    EXPECT_TRUE(r.refused.empty());
+}
+
+TEST(XmlStreamParser, TwentyThousandAttributesAreSkippedNotBuilt) {
+    Recorder r;
+    XmlStreamParser parser({}, r.callbacks());
+    ASSERT_TRUE(parser.feed(stream_header));
+    ASSERT_TRUE(parser.feed(bad_open + with_attributes(20000) + "</message>")) << parser.error_text();
+    ASSERT_EQ(r.refused.size(), 1u);
+    EXPECT_EQ(r.refused[0].second, "an element with 20000 attributes; the limit is 100");
+    EXPECT_TRUE(r.nodes.empty());
+}
+
+TEST(XmlStreamParser, DuplicateAttributesStillEndTheStream) {
+    Recorder r;
+    XmlStreamParser parser({}, r.callbacks());
+    ASSERT_TRUE(parser.feed(stream_header));
+    EXPECT_FALSE(parser.feed("<message id='a' id='b'/>"));
+    EXPECT_EQ(parser.error(), ParseError::not_well_formed);
+}
+
+TEST(XmlStreamParser, EndlessNestingInASkippedStanzaEndsTheStream) {
+    Recorder r;
+    XmlStreamParser parser({.max_stanza_size = 16 * 1024 * 1024UL, .max_depth = 8}, r.callbacks());
+    ASSERT_TRUE(parser.feed(stream_header));
+    std::string deep = "<message>";
+    for (int i = 0; i < 100'001; ++i)
+        deep += "<x>";
+    EXPECT_FALSE(parser.feed(deep));
     EXPECT_EQ(parser.error(), ParseError::policy_violation);
 }
 
