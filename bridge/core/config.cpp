@@ -229,7 +229,7 @@ const std::array<OptionSpec, 28> option_specs{{
      [](const Config& c) { return std::to_string(c.component.max_stanza_size); }},
     {"component", "server_max_stanza_size", "BYTES", false,
      "Largest stanza the XMPP server takes from Ferry, in bytes (4096-16777216; Prosody: 524288, ejabberd: "
-     "its max_stanza_size); a longer text is sent in parts.",
+     "its max_stanza_size); a text making a stanza over half of it is sent in parts.",
      [](Config& c, const RawValue& r) { c.component.server_max_stanza_size = parse_size(r, 4096, 16777216); },
      [](const Config& c) { return std::to_string(c.component.server_max_stanza_size); }},
     {"component", "max_depth", "DEPTH", false, "Deepest element nesting accepted in a stanza (4-1024).",

@@ -33,13 +33,23 @@ asio::awaitable<std::optional<pg::Result>> ask(pg::Pool& pool, std::string_view 
 
 } // namespace
 
-HttpApi::HttpApi(Webhooks& webhooks, Metrics& metrics, pg::Pool& pool, std::function<bool()> xmpp_online)
-    : webhooks_(webhooks), metrics_(metrics), pool_(pool), xmpp_online_(std::move(xmpp_online)) {}
+HttpApi::HttpApi(Webhooks& webhooks, Metrics& metrics, pg::Pool& pool, std::function<bool()> xmpp_online,
+                 RejectedStanzas rejected_stanzas)
+    : webhooks_(webhooks), metrics_(metrics), pool_(pool), xmpp_online_(std::move(xmpp_online)),
+      rejected_stanzas_(std::move(rejected_stanzas)) {}
 
 asio::awaitable<Response> HttpApi::handle(const http::Request& request) {
-    Response response = co_await route(request);
-    metrics_.http_request(response.status);
-    co_return response;
+    co_return co_await route(request);
+}
+
+std::string_view HttpApi::route_name(std::string_view path) {
+    if (path.empty())
+        return "none";
+    if (path.starts_with(hooks_prefix))
+        return "/hooks";
+    if (path == "/healthz" || path == "/metrics")
+        return path;
+    return "other";
 }
 
 asio::awaitable<Response> HttpApi::route(const http::Request& request) {
@@ -84,6 +94,8 @@ asio::awaitable<Response> HttpApi::health() {
 asio::awaitable<Response> HttpApi::metrics() {
     Metrics::Gauges gauges;
     gauges.xmpp_connected = xmpp_online_();
+    if (rejected_stanzas_)
+        gauges.xmpp_rejected = rejected_stanzas_();
     const auto sizes =
         co_await ask(pool_, "SELECT (SELECT count(*) FROM outbox), (SELECT count(*) FROM dead_letters)");
     if (sizes) {

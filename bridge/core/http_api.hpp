@@ -3,7 +3,11 @@
 #include "bridge/http/http_types.hpp"
 
 #include <boost/asio/awaitable.hpp>
+#include <cstdint>
 #include <functional>
+#include <map>
+#include <string>
+#include <string_view>
 
 namespace ferry::pg {
 class Pool;
@@ -19,8 +23,14 @@ class Webhooks;
 /// `GET /metrics` (Prometheus text format). Anything else is 404 with a JSON reason.
 class HttpApi {
 public:
-    HttpApi(Webhooks& webhooks, Metrics& metrics, pg::Pool& pool, std::function<bool()> xmpp_online);
+    using RejectedStanzas = std::function<std::map<std::string, std::uint64_t, std::less<>>()>;
+
+    HttpApi(Webhooks& webhooks, Metrics& metrics, pg::Pool& pool, std::function<bool()> xmpp_online,
+            RejectedStanzas rejected_stanzas);
     boost::asio::awaitable<http::Response> handle(const http::Request& request);
+    /// The route a path belongs to, as /metrics names it: `/hooks`, `/healthz`, `/metrics`, `other`, or
+    /// `none` for a response sent before any request was read.
+    static std::string_view route_name(std::string_view path);
 
 private:
     boost::asio::awaitable<http::Response> route(const http::Request& request);
@@ -31,6 +41,7 @@ private:
     Metrics& metrics_;
     pg::Pool& pool_;
     std::function<bool()> xmpp_online_;
+    RejectedStanzas rejected_stanzas_;
 };
 
 } // namespace ferry::core

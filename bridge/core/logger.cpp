@@ -1,11 +1,17 @@
 #include "bridge/core/logger.hpp"
 
+#include "bridge/text/log_text.hpp"
+
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <iostream>
 
 namespace ferry::core {
+
+namespace {
+constexpr std::size_t max_line_bytes = 8192;
+}
 
 std::optional<LogLevel> parse_log_level(std::string_view name) {
     if (name == "debug")
@@ -60,7 +66,10 @@ void Logger::log(LogLevel level, std::string_view text) {
     std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
                   utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<int>(millis));
     std::ostream& out = file_.is_open() ? static_cast<std::ostream&>(file_) : std::cerr;
-    out << stamp << ' ' << log_level_name(level) << ' ' << text << '\n';
+    // One event, one line: whatever a message quotes from outside cannot forge another line, and no line is
+    // longer than a person reads.
+    out << stamp << ' ' << log_level_name(level) << ' ' << ferry::text::shortened(text, max_line_bytes)
+        << '\n';
     out.flush();
 }
 

@@ -13,7 +13,9 @@ enum class LogLevel { debug, info, warning, error };
 std::optional<LogLevel> parse_log_level(std::string_view name);
 std::string_view log_level_name(LogLevel level);
 
-/// Writes one line per event, with a UTC timestamp and the level, to stderr or to a file.
+/// Writes one line per event, with a UTC timestamp and the level, to stderr or to a file. Control characters
+/// in the text are written as visible escapes and a text over 8 KiB is cut, so each event is one line and no
+/// value quoted from outside can forge another.
 /// Not thread-safe by design: Ferry runs one io_context on one thread.
 class Logger {
 public:

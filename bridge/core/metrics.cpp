@@ -26,6 +26,11 @@ void counter(std::ostringstream& out, const char* name, const char* help,
 
 } // namespace
 
+void Metrics::http_response(std::string_view route, int status) {
+    ++http_[status];
+    ++http_by_route_[{std::string(route), std::to_string(status / 100) + "xx"}];
+}
+
 void Metrics::delivery_latency(double seconds) {
     std::size_t i = 0;
     while (i < bounds_.size() && seconds > bounds_[i])
@@ -49,6 +54,19 @@ std::string Metrics::render(const Gauges& gauges) const {
            "# TYPE ferry_http_requests_total counter\n";
     for (const auto& [status, value] : http_)
         out << "ferry_http_requests_total{code=\"" << status << "\"} " << value << '\n';
+    out << "# HELP ferry_http_responses_total HTTP responses, by route and status class (refusals before a "
+           "request was read: route \"none\").\n"
+           "# TYPE ferry_http_responses_total counter\n";
+    for (const auto& [key, value] : http_by_route_)
+        out << "ferry_http_responses_total{route=\"" << label_value(key.first) << "\",class=\"" << key.second
+            << "\"} " << value << '\n';
+    out << "# HELP ferry_xmpp_stanzas_rejected_total Stanzas from the XMPP server refused or dropped, by "
+           "reason "
+           "(the error condition answered, or invalid-from).\n"
+           "# TYPE ferry_xmpp_stanzas_rejected_total counter\n";
+    for (const auto& [reason, value] : gauges.xmpp_rejected)
+        out << "ferry_xmpp_stanzas_rejected_total{reason=\"" << label_value(reason) << "\"} " << value
+            << '\n';
     out << "# HELP ferry_delivery_latency_seconds Time from enqueue to delivery.\n"
            "# TYPE ferry_delivery_latency_seconds histogram\n";
     std::uint64_t cumulative = 0;

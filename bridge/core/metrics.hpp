@@ -6,6 +6,8 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <string_view>
+#include <utility>
 
 namespace ferry::core {
 
@@ -17,7 +19,8 @@ public:
     void message_out(const std::string& connector) { ++out_[connector]; }
     void retry(const std::string& connector) { ++retries_[connector]; }
     void dead_letter(const std::string& connector) { ++dead_[connector]; }
-    void http_request(int status) { ++http_[status]; }
+    /// A response sent over HTTP; `route` is the route's name (HttpApi::route_name).
+    void http_response(std::string_view route, int status);
     /// Seconds from enqueue to delivery of one message.
     void delivery_latency(double seconds);
 
@@ -26,6 +29,8 @@ public:
         long outbox_depth = -1; ///< -1: unknown (the database did not answer)
         long dead_letters = -1;
         bool xmpp_connected = false;
+        /// Stanzas from the XMPP server rejected so far, by reason (StanzaDispatcher::rejected).
+        std::map<std::string, std::uint64_t, std::less<>> xmpp_rejected;
     };
     std::string render(const Gauges& gauges) const;
 
@@ -34,6 +39,7 @@ private:
                                                        0.1,   0.25,   0.5,   1,    5,     30};
     std::map<std::string, std::uint64_t> in_, out_, retries_, dead_;
     std::map<int, std::uint64_t> http_;
+    std::map<std::pair<std::string, std::string>, std::uint64_t> http_by_route_; ///< (route, "4xx") → count
     std::array<std::uint64_t, bounds_.size() + 1> buckets_{};
     double latency_sum_ = 0;
     std::uint64_t latency_count_ = 0;

@@ -2,6 +2,7 @@
 
 #include "bridge/core/logger.hpp"
 #include "bridge/http/client.hpp"
+#include "bridge/text/json_input.hpp"
 #include "connectors/rest/preset.hpp"
 #include "connectors/rest/template.hpp"
 #include "mappings/mapping.hpp"
@@ -81,7 +82,7 @@ asio::awaitable<std::string> SenderNames::name_of(const connectors::rest::Preset
     const http::ClientResponse response = co_await client_.perform(std::move(request));
     if (response.status == 200) {
         try {
-            const json body = json::parse(response.body);
+            const json body = text::parse_json(response.body, text::JsonNul::replace);
             answered = true;
             for (const auto& [pointer, wanted] : spec.ok_when.items())
                 answered = answered && body.at(json::json_pointer(pointer)) == wanted;

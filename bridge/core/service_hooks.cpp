@@ -3,6 +3,7 @@
 #include "bridge/core/logger.hpp"
 #include "bridge/core/message.hpp"
 #include "bridge/core/signatures.hpp"
+#include "bridge/text/json_input.hpp"
 #include "connectors/rest/json_text.hpp"
 #include "connectors/rest/preset.hpp"
 #include "connectors/rest/styling.hpp"
@@ -392,8 +393,8 @@ ServiceRequest read_service_request(const connectors::rest::ReceiveSpec& spec,
         std::optional<json> fields;
         if (type.starts_with("application/json")) {
             try {
-                fields = json::parse(request.body);
-            } catch (const json::parse_error&) {
+                fields = text::parse_json(request.body);
+            } catch (const text::JsonInputError&) {
             }
         } else {
             fields = form_fields(request.body);
@@ -403,8 +404,8 @@ ServiceRequest read_service_request(const connectors::rest::ReceiveSpec& spec,
         body = std::move(*fields);
     } else {
         try {
-            body = json::parse(request.body);
-        } catch (const json::parse_error& e) {
+            body = text::parse_json(request.body);
+        } catch (const text::JsonInputError& e) {
             // The signature check needs the raw body only; a refusal for bad JSON must not reveal a bad
             // token.
             if (auto refused = verify(spec.verify, connector, request, json::object(), now))

@@ -6,6 +6,8 @@
 #include "bridge/core/outbox.hpp"
 #include "bridge/core/service_hooks.hpp"
 #include "bridge/http/client.hpp"
+#include "bridge/text/json_input.hpp"
+#include "bridge/text/log_text.hpp"
 #include "connectors/rest/preset.hpp"
 #include "mappings/mapping_store.hpp"
 #include "mappings/pg/error.hpp"
@@ -127,11 +129,11 @@ asio::awaitable<void> ServicePoller::poll(std::int64_t connector_id) {
         bool ok = response.status == 200;
         if (ok) {
             try {
-                body = json::parse(response.body);
+                body = text::parse_json(response.body, text::JsonNul::replace);
                 for (const auto& [pointer, wanted] : spec.ok_when.items())
                     ok = ok && body.at(json::json_pointer(pointer)) == wanted;
                 ok = ok && body.at(json::json_pointer(spec.results)).is_array();
-            } catch (const json::exception&) {
+            } catch (const std::invalid_argument&) { // malformed or unreasonable JSON, or another shape
                 ok = false;
             }
         }
@@ -140,10 +142,10 @@ asio::awaitable<void> ServicePoller::poll(std::int64_t connector_id) {
                 response.status == 0 ? response.error : "HTTP " + std::to_string(response.status);
             try {
                 if (!spec.error_at.empty())
-                    why +=
-                        ": " +
-                        json::parse(response.body).at(json::json_pointer(spec.error_at)).get<std::string>();
-            } catch (const json::exception&) {
+                    why += ": " + text::quoted(text::parse_json(response.body, text::JsonNul::replace)
+                                                   .at(json::json_pointer(spec.error_at))
+                                                   .get<std::string>());
+            } catch (const std::exception&) {
             }
             logger_.warning("poller " + name + ": " += why);
             co_await rest_after_failure();

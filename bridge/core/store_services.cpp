@@ -112,8 +112,8 @@ struct StoreServices::Parts {
           router(executor, store, outbox, stanzas, logger), sender_names(http_client, logger),
           webhooks(store, outbox, metrics, sender_names, logger),
           poller(executor, store, outbox, http_client, metrics, logger),
-          http_api(webhooks, metrics, pool, xmpp_online), http_config(config.http),
-          xmpp_online(std::move(xmpp_online)) {}
+          http_api(webhooks, metrics, pool, xmpp_online, [this] { return this->stanzas.rejected(); }),
+          http_config(config.http), xmpp_online(std::move(xmpp_online)) {}
 
     connectors::Connector* deliverer(const ClaimedRow& row) {
         if (row.delivery.conversation.ends_with(":in"))
@@ -262,13 +262,19 @@ asio::awaitable<void> StoreServices::run(bool migrate) {
         settings.port = p.http_config.port;
         settings.max_body_size = p.http_config.max_body_size;
         settings.max_connections = p.http_config.max_connections;
+        settings.max_connections_per_address = p.http_config.max_connections_per_address;
+        settings.header_timeout =
+            std::chrono::milliseconds(static_cast<long>(p.http_config.header_timeout * 1000.0));
         settings.request_timeout =
             std::chrono::milliseconds(static_cast<long>(p.http_config.request_timeout * 1000.0));
         settings.tls_certificate = p.http_config.tls_certificate;
         settings.tls_key = p.http_config.tls_key;
         p.http_server.emplace(
             co_await asio::this_coro::executor, settings,
-            [&p](const http::Request& request) { return p.http_api.handle(request); }, p.logger);
+            [&p](const http::Request& request) { return p.http_api.handle(request); }, p.logger,
+            [&p](std::string_view path, int status) {
+                p.metrics.http_response(HttpApi::route_name(path), status);
+            });
     }
     co_await (p.store.run() && p.outbox.run() && p.dispatcher.run() && p.outbox_listener.run() &&
               serve_http() && keep_room_seats() && trim_tables() && p.vacuum.run() && p.poller.run());

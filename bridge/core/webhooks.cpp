@@ -7,6 +7,8 @@
 #include "bridge/core/sender_names.hpp"
 #include "bridge/core/service_hooks.hpp"
 #include "bridge/core/signatures.hpp"
+#include "bridge/text/json_input.hpp"
+#include "bridge/text/log_text.hpp"
 #include "connectors/rest/alertmanager.hpp"
 #include "connectors/rest/json_text.hpp"
 #include "connectors/rest/preset.hpp"
@@ -162,15 +164,15 @@ Inbound alerts(const mappings::MappingSnapshot& snapshot, const mappings::Connec
             {connector.id, row_conversation(*mapping), mapping->xmpp_address, to_json(message)});
     }
     if (in.entries.empty()) {
-        logger.warning("webhook " + connector.name + ": no mapping takes the alerts of " +
-                       notification.group_key);
+        logger.warning("webhook " + connector.name + ": no mapping takes the alerts of group " +
+                       text::quoted(notification.group_key));
         return refuse(422,
                       "no mapping of \"" + connector.name +
                           "\" takes these alerts; add one with: ferry mapping add --xmpp JID --connector " +
                           connector.name + " --remote '*' --direction in");
     }
     in.source = SourceKey{connector.id, am::dedup_id(notification), dedup_window(connector)};
-    in.summary = notification.status + " " + notification.group_key;
+    in.summary = text::shortened(notification.status, 16) + " " + text::quoted(notification.group_key);
     return in;
 }
 
@@ -227,7 +229,7 @@ Inbound generic(const mappings::MappingSnapshot& snapshot, const mappings::Conne
         if (const std::string_view id = request.header(name); !id.empty() && id.size() <= 512)
             in.source = SourceKey{connector.id, "delivery:" + std::string(id), std::nullopt};
     }
-    in.summary = "message" + (in.source ? " " + in.source->source_id : std::string());
+    in.summary = "message" + (in.source ? " " + text::quoted(in.source->source_id) : std::string());
     return in;
 }
 
@@ -290,12 +292,18 @@ asio::awaitable<Response> Webhooks::handle(const http::Request& request, std::st
     }
     nlohmann::json body;
     try {
-        body = nlohmann::json::parse(request.body);
-    } catch (const nlohmann::json::parse_error& e) {
+        body = text::parse_json(request.body);
+    } catch (const text::JsonInputError& e) {
         co_return json_error(400, std::string("the body is not JSON: ") + e.what());
     }
-    Inbound in = connector->kind == "webhook" ? generic(*snapshot, *connector, body, request)
-                                              : alerts(*snapshot, *connector, body, logger_);
+    Inbound in;
+    try {
+        in = connector->kind == "webhook" ? generic(*snapshot, *connector, body, request)
+                                          : alerts(*snapshot, *connector, body, logger_);
+    } catch (const nlohmann::json::exception& e) {
+        // A value of another type than the payload's documentation gives it.
+        co_return json_error(400, "the body does not have the expected shape: " + text::shortened(e.what()));
+    }
     if (in.refusal)
         co_return std::move(*in.refusal);
 
@@ -308,8 +316,13 @@ asio::awaitable<Response> Webhooks::from_service(const connectors::rest::Preset&
                                                  const mappings::MappingSnapshot& snapshot,
                                                  const mappings::Connector& connector,
                                                  const http::Request& request, std::string_view subpath) {
-    ServiceRequest in = read_service_request(*preset.receive, snapshot, connector, request, subpath,
-                                             std::chrono::system_clock::now(), logger_);
+    ServiceRequest in;
+    try {
+        in = read_service_request(*preset.receive, snapshot, connector, request, subpath,
+                                  std::chrono::system_clock::now(), logger_);
+    } catch (const nlohmann::json::exception& e) {
+        co_return json_error(400, "the body does not have the expected shape: " + text::shortened(e.what()));
+    }
     if (in.answer_now) {
         if (in.answer_now->status >= 400)
             logger_.warning("webhook " + connector.name + ": refused a request from " + request.remote +

@@ -608,28 +608,30 @@ asio::awaitable<void> XmppDelivery::confirm(std::vector<Sent>& sent) {
 }
 
 void XmppDelivery::emit(xmpp::XmlNode stanza, const Ticket& ticket) {
-    // A body that makes the stanza larger than the server takes goes out in parts: the first keeps the
-    // stanza's other elements (correction, reply, retraction), the others carry the rest of the text.
+    // A body that makes the stanza long goes out in parts: the first keeps the stanza's other elements
+    // (correction, reply, retraction), the others carry the rest of the text. Long means over half the
+    // server's limit: servers measure a stanza by the reads it arrives in, which may hold more than it.
+    const std::size_t part_limit = max_stanza_size_ / 2;
     xmpp::XmlNode* body = stanza.child("body");
     const xmpp::XmlNode* subject = stanza.child("subject");
     const std::size_t text_size = (body ? body->text().size() : 0) + (subject ? subject->text().size() : 0);
     constexpr std::size_t worst_escape = 6; // '"' becomes &quot;
-    if (body == nullptr || text_size * worst_escape + 16384 <= max_stanza_size_) {
+    if (body == nullptr || text_size * worst_escape + 16384 <= part_limit) {
         stanzas_.send(stanza, ticket);
         return;
     }
     const std::string whole = stanza.to_string(xmpp::ns::component);
-    if (whole.size() <= max_stanza_size_) {
+    if (whole.size() <= part_limit) {
         stanzas_.send(stanza, ticket);
         return;
     }
     const std::size_t overhead = whole.size() - xmpp::escape_xml(body->text()).size();
     constexpr std::size_t margin = 256; // the part's id suffix and its own origin-id
-    if (overhead + margin + 1024 > max_stanza_size_) {
-        stanzas_.send(stanza, ticket); // not the text's fault: refused as it is, with the reason
+    if (overhead + margin + 1024 > part_limit) {
+        stanzas_.send(stanza, ticket); // not the text's fault: sent whole, or refused with the reason
         return;
     }
-    const std::vector<std::string> parts = split_text(body->text(), max_stanza_size_ - overhead - margin);
+    const std::vector<std::string> parts = split_text(body->text(), part_limit - overhead - margin);
     const std::string id(stanza.attribute("id"));
     body->set_text(parts.front());
     stanzas_.send(stanza, ticket);

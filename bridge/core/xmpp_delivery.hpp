@@ -40,7 +40,8 @@ std::string seat_nick(const mappings::Mapping& mapping);
 bool maps_room(const mappings::Mapping& mapping);
 
 struct XmppDeliverySettings {
-    /// Largest stanza the XMPP server takes from the component; a longer text goes out in parts.
+    /// Largest stanza the XMPP server takes from the component; a text that would make a stanza longer than
+    /// half of it goes out in parts.
     std::size_t max_stanza_size = 512 * 1024UL;
     /// How long a batch waits for the server to confirm that it processed its stanzas.
     std::chrono::milliseconds confirm_timeout{10000};
@@ -57,7 +58,8 @@ struct XmppDeliverySettings {
 /// A row counts as delivered only once the server has confirmed that it processed its stanzas (see
 /// xmpp::ComponentStream): a row whose stanzas were lost with the stream is retried with the same ids, and
 /// one whose own stanza made the server close the stream several times becomes a dead letter with the reason.
-/// A text longer than the server takes in one stanza goes out in parts (`<id>-part2`, …).
+/// A text that would make a stanza longer than half what the server takes goes out in parts (`<id>-part2`,
+/// …).
 class XmppDelivery final : public connectors::Connector {
 public:
     XmppDelivery(boost::asio::any_io_executor executor, xmpp::StanzaDispatcher& stanzas,

@@ -1,7 +1,9 @@
 #include "bridge/http/server.hpp"
 
 #include "bridge/core/logger.hpp"
+#include "bridge/text/log_text.hpp"
 
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -13,6 +15,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <cctype>
+#include <map>
 #include <optional>
 #include <set>
 #include <system_error>
@@ -28,19 +31,31 @@ struct ServerState {
     ServerSettings settings;
     Server::Handler handler;
     core::Logger& logger;
+    Server::ResponseObserver observer;
     tcp::acceptor acceptor;
     std::set<beast::tcp_stream*> open;
+    std::map<std::string, std::size_t> per_address; ///< connections being served, by client address
     std::size_t sessions = 0;
+    std::size_t refusals = 0; ///< over-limit connections being answered 503
     bool stopping = false;
     asio::steady_timer drained;
     std::optional<asio::ssl::context> tls; ///< set when the listener speaks HTTPS
 
-    ServerState(asio::any_io_executor executor, ServerSettings s, Server::Handler h, core::Logger& l)
-        : settings(std::move(s)), handler(std::move(h)), logger(l), acceptor(executor),
-          drained(executor, asio::steady_timer::time_point::max()) {}
+    ServerState(asio::any_io_executor executor, ServerSettings s, Server::Handler h, core::Logger& l,
+                Server::ResponseObserver o)
+        : settings(std::move(s)), handler(std::move(h)), logger(l), observer(std::move(o)),
+          acceptor(executor), drained(executor, asio::steady_timer::time_point::max()) {}
+
+    void observe(std::string_view path, int status) const {
+        if (observer)
+            observer(path, status);
+    }
 };
 
 namespace {
+
+/// Over-limit connections answered at once; beyond this many, a new one is closed without an answer.
+constexpr std::size_t max_refusals = 64;
 
 /// A path as it may be logged: its first two segments (`/hooks/alerts/…`); what follows may be a secret
 /// (a webhook token given in the URL).
@@ -48,7 +63,8 @@ std::string loggable_path(std::string_view path) {
     std::size_t cut = path.find('/', 1);
     if (cut != std::string_view::npos)
         cut = path.find('/', cut + 1);
-    return cut == std::string_view::npos ? std::string(path) : std::string(path.substr(0, cut)) + "/…";
+    return text::shortened(cut == std::string_view::npos ? path : path.substr(0, cut), 200) +
+           (cut == std::string_view::npos ? "" : "/…");
 }
 
 std::string lowercase(std::string_view text) {
@@ -58,17 +74,14 @@ std::string lowercase(std::string_view text) {
     return out;
 }
 
-bhttp::response<bhttp::string_body> to_beast(const Response& response, unsigned version, bool keep_alive) {
-    bhttp::response<bhttp::string_body> out(static_cast<bhttp::status>(response.status), version);
+template <typename Body>
+void set_fields(bhttp::response<Body>& out, const Response& response, bool keep_alive) {
     out.set(bhttp::field::server, "ferry");
     out.set(bhttp::field::content_type, response.content_type);
     out.set(bhttp::field::cache_control, "no-store");
     for (const auto& [name, value] : response.headers)
         out.set(name, value);
-    out.body() = response.body;
     out.keep_alive(keep_alive);
-    out.prepare_payload();
-    return out;
 }
 
 /// What a request that could not be read gets, or nullopt when the connection just ends.
@@ -83,10 +96,50 @@ std::optional<Response> read_failure(const boost::system::error_code& error, std
     return std::nullopt; // closed, reset or timed out: nobody to answer
 }
 
+/// Writes `response`; to a HEAD request only its headers, with the length its body would have (RFC 9110
+/// section 9.3.2).
 template <typename Stream>
-asio::awaitable<void> write(Stream& stream, const Response& response, unsigned version, bool keep_alive) {
-    auto message = to_beast(response, version, keep_alive);
-    co_await bhttp::async_write(stream, message, asio::as_tuple(asio::use_awaitable));
+asio::awaitable<void> write(Stream& stream, const Response& response, unsigned version, bool keep_alive,
+                            bool head = false) {
+    if (head) {
+        bhttp::response<bhttp::empty_body> out(static_cast<bhttp::status>(response.status), version);
+        set_fields(out, response, keep_alive);
+        out.content_length(response.body.size());
+        bhttp::response_serializer<bhttp::empty_body> serializer(out);
+        co_await bhttp::async_write_header(stream, serializer, asio::as_tuple(asio::use_awaitable));
+        co_return;
+    }
+    bhttp::response<bhttp::string_body> out(static_cast<bhttp::status>(response.status), version);
+    set_fields(out, response, keep_alive);
+    out.body() = response.body;
+    out.prepare_payload();
+    co_await bhttp::async_write(stream, out, asio::as_tuple(asio::use_awaitable));
+}
+
+/// A codings header's value other than what Ferry reads (`chunked` for Transfer-Encoding, `identity` or none
+/// for Content-Encoding), or empty.
+std::string unsupported_coding(std::string_view value, std::string_view understood) {
+    std::string codings = lowercase(value);
+    std::erase_if(codings, [](char c) { return c == ' ' || c == '\t'; });
+    return codings.empty() || codings == understood ? std::string() : codings;
+}
+
+/// 501 or 415 for a body Ferry would otherwise take as it is while it is compressed (RFC 9112 section 6.1,
+/// RFC 9110 section 15.5.16).
+template <typename Parser> std::optional<Response> unsupported_body(const Parser& parser) {
+    const auto& header = parser.get();
+    if (const std::string te = unsupported_coding(header[bhttp::field::transfer_encoding], "chunked");
+        !te.empty())
+        return json_error(501, "Transfer-Encoding " + text::quoted(te, 40) +
+                                   " is not supported; send the body as it is or chunked");
+    if (const std::string ce = unsupported_coding(header[bhttp::field::content_encoding], "identity");
+        !ce.empty()) {
+        Response refused = json_error(415, "Content-Encoding " + text::quoted(ce, 40) +
+                                               " is not supported; send the body uncompressed");
+        refused.headers.emplace_back("Accept-Encoding", "identity");
+        return refused;
+    }
+    return std::nullopt;
 }
 
 /// Serves requests on one connection until it ends. `Stream` is a beast::tcp_stream, or an ssl_stream over
@@ -95,28 +148,60 @@ template <typename Stream>
 asio::awaitable<void> serve(std::shared_ptr<ServerState> state, Stream& stream, const std::string& remote) {
     beast::tcp_stream& lowest = beast::get_lowest_layer(stream);
     beast::flat_buffer buffer;
+    const auto answer_and_close = [&](const Response& answer,
+                                      std::string_view path) -> asio::awaitable<void> {
+        state->logger.info("http: " + remote + ": " + std::to_string(answer.status) + " " + answer.body);
+        state->observe(path, answer.status);
+        lowest.expires_after(std::chrono::seconds(5));
+        co_await write(stream, answer, 11, false);
+    };
     for (;;) {
+        // An idle keep-alive connection may wait for its next request; once a request has begun, its line and
+        // headers must arrive within the short header timeout.
+        if (buffer.size() == 0) {
+            lowest.expires_after(state->settings.request_timeout);
+            const auto [idle_error, got] =
+                co_await stream.async_read_some(buffer.prepare(4096), asio::as_tuple(asio::use_awaitable));
+            if (idle_error)
+                break;
+            buffer.commit(got);
+        }
         bhttp::request_parser<bhttp::string_body> parser;
         parser.body_limit(state->settings.max_body_size);
         parser.header_limit(16 * 1024);
+        lowest.expires_after(state->settings.header_timeout);
+        const auto [header_error, header_bytes] =
+            co_await bhttp::async_read_header(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+        (void)header_bytes;
+        if (header_error) {
+            if (header_error == beast::error::timeout)
+                state->logger.info("http: " + remote + ": request headers not complete within " +
+                                   std::to_string(state->settings.header_timeout.count()) + " ms; closed");
+            else if (const auto answer = read_failure(header_error, state->settings.max_body_size);
+                     answer && !state->stopping)
+                co_await answer_and_close(*answer, {});
+            break;
+        }
+        const std::string target(parser.get().target());
+        const std::string_view path = std::string_view(target).substr(0, target.find('?'));
+        if (const auto refused = unsupported_body(parser)) {
+            co_await answer_and_close(*refused, path);
+            break;
+        }
         lowest.expires_after(state->settings.request_timeout);
         const auto [error, bytes] =
             co_await bhttp::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
         (void)bytes;
         if (error) {
             if (const auto answer = read_failure(error, state->settings.max_body_size);
-                answer && !state->stopping) {
-                state->logger.info("http: " + remote + ": " + std::to_string(answer->status) + " " +
-                                   error.message());
-                lowest.expires_after(std::chrono::seconds(5));
-                co_await write(stream, *answer, 11, false);
-            }
+                answer && !state->stopping)
+                co_await answer_and_close(*answer, path);
             break;
         }
         const auto& message = parser.get();
         Request request;
         request.method = std::string(message.method_string());
-        request.target = std::string(message.target());
+        request.target = target;
         for (const auto& field : message)
             request.headers[lowercase(field.name_string())] = std::string(field.value());
         request.body = message.body();
@@ -132,21 +217,21 @@ asio::awaitable<void> serve(std::shared_ptr<ServerState> state, Stream& stream, 
                                 " failed: " + e.what());
             response = json_error(500, "internal error; see Ferry's log");
         }
+        state->observe(path, response.status);
         lowest.expires_after(state->settings.request_timeout);
-        co_await write(stream, response, version, keep_alive);
+        co_await write(stream, response, version, keep_alive, request.method == "HEAD");
         if (!keep_alive || state->stopping || !lowest.socket().is_open())
             break;
     }
 }
 
-asio::awaitable<void> session(std::shared_ptr<ServerState> state, tcp::socket socket) {
+asio::awaitable<void> session(std::shared_ptr<ServerState> state, tcp::socket socket, std::string remote) {
     beast::tcp_stream stream(std::move(socket));
     state->open.insert(&stream);
     boost::system::error_code ignored;
-    const std::string remote = stream.socket().remote_endpoint(ignored).address().to_string();
     if (state->tls) {
         beast::ssl_stream<beast::tcp_stream&> secured(stream, *state->tls);
-        stream.expires_after(state->settings.request_timeout);
+        stream.expires_after(state->settings.header_timeout);
         const auto [error] = co_await secured.async_handshake(asio::ssl::stream_base::server,
                                                               asio::as_tuple(asio::use_awaitable));
         if (error)
@@ -160,10 +245,36 @@ asio::awaitable<void> session(std::shared_ptr<ServerState> state, tcp::socket so
     state->open.erase(&stream);
 }
 
+/// A connection over a limit: 503 and Retry-After, then a clean close. Its request is read and dropped for up
+/// to a second after the answer, since closing a socket with unread data resets the connection, and the
+/// client might never see the answer.
+asio::awaitable<void> refuse(std::shared_ptr<ServerState> state, tcp::socket socket, std::string why) {
+    beast::tcp_stream stream(std::move(socket));
+    Response busy = json_error(503, why + "; try again shortly");
+    busy.headers.emplace_back("Retry-After", "1");
+    state->observe({}, 503);
+    stream.expires_after(std::chrono::seconds(2));
+    co_await write(stream, busy, 11, false);
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream.expires_after(std::chrono::seconds(1));
+    std::array<char, 4096> drain{};
+    for (;;) {
+        const auto [error, n] =
+            co_await stream.async_read_some(asio::buffer(drain), asio::as_tuple(asio::use_awaitable));
+        (void)n;
+        if (error)
+            break;
+    }
+    stream.socket().close(ignored);
+}
+
 } // namespace
 
-Server::Server(asio::any_io_executor executor, ServerSettings settings, Handler handler, core::Logger& logger)
-    : state_(std::make_shared<ServerState>(executor, std::move(settings), std::move(handler), logger)) {
+Server::Server(asio::any_io_executor executor, ServerSettings settings, Handler handler, core::Logger& logger,
+               ResponseObserver observer)
+    : state_(std::make_shared<ServerState>(executor, std::move(settings), std::move(handler), logger,
+                                           std::move(observer))) {
     if (!state_->settings.tls_certificate.empty() || !state_->settings.tls_key.empty()) {
         if (state_->settings.tls_certificate.empty() || state_->settings.tls_key.empty())
             throw std::runtime_error("HTTPS needs both http.tls_certificate and http.tls_key");
@@ -224,19 +335,33 @@ asio::awaitable<void> Server::run() {
             continue; // e.g. out of descriptors for a moment
         }
         socket.set_option(tcp::no_delay(true), error);
-        if (state->sessions >= state->settings.max_connections) {
-            if (state->tls)
-                continue; // no plain-text 503 on an HTTPS port: closing is the answer
-            beast::tcp_stream stream(std::move(socket));
-            stream.expires_after(std::chrono::seconds(2));
-            Response busy = json_error(503, "too many connections; try again shortly");
-            busy.headers.emplace_back("Retry-After", "1");
-            co_await write(stream, busy, 11, false);
+        boost::system::error_code no_peer;
+        std::string remote = socket.remote_endpoint(no_peer).address().to_string();
+        std::string over;
+        if (state->sessions >= state->settings.max_connections)
+            over = "too many connections";
+        else if (state->per_address[remote] >= state->settings.max_connections_per_address)
+            over = "too many connections from " + remote;
+        if (!over.empty()) {
+            if (state->per_address[remote] == 0)
+                state->per_address.erase(remote);
+            // No plain-text 503 on an HTTPS port, and no answer at all to a flood of them: closing is the
+            // answer.
+            if (state->tls || state->refusals >= max_refusals) {
+                socket.close(no_peer);
+                continue;
+            }
+            ++state->refusals;
+            asio::co_spawn(state->acceptor.get_executor(), refuse(state, std::move(socket), std::move(over)),
+                           [state](const std::exception_ptr&) { --state->refusals; });
             continue;
         }
         ++state->sessions;
-        asio::co_spawn(state->acceptor.get_executor(), session(state, std::move(socket)),
-                       [state](const std::exception_ptr&) {
+        ++state->per_address[remote];
+        asio::co_spawn(state->acceptor.get_executor(), session(state, std::move(socket), remote),
+                       [state, remote](const std::exception_ptr&) {
+                           if (--state->per_address[remote] == 0)
+                               state->per_address.erase(remote);
                            if (--state->sessions == 0)
                                state->drained.cancel();
                        });

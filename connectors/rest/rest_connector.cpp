@@ -1,6 +1,7 @@
 #include "connectors/rest/rest_connector.hpp"
 
 #include "bridge/http/client.hpp"
+#include "bridge/text/json_input.hpp"
 #include "bridge/xmpp/jid.hpp"
 #include "connectors/rest/json_text.hpp"
 #include "mappings/mapping.hpp"
@@ -45,8 +46,8 @@ std::string display_sender(const core::Message& message) {
 
 std::optional<json> body_json(const http::ClientResponse& response) {
     try {
-        return json::parse(response.body);
-    } catch (const json::exception&) {
+        return text::parse_json(response.body, text::JsonNul::replace);
+    } catch (const text::JsonInputError&) {
         return std::nullopt;
     }
 }

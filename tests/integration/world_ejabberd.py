@@ -109,6 +109,7 @@ listen:
     port: {self.component_port}
     ip: "127.0.0.1"
     module: ejabberd_service
+    max_stanza_size: 524288
     hosts:
       "{self.component_domain}":
         password: "{self.secret}"

@@ -4,7 +4,9 @@
 
 #include <boost/asio.hpp>
 #include <gtest/gtest.h>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 namespace ferry::http {
 namespace {
@@ -18,7 +20,11 @@ class Running {
 public:
     explicit Running(ServerSettings settings, Server::Handler handler = echo) {
         settings.address = "127.0.0.1";
-        server_.emplace(context_.get_executor(), settings, std::move(handler), logger_);
+        server_.emplace(context_.get_executor(), settings, std::move(handler), logger_,
+                        [this](std::string_view path, int status) {
+                            const std::lock_guard lock(mutex_);
+                            responses_.push_back(std::string(path) + " " + std::to_string(status));
+                        });
         asio::co_spawn(context_, server_->run(), [this](std::exception_ptr) { ended_ = true; });
         thread_ = std::thread([this] { context_.run(); });
     }
@@ -31,6 +37,11 @@ public:
     }
     std::uint16_t port() const { return server_->port(); }
     bool ended() const { return ended_; }
+    /// "<path> <status>" of each response, as the observer saw them.
+    std::vector<std::string> responses() const {
+        const std::lock_guard lock(mutex_);
+        return responses_;
+    }
 
     static asio::awaitable<Response> echo(const Request& request) {
         Response response;
@@ -46,6 +57,8 @@ private:
     std::optional<Server> server_;
     std::thread thread_;
     std::atomic<bool> ended_ = false;
+    mutable std::mutex mutex_;
+    std::vector<std::string> responses_;
 };
 
 /// Sends `raw` and reads until the server closes or `responses` complete responses have arrived.
@@ -72,10 +85,27 @@ std::string round_trip(tcp::socket& socket, const std::string& raw, int response
     }
 }
 
-tcp::socket connect(std::uint16_t port, asio::io_context& io) {
+tcp::socket connect(std::uint16_t port, asio::io_context& io, const char* from = "127.0.0.1") {
     tcp::socket socket(io);
+    socket.open(tcp::v4());
+    socket.bind(tcp::endpoint(asio::ip::make_address(from), 0));
     socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
     return socket;
+}
+
+/// True when the server closed the connection (end of file) within `within`.
+bool closed_by_server(tcp::socket& socket, std::chrono::milliseconds within) {
+    socket.non_blocking(true);
+    const auto deadline = std::chrono::steady_clock::now() + within;
+    char byte;
+    while (std::chrono::steady_clock::now() < deadline) {
+        boost::system::error_code error;
+        socket.read_some(asio::buffer(&byte, 1), error);
+        if (error == asio::error::eof || error == asio::error::connection_reset)
+            return true;
+        std::this_thread::sleep_for(20ms);
+    }
+    return false;
 }
 
 TEST(HttpServer, KeepAliveServesSeveralRequestsOnOneConnection) {
@@ -151,6 +181,112 @@ TEST(HttpServer, StopClosesIdleConnectionsAndRunReturns) {
     boost::system::error_code error;
     idle.read_some(asio::buffer(&byte, 1), error);
     EXPECT_TRUE(error) << "the idle connection was left open";
+}
+
+TEST(HttpServer, HeadGetsTheHeadersOfTheAnswerWithoutItsBody) {
+    Running server(ServerSettings{});
+    asio::io_context io;
+    tcp::socket socket = connect(server.port(), io);
+    const std::string got =
+        round_trip(socket, "HEAD /healthz HTTP/1.1\r\nHost: t\r\n\r\nGET /x HTTP/1.1\r\nHost: t\r\n\r\n", 2);
+    // The GET's answer follows the HEAD's headers at once: nothing else was written between them.
+    const std::string head_answer = got.substr(0, got.find("HTTP/1.1 ", 1));
+    EXPECT_TRUE(head_answer.ends_with("\r\n\r\n")) << got;
+    EXPECT_NE(head_answer.find("Content-Length: 15\r\n"), std::string::npos)
+        << "'HEAD /healthz  ' is 15 bytes: " << got;
+    EXPECT_NE(got.find("GET /x  "), std::string::npos) << got;
+}
+
+TEST(HttpServer, CompressedTransferCodingGets501AndNothingReachesTheHandler) {
+    Running server(ServerSettings{});
+    asio::io_context io;
+    tcp::socket socket = connect(server.port(), io);
+    const std::string got =
+        round_trip(socket, "POST /hooks/a HTTP/1.1\r\nHost: t\r\n"
+                           "Transfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+    EXPECT_TRUE(got.starts_with("HTTP/1.1 501 Not Implemented\r\n")) << got;
+    EXPECT_NE(got.find("Transfer-Encoding \\\"gzip,chunked\\\" is not supported"), std::string::npos) << got;
+    EXPECT_EQ(got.find("hello"), std::string::npos) << got;
+    EXPECT_EQ(server.responses(), std::vector<std::string>{"/hooks/a 501"});
+}
+
+TEST(HttpServer, PlainChunkedBodiesAreStillRead) {
+    Running server(ServerSettings{});
+    asio::io_context io;
+    tcp::socket socket = connect(server.port(), io);
+    const std::string got = round_trip(socket, "POST /hooks/a HTTP/1.1\r\nHost: t\r\n"
+                                               "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+    EXPECT_NE(got.find("POST /hooks/a  hello"), std::string::npos) << got;
+}
+
+TEST(HttpServer, CompressedContentGets415) {
+    Running server(ServerSettings{});
+    asio::io_context io;
+    tcp::socket socket = connect(server.port(), io);
+    const std::string got =
+        round_trip(socket, "POST /hooks/a HTTP/1.1\r\nHost: t\r\nContent-Encoding: gzip\r\n"
+                           "Content-Length: 5\r\n\r\nhello");
+    EXPECT_TRUE(got.starts_with("HTTP/1.1 415 Unsupported Media Type\r\n")) << got;
+    EXPECT_NE(got.find("Accept-Encoding: identity\r\n"), std::string::npos) << got;
+}
+
+TEST(HttpServer, HeadersTricklingInAreCutOffAfterTheHeaderTimeout) {
+    ServerSettings settings;
+    settings.header_timeout = 300ms;
+    Running server(settings);
+    asio::io_context io;
+    tcp::socket slow = connect(server.port(), io);
+    asio::write(slow, asio::buffer(std::string("GET / HT")));
+    EXPECT_TRUE(closed_by_server(slow, 3s)) << "a request begun and never finished held its connection";
+    // An idle keep-alive connection is another matter: it may wait for its next request longer than that.
+    tcp::socket idle = connect(server.port(), io);
+    std::this_thread::sleep_for(600ms);
+    EXPECT_NE(round_trip(idle, "GET / HTTP/1.1\r\nHost: t\r\n\r\n").find("200 OK"), std::string::npos);
+}
+
+TEST(HttpServer, ConnectionsOverTheLimitOfOneAddressGet503WhileOthersAreServed) {
+    ServerSettings settings;
+    settings.max_connections_per_address = 2;
+    Running server(settings);
+    asio::io_context io;
+    tcp::socket a1 = connect(server.port(), io, "127.0.0.2");
+    tcp::socket a2 = connect(server.port(), io, "127.0.0.2");
+    asio::write(a1, asio::buffer(std::string("G")));
+    asio::write(a2, asio::buffer(std::string("G")));
+    std::this_thread::sleep_for(100ms);
+    tcp::socket a3 = connect(server.port(), io, "127.0.0.2");
+    EXPECT_TRUE(round_trip(a3, "GET / HTTP/1.1\r\nHost: t\r\n\r\n").starts_with("HTTP/1.1 503 "));
+    tcp::socket other = connect(server.port(), io, "127.0.0.1");
+    EXPECT_NE(round_trip(other, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n").find("200 OK"),
+              std::string::npos);
+}
+
+TEST(HttpServer, AnOverLimitConnectionReadsItsWhole503EvenAfterSendingABody) {
+    ServerSettings settings;
+    settings.max_connections = 1;
+    Running server(settings);
+    asio::io_context io;
+    tcp::socket holder = connect(server.port(), io);
+    asio::write(holder, asio::buffer(std::string("G")));
+    std::this_thread::sleep_for(100ms);
+    tcp::socket refused = connect(server.port(), io);
+    boost::system::error_code error;
+    asio::write(refused,
+                asio::buffer("POST /hooks/a HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n" +
+                             std::string(100000, 'x')),
+                error);
+    std::string got;
+    char buffer[4096];
+    for (;;) {
+        const std::size_t n = refused.read_some(asio::buffer(buffer), error);
+        got.append(buffer, n);
+        if (error)
+            break;
+    }
+    EXPECT_EQ(error, asio::error::eof) << "not a clean close: " << error.message();
+    EXPECT_TRUE(got.starts_with("HTTP/1.1 503 Service Unavailable\r\n")) << got;
+    EXPECT_NE(got.find("too many connections"), std::string::npos) << got;
+    EXPECT_EQ(server.responses(), std::vector<std::string>{" 503"});
 }
 
 } // namespace
