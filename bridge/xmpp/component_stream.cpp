@@ -41,7 +41,7 @@ ComponentStream::ComponentStream(asio::any_io_executor executor, ComponentSettin
                .stanza = [this](XmlNode stanza) { handle_stanza(std::move(stanza)); },
                .stream_closed = [this] { server_closed_stream_ = true; },
                .stanza_refused =
-                   [this](XmlNode head, std::string reason) {
+                   [this](const XmlNode& head, const std::string& reason) {
                        logger_.warning("skipped a <" + head.name() + "/> from '" +
                                        std::string(head.attribute("from")) + "': " + reason);
                        if (state_ == State::established && refused_handler_)
@@ -389,7 +389,7 @@ asio::awaitable<ComponentStream::SessionEnd> ComponentStream::write_loop(Transpo
         for (const auto& o : in_flight_)
             buffers.push_back(asio::buffer(o.data));
         if (!barrier.empty())
-            buffers.push_back(asio::buffer(barrier));
+            buffers.emplace_back(asio::buffer(barrier));
         writing_ = true;
         try {
             co_await transport.write(buffers);
