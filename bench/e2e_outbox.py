@@ -353,7 +353,7 @@ async def measure(args, c2s_port: int, out_path: str, pids: dict[str, int], pg_d
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--ferry", default="/work/main/build/ferry", help="the Ferry binary")
+    parser.add_argument("--ferry", default=os.path.join(REPO, "build", "ferry"), help="the Ferry binary")
     parser.add_argument("--messages", type=int, default=20000, help="messages to send (default 20000)")
     parser.add_argument("--rate", type=float, default=0.0, help="messages/s; 0 = flood (default)")
     parser.add_argument("--json", metavar="FILE", help="also write the result as JSON to FILE")

@@ -33,6 +33,8 @@ import time
 
 from c2s_load_client import Client, Load
 
+REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
 COMPONENT = "ferry.localhost"
 HOST = "localhost"
 USER, PASSWORD = "bench", "benchpass"
@@ -296,8 +298,8 @@ def machine() -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--ferry", default=os.environ.get("FERRY_BIN", "/work/main/build/ferry"),
-                        help="the Ferry binary (default: $FERRY_BIN or /work/main/build/ferry)")
+    parser.add_argument("--ferry", default=os.environ.get("FERRY_BIN", os.path.join(REPO, "build", "ferry")),
+                        help="the Ferry binary (default: $FERRY_BIN or build/ferry)")
     parser.add_argument("--biboumi", metavar="BIN", help="measure biboumi (e.g. /usr/bin/biboumi) instead of Ferry")
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per phase (default 10)")
     parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds before each phase")

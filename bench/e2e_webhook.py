@@ -50,6 +50,8 @@ from e2e_ping import (COMPONENT, HOST, Processes, SECRET, cpu_seconds_sched, cpu
                       write_prosody_config)
 from e2e_outbox import cpu_per_message, pg_cpu, run_checked, start_postgres, stop_postgres  # noqa: E402
 
+REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
 USER, PASSWORD = "alice", "alicepass"
 HOOK = "hooks"
 
@@ -771,7 +773,7 @@ async def measure(args, c2s_port: int, http_port: int, token: str, pids: dict[st
 def main() -> int:
     if len(sys.argv) == 4 and sys.argv[1] == "--receiver":
         return asyncio.run(receiver_main(int(sys.argv[2]), sys.argv[3]))
-    default_ferry = "/work/main/build-bench/ferry"
+    default_ferry = os.path.join(REPO, "build-bench", "ferry")
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ferry", default=default_ferry, help=f"the Ferry binary (default {default_ferry})")

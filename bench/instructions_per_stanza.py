@@ -18,6 +18,8 @@ import subprocess
 import sys
 import tempfile
 
+REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
 DEFAULT_FILTERS = [
     "BM_Message_Parse$", "BM_Message_ParseSerialise$", "BM_Message_ParseDispatchSerialise$",
     "BM_Message_ParseDispatchErrorReply$", "BM_LargeMessage64KiB_ParseSerialise$",
@@ -99,7 +101,7 @@ def measure(bench: str, flt: str, top: int) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--bench", default="/work/main/build-bench/ferry_bench")
+    parser.add_argument("--bench", default=os.path.join(REPO, "build-bench", "ferry_bench"))
     parser.add_argument("--top", type=int, default=12, help="functions listed per benchmark (inclusive cost)")
     parser.add_argument("filters", nargs="*", default=DEFAULT_FILTERS)
     args = parser.parse_args()

@@ -1,6 +1,6 @@
 """Runs the Ferry binary against a test-world server and reads its log.
 
-The binary is `$FERRY_BIN` (default /work/main/build/ferry). A missing binary is a test failure,
+The binary is `$FERRY_BIN` (default build/ferry in this checkout). A missing binary is a test failure,
 never a skip. stderr (the log) goes to a file so tests can wait for and grep log lines.
 """
 
@@ -15,7 +15,8 @@ import time
 
 from world import Server
 
-FERRY_BIN = os.environ.get("FERRY_BIN", "/work/main/build/ferry")
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+FERRY_BIN = os.environ.get("FERRY_BIN", os.path.join(REPO, "build", "ferry"))
 
 # Ferry's log contract the tests rely on (see the component's logging):
 #   "component connected to HOST:PORT as DOMAIN" after every successful handshake,

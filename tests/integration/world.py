@@ -6,7 +6,7 @@ known secret and has the users alice and bob. It can be killed hard and started 
 same ports and data, paused (SIGSTOP) and resumed (SIGCONT). Everything started here is killed
 at interpreter exit as a last resort; `close()` (or the context manager) is the normal way.
 
-Traps handled here (see /work/shared/notes/test-world.md):
+Traps handled here:
 - Prosody: `run_as_root`, `-F` (foreground), never `prosody --version`, Nagle off,
   accounts written directly as `internal_plain` files (no prosodyctl round trips).
 - ejabberd: runs as the `ejabberd` user through `ejabberdctl foreground` (we stay its parent, so
