@@ -1,6 +1,7 @@
 #include "bridge/core/build_info.hpp"
 #include "bridge/core/component_app.hpp"
 #include "bridge/core/config.hpp"
+#include "connectors/kinds.hpp"
 #include "mappings/cli/command.hpp"
 
 #include <iostream>
@@ -22,11 +23,10 @@ commands:
                  (--migrate: apply pending schema migrations first)
   check-config   print the effective configuration (secrets redacted); non-zero exit on any error
   version        print the version
-  help           print this text and every option
+  help           print this text and every option; help kinds: every connector kind and its settings
 
 store commands (need database.url):
 @STORE@
-options (each also settable in the INI file given with --config and as FERRY_SECTION_KEY):
 )";
 
 std::vector<std::string> environment_strings() {
@@ -55,6 +55,10 @@ int main(int argc, char** argv) {
         run_options.migrate = true;
 
     if (command == "help" || command == "--help" || command == "-h") {
+        if (args.size() == 1 && args[0] == "kinds") {
+            std::cout << ferry::connectors::kinds_help();
+            return exit_ok;
+        }
         std::cout << full_usage();
         return exit_ok;
     }

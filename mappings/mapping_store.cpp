@@ -12,6 +12,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <charconv>
+#include <set>
 #include <stdexcept>
 #include <utility>
 #include <variant>
@@ -176,6 +177,18 @@ asio::awaitable<void> MappingStore::reload() {
                         " enabled mappings cannot be routed; the first, mapping " +
                         std::to_string(rejected.front().id) + ": " + rejected.front().reason);
     last_rejected_ = rejected.size();
+    // An operator's explicit choice, said again at start and whenever it is made: such a hook takes anyone's
+    // requests.
+    std::set<std::string> open;
+    for (const Connector& c : next->connectors())
+        if (c.enabled && text_setting(c.settings, "auth") == "none") {
+            if (!open_hooks_.contains(c.name))
+                logger_.warning("connector " + c.name +
+                                " takes requests without authentication (auth=none): anyone who can reach "
+                                "its hook can send messages through it");
+            open.insert(c.name);
+        }
+    open_hooks_ = std::move(open);
     installed_load_ = load;
     snapshot_ = std::move(next);
     if (++generation_ == 1)

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <exception>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -86,6 +87,7 @@ private:
     std::uint64_t loads_started_ = 0;
     std::uint64_t installed_load_ = 0; ///< which load (by start order) the current snapshot came from
     std::size_t last_rejected_ = 0;
+    std::set<std::string> open_hooks_; ///< connectors with auth=none, already warned about
     bool dirty_ = false;
     bool running_ = false;
     bool stopping_ = false;

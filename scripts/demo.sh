@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The demo: installs what is missing, builds Ferry, starts a private PostgreSQL and a private Prosody on
-# loopback, sets up demo mappings, runs Ferry, and shows messages crossing both ways:
+# The demo: installs what is missing, builds Ferry, starts a private PostgreSQL, a private Prosody and a fake
+# Slack (tests/fakes/slack.py) on loopback, sets up demo mappings, runs Ferry, and shows messages crossing:
 #   alice → ops%opslog@<component>  → the durable outbox → a JSON line in the `log` connector's file
 #   an Alertmanager notification (HTTP POST) → the outbox → a chat message to alice
+#   the room demo@<MUC domain> ↔ the Slack channel C0LAN2Q65, both ways
 # Stays up until Ctrl-C, then removes everything it started.
 # Usage: scripts/demo.sh [--no-install]
 set -euo pipefail
@@ -18,13 +19,18 @@ cmake --build build --target ferry
 demo_dir=$(mktemp -d /tmp/ferry-demo.XXXXXX)
 chmod 755 "$demo_dir"
 pids=()
+cleaned=0
 cleanup() {
+  [ "$cleaned" = 0 ] || return 0
+  cleaned=1
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   bash scripts/testworld/postgres.sh stop "$demo_dir/pg" >/dev/null 2>&1 || true
   rm -rf "$demo_dir"
+  echo "demo: stopped; Ferry, Prosody, PostgreSQL and the fake Slack are gone, and $demo_dir with them"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'cleanup; exit 0' INT TERM
 
 # Private PostgreSQL: prints FERRY_TEST_PG_URL=…
 FERRY_DATABASE_URL=$(bash scripts/testworld/postgres.sh start "$demo_dir/pg" | sed -n 's/^FERRY_TEST_PG_URL=//p')
@@ -42,7 +48,20 @@ grep -q '^READY=1' "$demo_dir/server.env" || { echo "demo: Prosody did not start
 # shellcheck disable=SC1090
 . <(grep -E '^[A-Z_0-9]+=' "$demo_dir/server.env" | sed 's/^/export /')
 
-# Demo mappings: alice's messages to `ops` go to a log file; alerts go to alice.
+# A fake Slack (the one the tests use): prints what Ferry posts to its channel C0LAN2Q65.
+slack_secret=8f742231b10e8888abcd99yyyzzz85a5 # the example signing secret of Slack's documentation
+/usr/bin/python3 -u tests/fakes/slack.py xoxb-demo >"$demo_dir/slack.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 50); do
+  grep -q '^fake Slack Web API at' "$demo_dir/slack.log" 2>/dev/null && break
+  sleep 0.1
+done
+slack_api=$(sed -n 's/^fake Slack Web API at \([^ ]*\) .*/\1/p' "$demo_dir/slack.log")
+[ -n "$slack_api" ] || { echo "demo: the fake Slack did not start" >&2; cat "$demo_dir/slack.log" >&2; exit 1; }
+room=demo@$MUC_DOMAIN
+
+# Demo mappings: alice's messages to `ops` go to a log file; alerts go to alice; the room and the Slack
+# channel are one conversation.
 ferry=$root/build/ferry
 token=demo-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')
 http_port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -51,6 +70,10 @@ http_port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.
 "$ferry" mapping add --xmpp "$ALICE_JID" --connector opslog --remote ops --direction out >/dev/null
 "$ferry" connector add alerts --kind alertmanager --setting "token=$token" >/dev/null
 "$ferry" mapping add --xmpp "$ALICE_JID" --connector alerts --remote '*' --direction in >/dev/null
+"$ferry" connector add slack --kind slack --setting token=xoxb-demo --setting "base_url=$slack_api" \
+  --setting "signing_secret=$slack_secret" --setting allow_private=yes >/dev/null
+"$ferry" mapping add --xmpp "$room" --connector slack --remote C0LAN2Q65 --direction both --option room=yes \
+  >/dev/null
 
 FERRY_COMPONENT_DOMAIN=$COMPONENT_DOMAIN FERRY_COMPONENT_HOST=127.0.0.1 FERRY_COMPONENT_PORT=$COMPONENT_PORT \
 FERRY_COMPONENT_SECRET=$COMPONENT_SECRET FERRY_HTTP_PORT=$http_port FERRY_LOG_FILE="$demo_dir/ferry.log" \
@@ -75,7 +98,9 @@ cat <<INFO
 
 Ferry is connected to a private Prosody as $COMPONENT_DOMAIN, with its store in a private PostgreSQL.
   Prosody clients : 127.0.0.1:$C2S_PORT   users ${ALICE_JID} / ${ALICE_PASSWORD}, ${BOB_JID} / ${BOB_PASSWORD}
+  Rooms (MUC)     : $MUC_DOMAIN   the room $room is bridged to the fake Slack's channel C0LAN2Q65
   Ferry's webhooks: http://127.0.0.1:$http_port/hooks/alerts   (token $token)
+                    http://127.0.0.1:$http_port/hooks/slack    (Slack's signing secret $slack_secret)
   Ferry's log     : $demo_dir/ferry.log
   Mappings (ferry mapping list):
 $("$ferry" mapping list | sed 's/^/    /')
@@ -100,6 +125,25 @@ curl -sS -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application
   --data @"$demo_dir/alert.json" "http://127.0.0.1:$http_port/hooks/alerts"
 wait "$listener" || true
 
+echo
+echo "4. alice says something in $room; Ferry posts it to the Slack channel (the fake Slack prints it):"
+slack_seen=$(wc -l <"$demo_dir/slack.log")
+"${chat[@]}" --room "$room" --say "hello Slack, from XMPP" --listen 3
+tail -n +"$((slack_seen + 1))" "$demo_dir/slack.log" | sed 's/^/    fake Slack: /'
+
+echo
+echo "5. Someone writes in the Slack channel (an Events API request signed as Slack signs it); it appears in the room:"
+slack_event='{"type":"event_callback","event_id":"EvDemo1","event":{"type":"message","channel":"C0LAN2Q65","user":"U061F7AUR","text":"hello XMPP, from Slack","ts":"1765100000.000100"}}'
+"${chat[@]}" --room "$room" --listen 4 &
+listener=$!
+sleep 1.5
+slack_ts=$(date +%s)
+slack_sig=$(printf 'v0:%s:%s' "$slack_ts" "$slack_event" | openssl dgst -sha256 -hmac "$slack_secret" -r | cut -d' ' -f1)
+curl -sS -X POST -H "X-Slack-Request-Timestamp: $slack_ts" -H "X-Slack-Signature: v0=$slack_sig" \
+  -H 'Content-Type: application/json' --data "$slack_event" "http://127.0.0.1:$http_port/hooks/slack"
+echo
+wait "$listener" || true
+
 cat <<INFO
 Try it yourself in another terminal:
   scripts/xmpp-chat.py --jid $ALICE_JID --password $ALICE_PASSWORD --port $C2S_PORT --send 'ops%opslog@$COMPONENT_DOMAIN' 'hi'
@@ -107,7 +151,11 @@ Try it yourself in another terminal:
       (the same notification again within 5 minutes is a resend: "duplicate"; change its groupKey)
   FERRY_DATABASE_URL='$FERRY_DATABASE_URL' build/ferry mapping list
   curl http://127.0.0.1:$http_port/metrics
-or point Gajim/Dino/profanity at 127.0.0.1:$C2S_PORT (plain connection) as $ALICE_JID.
+  scripts/xmpp-chat.py --jid $ALICE_JID --password $ALICE_PASSWORD --port $C2S_PORT --room $room --say 'hi Slack' --listen 30
+      (what the room says reaches the fake Slack: tail -f $demo_dir/slack.log)
+or point Gajim/Dino/profanity at 127.0.0.1:$C2S_PORT (plain connection) as $ALICE_JID and join $room.
+To try README.md's examples next to this demo, use its values instead of example.org's: users $ALICE_JID and
+$BOB_JID, rooms on $MUC_DOMAIN, FERRY_HTTP_PORT=$http_port, FERRY_DATABASE_URL='$FERRY_DATABASE_URL'.
 Ctrl-C stops everything and removes $demo_dir.
 INFO
-wait "${pids[1]}"
+wait "${pids[2]}" || true

@@ -126,7 +126,7 @@ int run_component(const Config& config, const std::vector<std::string>& args,
             try {
                 std::rethrow_exception(failure);
             } catch (const std::exception& e) {
-                logger.error(std::string("component stream failed: ") + e.what());
+                logger.error("component stream failed: " + error_text(e));
             }
             exit_code = exit_failure;
         } else {
@@ -157,7 +157,7 @@ int run_component(const Config& config, const std::vector<std::string>& args,
                     logger.error(e.what());
                     store_exit_code = exit_schema;
                 } catch (const std::exception& e) {
-                    logger.error(std::string("store failed: ") + e.what());
+                    logger.error("store failed: " + error_text(e));
                     store_exit_code = exit_failure;
                 }
                 stop_requested = true;

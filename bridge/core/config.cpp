@@ -488,14 +488,16 @@ Source parse_environment(const std::vector<std::string>& environment) {
 }
 
 /// Drops ';' comment lines (Program_options knows only '#') and rejects lines that are neither a section nor
-/// "key = value", naming the line number but not its text, which may hold the secret.
-std::string prepare_file_text(std::string text, const std::string& path) {
+/// "key = value", naming the line number but not its text, which may hold the secret. `lines` learns on which
+/// line each "section.key" is given.
+std::string prepare_file_text(std::string text, const std::string& path, std::map<std::string, int>& lines) {
     if (text.starts_with("\xEF\xBB\xBF"))
         text.erase(0, 3);
-    std::istringstream lines(text);
+    std::istringstream input(text);
     std::string prepared;
     std::string line;
-    for (int number = 1; std::getline(lines, line); ++number) {
+    std::string section_name;
+    for (int number = 1; std::getline(input, line); ++number) {
         const std::string_view content = trim(line);
         const std::string_view code = trim(content.substr(0, content.find('#')));
         const bool section = code.starts_with('[') && code.ends_with(']');
@@ -503,6 +505,12 @@ std::string prepare_file_text(std::string text, const std::string& path) {
             (code.find('=') == std::string_view::npos || code.starts_with('=')) && !code.starts_with(';'))
             throw ConfigError("config file " + path + ", line " + std::to_string(number) +
                               ": expected \"key = value\", \"[section]\" or a comment");
+        if (section)
+            section_name = std::string(trim(code.substr(1, code.size() - 2)));
+        else if (!code.empty() && !code.starts_with(';'))
+            lines.emplace((section_name.empty() ? "" : section_name + ".") +
+                              std::string(trim(code.substr(0, code.find('=')))),
+                          number);
         prepared += content.starts_with(';') ? std::string() : line;
         prepared += '\n';
     }
@@ -519,7 +527,8 @@ RawValues read_config_file(const std::string& path) {
     }
     std::ostringstream text;
     text << in.rdbuf();
-    std::istringstream prepared(prepare_file_text(text.str(), path));
+    std::map<std::string, int> lines;
+    std::istringstream prepared(prepare_file_text(text.str(), path, lines));
     po::parsed_options parsed(nullptr);
     try {
         parsed = po::parse_config_file(prepared, option_descriptions(false), true);
@@ -533,7 +542,13 @@ RawValues read_config_file(const std::string& path) {
             throw ConfigError("unknown option \"" + option.string_key + "\" in " + path +
                               file_suggestion(option.string_key));
         const std::string value = option.value.empty() ? std::string() : option.value[0];
-        add_value(values, RawValue{option.string_key, value, "config file " + path}, "in " + path);
+        const auto line = lines.find(option.string_key);
+        add_value(
+            values,
+            RawValue{option.string_key, value,
+                     "config file " + path +
+                         (line == lines.end() ? std::string() : ", line " + std::to_string(line->second))},
+            "in " + path);
     }
     return values;
 }
@@ -574,6 +589,38 @@ void wrap(std::string& out, std::string_view text, std::string_view indent, std:
     out += '\n';
 }
 
+/// An option given a value other than its default that cannot do anything with the rest of the
+/// configuration is an error, as a bad value is: the operator believes it does something.
+void check_effective(const Config& config, const std::map<std::string, RawValue>& chosen) {
+    const Config defaults;
+    const auto changed = [&](const OptionSpec& spec) -> const RawValue* {
+        const auto found = chosen.find(spec.name());
+        return found != chosen.end() && spec.show(config) != spec.show(defaults) ? &found->second : nullptr;
+    };
+    const auto origin = [](const RawValue& raw) { return " (from " + raw.origin + ")"; };
+    for (const OptionSpec& spec : option_specs) {
+        const RawValue* raw = changed(spec);
+        if (raw == nullptr)
+            continue;
+        const std::string name = spec.name();
+        if (name == "http.port" && config.database.url.empty())
+            throw ConfigError(
+                "http.port is set" + origin(*raw) +
+                " but database.url is not: the HTTP listener serves webhooks into the store and "
+                "/healthz and /metrics about it; set database.url too, or leave http.port out");
+        if (spec.section == "http" && name != "http.port" && config.http.port == 0)
+            throw ConfigError(name + " does nothing while http.port is 0 (no HTTP listener)" + origin(*raw) +
+                              "; set http.port too, or leave " + name + " out");
+        if (spec.section == "database" && name != "database.url" && config.database.url.empty())
+            throw ConfigError(name + " does nothing without database.url" + origin(*raw) +
+                              "; set database.url too, or leave " + name + " out");
+        if (name == "component.tls_verify" && !config.component.tls)
+            throw ConfigError(
+                "component.tls_verify does nothing while component.tls is false" + origin(*raw) +
+                "; set component.tls = true for a server port that speaks TLS, or leave it out");
+    }
+}
+
 } // namespace
 
 Config load_config(const std::vector<std::string>& args, const std::vector<std::string>& environment,
@@ -601,6 +648,7 @@ Config load_config(const std::vector<std::string>& args, const std::vector<std::
             throw ConfigError(spec.name() + " is required (" + where_to_set(spec) + ")");
     }
     check_delays(config, chosen);
+    check_effective(config, chosen);
     return config;
 }
 
@@ -637,7 +685,10 @@ std::string options_help() {
     const Config defaults;
     for (const OptionSpec& spec : option_specs) {
         const std::string value = spec.show(defaults);
-        const std::string default_text = spec.required   ? "required"
+        // The database section is required by the store commands only; `run` uses it when it is set.
+        const std::string required =
+            spec.section == "database" ? "required by the store commands" : "required";
+        const std::string default_text = spec.required   ? required
                                          : value.empty() ? "default: empty"
                                                          : "default: " + value;
         out += "\n  --" + spec.name() + " " + std::string(spec.value_name) + "   (" + default_text + ")\n";

@@ -2,10 +2,12 @@
 
 #include "bridge/text/log_text.hpp"
 
+#include <boost/system/system_error.hpp>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <iostream>
+#include <system_error>
 
 namespace ferry::core {
 
@@ -71,6 +73,22 @@ void Logger::log(LogLevel level, std::string_view text) {
     out << stamp << ' ' << log_level_name(level) << ' ' << ferry::text::shortened(text, max_line_bytes)
         << '\n';
     out.flush();
+}
+
+std::string error_text(const std::exception& error) {
+    if (const auto* system = dynamic_cast<const boost::system::system_error*>(&error)) {
+        // Boost writes "<context>: " + code.what(), and code.what() ends with "[<code> at <file:line> …]".
+        const boost::system::error_code& code = system->code();
+        std::string context = system->what();
+        const std::string detail = code.what();
+        if (context.ends_with(detail))
+            context.resize(context.size() - detail.size());
+        while (!context.empty() && (context.back() == ' ' || context.back() == ':'))
+            context.pop_back();
+        return (context.empty() ? "" : context + ": ") + code.message() + " (" + code.category().name() +
+               ":" + std::to_string(code.value()) + ")";
+    }
+    return error.what(); // std::system_error says "context: message", without a source location
 }
 
 } // namespace ferry::core

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <exception>
 #include <fstream>
 #include <optional>
 #include <string>
@@ -40,5 +41,9 @@ private:
     std::string path_;
     std::ofstream file_;
 };
+
+/// What went wrong, for a log line: what() of most exceptions, but for a system error its message and code
+/// ("Connection refused (system:111)") without the source location Boost's what() appends.
+std::string error_text(const std::exception& error);
 
 } // namespace ferry::core

@@ -9,6 +9,7 @@
 #include "bridge/core/signatures.hpp"
 #include "bridge/text/json_input.hpp"
 #include "bridge/text/log_text.hpp"
+#include "connectors/kinds.hpp"
 #include "connectors/rest/alertmanager.hpp"
 #include "connectors/rest/json_text.hpp"
 #include "connectors/rest/preset.hpp"
@@ -273,6 +274,18 @@ asio::awaitable<Response> Webhooks::handle(const http::Request& request, std::st
     if (!connector->enabled)
         co_return json_error(404, "webhook \"" + connector->name + "\" is disabled");
     const std::string token = setting(*connector, "token");
+    const std::string secret = setting(*connector, "secret");
+    // A hook without a token or signature takes nothing, unless its operator said auth=none (a connector
+    // added by an older ferry, which allowed that by accident).
+    if (token.empty() && secret.empty() && !connectors::open_by_choice(connector->settings)) {
+        logger_.warning("webhook " + connector->name + ": refused a request from " + request.remote +
+                        ": the connector has no token" + (connector->kind == "webhook" ? " or secret" : ""));
+        co_return json_error(403,
+                             "webhook \"" + connector->name +
+                                 "\" has no token, so its requests cannot be verified and none is taken; "
+                                 "set one with: ferry connector set " +
+                                 connector->name + " --setting token=... (or auth=none to take any)");
+    }
     if (!token.empty()) {
         const std::string given = presented_token(request, subpath);
         if (given.empty() || !same_secret(given, token)) {
@@ -284,7 +297,6 @@ asio::awaitable<Response> Webhooks::handle(const http::Request& request, std::st
             co_return refused;
         }
     }
-    const std::string secret = setting(*connector, "secret");
     if (!secret.empty() && !signature_matches(request, secret)) {
         logger_.warning("webhook " + connector->name + ": refused a request from " + request.remote +
                         " whose X-Hub-Signature-256 does not match");

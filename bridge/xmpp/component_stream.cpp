@@ -175,7 +175,7 @@ asio::awaitable<StreamOutcome> ComponentStream::run() {
         try {
             end = co_await session();
         } catch (const std::exception& e) {
-            end.reason = e.what();
+            end.reason = core::error_text(e);
         }
         state_ = State::disconnected;
         if (end.final_outcome) {
@@ -222,7 +222,7 @@ asio::awaitable<ComponentStream::SessionEnd> ComponentStream::session() {
     } catch (const boost::system::system_error& e) {
         transport.close();
         co_return SessionEnd{std::nullopt, "cannot connect to " + settings_.host + ":" +
-                                               std::to_string(settings_.port) + ": " + e.what()};
+                                               std::to_string(settings_.port) + ": " + e.code().message()};
     }
 
     state_ = State::established;
@@ -239,14 +239,14 @@ asio::awaitable<ComponentStream::SessionEnd> ComponentStream::session() {
         auto first = co_await (read_loop(transport) || write_loop(transport) || keepalive_loop());
         end = std::visit([](auto& e) { return std::move(e); }, first);
     } catch (const std::exception& e) {
-        end.reason = e.what();
+        end.reason = core::error_text(e);
     }
     // A write cut off mid-stanza leaves the stream unusable; then the farewell would be garbage too.
     if (!farewell_.empty() && !writing_) {
         try {
             co_await transport.write(asio::buffer(farewell_));
         } catch (const std::exception& e) {
-            logger_.debug(std::string("could not send the closing tag: ") + e.what());
+            logger_.debug("could not send the closing tag: " + core::error_text(e));
         }
     }
     farewell_.clear();
@@ -255,7 +255,7 @@ asio::awaitable<ComponentStream::SessionEnd> ComponentStream::session() {
         try {
             co_await close_gracefully(transport);
         } catch (const std::exception& e) {
-            logger_.debug(std::string("while closing the stream: ") + e.what());
+            logger_.debug("while closing the stream: " + core::error_text(e));
         }
     }
     // Stanzas of a batch the socket did not take go first in the next connection (at least once); deliveries

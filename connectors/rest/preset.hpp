@@ -1,5 +1,6 @@
 #pragma once
 
+#include "connectors/kinds.hpp"
 #include "connectors/rest/template.hpp"
 
 #include <nlohmann/json.hpp>
@@ -17,14 +18,7 @@ public:
     using runtime_error::runtime_error;
 };
 
-/// One setting a connector of the preset's kind takes (`ferry connector add --setting name=value`).
-struct SettingSpec {
-    std::string name;
-    bool required = false;
-    bool secret = false;       ///< never printed back in full
-    std::string default_value; ///< used when the connector does not set it
-    std::string help;
-};
+using SettingSpec = connectors::SettingSpec;
 
 /// Where a Retry-After figure is found in a rate-limit answer, and its unit.
 struct RetryAfterSource {

@@ -1,9 +1,11 @@
 #include "mappings/cli/connector_command.hpp"
 
+#include "connectors/kinds.hpp"
 #include "connectors/rest/preset.hpp"
 #include "connectors/rest/rest_connector.hpp"
 #include "connectors/rest/template.hpp"
 #include "mappings/cli/table.hpp"
+#include "mappings/mapping.hpp"
 #include "mappings/pg/connection.hpp"
 #include "mappings/pg/error.hpp"
 
@@ -20,36 +22,72 @@ using json = nlohmann::ordered_json;
 
 namespace {
 
-/// A connector kind this ferry can run, and the settings it takes.
-struct KindSpec {
-    std::string_view name;
-    std::vector<std::string_view> required;
-    std::vector<std::string_view> optional;
-};
-
-const std::vector<KindSpec>& known_kinds() {
-    static const std::vector<KindSpec> kinds = {
-        {"log", {"path"}, {}},
-        {"alertmanager", {}, {"token", "dedup_window"}},
-        {"grafana", {}, {"token", "dedup_window"}},
-        {"webhook", {}, {"token", "secret", "text", "template", "sender", "target", "id_header"}}};
-    return kinds;
-}
-
-std::string join(const std::vector<std::string_view>& words) {
+std::string join(const std::vector<std::string_view>& words, std::string_view separator = ", ") {
     std::string out;
     for (std::string_view w : words)
-        out += (out.empty() ? "" : ", ") + std::string(w);
+        out += (out.empty() ? "" : std::string(separator)) + std::string(w);
     return out;
 }
 
-UsageError unknown_setting(const std::string& key, const std::string& kind,
-                           const std::vector<std::string_view>& allowed) {
-    return UsageError("unknown setting \"" + key + "\" for connector kind " + kind +
-                      " (known: " + join(allowed) + ")");
+const connectors::KindSpec& kind_named(const std::string& kind) {
+    if (const connectors::KindSpec* found = connectors::find_kind(kind))
+        return *found;
+    std::vector<std::string_view> names;
+    for (const connectors::KindSpec& k : connectors::all_kinds())
+        names.push_back(k.name);
+    throw UsageError("unknown connector kind \"" + printable(kind) + "\" (known: " + join(names) + ")");
 }
 
-void check_kind_and_settings(const std::string& kind, const json& settings) {
+/// Every setting is text and not empty; an empty secret most often comes from a shell variable that was
+/// not set, and would leave what it guards open.
+void check_setting_values(const connectors::KindSpec& kind, const json& settings) {
+    for (const auto& [key, value] : settings.items()) {
+        const connectors::SettingSpec* spec = kind.setting(key);
+        if (spec == nullptr) {
+            std::vector<std::string_view> allowed;
+            for (const connectors::SettingSpec& s : kind.settings)
+                allowed.push_back(s.name);
+            throw UsageError("unknown setting \"" + key + "\" for connector kind " + kind.name +
+                             " (known: " + join(allowed) + ")");
+        }
+        if (!value.is_string())
+            throw UsageError("setting " + key + " must be text");
+        if (value.get<std::string>().empty())
+            throw UsageError("--setting " + key + " is empty" +
+                             (spec->secret
+                                  ? ": a secret must be set (was the shell variable it came from unset?)"
+                                  : "; leave it out (or --unset it) for the default"));
+    }
+    for (const connectors::SettingSpec& spec : kind.settings)
+        if (spec.required && !settings.contains(spec.name))
+            throw UsageError("connector kind " + kind.name + " needs --setting " + spec.name + "=... (" +
+                             spec.help + ")");
+}
+
+/// A kind that only receives takes requests from anyone who can reach Ferry unless it authenticates them:
+/// one of its authenticating settings, or the operator's explicit auth=none.
+void check_authentication(const connectors::KindSpec& kind, const json& ordered) {
+    const nlohmann::json settings = ordered;
+    const std::string auth = mappings::text_setting(settings, "auth");
+    if (!auth.empty() && auth != connectors::no_authentication)
+        throw UsageError("auth takes one value, none (to take requests without authentication), not \"" +
+                         printable(auth) + "\"");
+    if (kind.authenticated_by.empty())
+        return;
+    std::vector<std::string_view> by(kind.authenticated_by.begin(), kind.authenticated_by.end());
+    const bool open = connectors::open_by_choice(settings);
+    if (open && connectors::authenticated(kind, settings))
+        throw UsageError("auth=none and " + join(by, " or ") + " contradict each other: give one");
+    if (!open && !connectors::authenticated(kind, settings))
+        throw UsageError("a " + kind.name +
+                         " connector would take requests from anyone who can reach Ferry: give " +
+                         "--setting " + join(by, "=… or --setting ") +
+                         "=… (e.g. token=$(openssl rand -hex 16)), or --setting auth=none to take requests "
+                         "without authentication");
+}
+
+/// What each kind checks beyond names and values: a preset its own rules, the built-in kinds theirs.
+void check_kind_specific(const std::string& kind, const json& settings) {
     if (const auto* preset = connectors::rest::find_preset(kind)) {
         try {
             connectors::rest::check_settings(*preset, settings);
@@ -58,25 +96,6 @@ void check_kind_and_settings(const std::string& kind, const json& settings) {
         }
         return;
     }
-    const auto& kinds = known_kinds();
-    const auto spec = std::ranges::find_if(kinds, [&](const KindSpec& k) { return k.name == kind; });
-    if (spec == kinds.end()) {
-        std::vector<std::string_view> names;
-        names.reserve(kinds.size());
-        for (const KindSpec& k : kinds)
-            names.push_back(k.name);
-        for (const auto& preset : connectors::rest::builtin_presets())
-            names.push_back(preset.kind);
-        throw UsageError("unknown connector kind \"" + printable(kind) + "\" (known: " + join(names) + ")");
-    }
-    std::vector<std::string_view> allowed = spec->required;
-    allowed.insert(allowed.end(), spec->optional.begin(), spec->optional.end());
-    for (const auto& [key, value] : settings.items())
-        if (std::ranges::find(allowed, key) == allowed.end())
-            throw unknown_setting(key, kind, allowed);
-    for (std::string_view key : spec->required)
-        if (!settings.contains(key))
-            throw UsageError("connector kind " + kind + " needs --setting " + std::string(key) + "=...");
     if (kind == "log" && !settings.at("path").get<std::string>().starts_with("/"))
         throw UsageError("the path setting of a log connector must be an absolute file name");
     for (const char* pointer : {"text", "sender", "target"}) {
@@ -112,6 +131,13 @@ void check_kind_and_settings(const std::string& kind, const json& settings) {
     }
 }
 
+void check_kind_and_settings(const std::string& kind, const json& settings) {
+    const connectors::KindSpec& spec = kind_named(kind);
+    check_setting_values(spec, settings);
+    check_kind_specific(kind, settings);
+    check_authentication(spec, settings);
+}
+
 std::string connector_columns() {
     return "c.id, c.name, c.kind, c.settings::text, c.enabled, "
            "(SELECT count(*) FROM mappings m WHERE m.connector_id = c.id), " +
@@ -122,13 +148,15 @@ std::string text(const pg::Result& r, int row, int column) {
     return std::string(r.get(row, column).value_or(""));
 }
 
-/// Settings as shown: the values of a preset's secret settings (tokens, webhook URLs) are not printed.
+/// Settings as shown: the values the kind declares secret are not printed (an empty one, left by an older
+/// ferry, shows as such); a setting the kind does not know is not printed either.
 json shown_settings(const std::string& kind, json settings) {
-    const auto* preset = connectors::rest::find_preset(kind);
+    const connectors::KindSpec* spec = connectors::find_kind(kind);
     for (auto& [key, value] : settings.items()) {
-        const auto* spec = preset != nullptr ? preset->setting(key) : nullptr;
-        if ((spec != nullptr && spec->secret) || key == "token" || key == "secret")
-            value = "<redacted>";
+        const connectors::SettingSpec* setting = spec != nullptr ? spec->setting(key) : nullptr;
+        if (setting != nullptr && !setting->secret)
+            continue;
+        value = value.is_string() && value.get<std::string>().empty() ? "<empty>" : "<redacted>";
     }
     return settings;
 }
@@ -204,6 +232,55 @@ asio::awaitable<int> list_command(CommandContext& ctx) {
     co_return 0;
 }
 
+asio::awaitable<int> set_command(CommandContext& ctx) {
+    const std::string name = single_positional(ctx.args, "which connector? give its name");
+    check_connector_name(name);
+    const json given = key_values(ctx.args, "setting");
+    const std::vector<std::string> unset = ctx.args.values("unset");
+    if (given.empty() && unset.empty())
+        throw UsageError("nothing to change: give --setting KEY=VALUE or --unset KEY");
+    const pg::Result current = co_await ctx.db.execute(
+        "SELECT kind, settings::text FROM connectors WHERE name = $1", pg::params(name));
+    if (current.rows() == 0)
+        throw UsageError("unknown connector " + name + " (see ferry connector list)");
+    const std::string kind = text(current, 0, 0);
+    const std::string before = text(current, 0, 1);
+    json settings = json::parse(before);
+    for (const std::string& key : unset) {
+        if (given.contains(key))
+            throw UsageError("--unset " + printable(key) + " and --setting " + printable(key) +
+                             "=... contradict each other");
+        if (!settings.contains(key))
+            throw UsageError("connector " + name + " has no setting " + printable(key) + " to unset");
+        settings.erase(key);
+    }
+    for (const auto& [key, value] : given.items())
+        settings[key] = value;
+    check_kind_and_settings(kind, settings);
+    // Only as it was read: a change made meanwhile by someone else is not overwritten unseen.
+    const std::string sql = "WITH c AS (UPDATE connectors SET settings = $2::jsonb, updated_at = now() "
+                            "WHERE name = $1 AND settings = $3::jsonb RETURNING *) SELECT " +
+                            connector_columns() + " FROM c";
+    const pg::Result r = co_await ctx.db.execute(sql, pg::params(name, settings.dump(), before));
+    if (r.rows() == 0)
+        throw UsageError("connector " + name + " was changed while this command ran; run it again");
+    if (ctx.args.has("json")) {
+        ctx.out << connector_json(r, 0).dump() << '\n';
+        co_return 0;
+    }
+    std::vector<std::string_view> changed;
+    for (const auto& [key, value] : given.items())
+        changed.push_back(key);
+    ctx.out << "updated connector " << name;
+    if (!changed.empty())
+        ctx.out << ": set " << join(changed);
+    if (!unset.empty())
+        ctx.out << (changed.empty() ? ": " : "; ") << "unset "
+                << join(std::vector<std::string_view>(unset.begin(), unset.end()));
+    ctx.out << " (running Ferry processes take it within a second)\n";
+    co_return 0;
+}
+
 asio::awaitable<int> show_command(CommandContext& ctx) {
     const std::string name = single_positional(ctx.args, "which connector? give its name");
     check_connector_name(name);
@@ -211,6 +288,15 @@ asio::awaitable<int> show_command(CommandContext& ctx) {
     const pg::Result r = co_await ctx.db.execute(sql, pg::params(name));
     if (r.rows() == 0)
         throw UsageError("unknown connector " + name + " (see ferry connector list)");
+    if (const std::optional<std::string> key = ctx.args.value("reveal")) {
+        // Asked for by name: the value alone, so that a script can take it ($(ferry connector show …)).
+        const json settings = json::parse(text(r, 0, 3));
+        const auto found = settings.find(*key);
+        if (found == settings.end() || !found->is_string())
+            throw UsageError("connector " + name + " has no setting " + printable(*key));
+        ctx.out << found->get<std::string>() << '\n';
+        co_return 0;
+    }
     if (ctx.args.has("json"))
         ctx.out << connector_json(r, 0).dump() << '\n';
     else
@@ -336,31 +422,41 @@ std::string iso_utc(std::string_view column) {
 }
 
 Command connector_command() {
-    return {
-        "connector",
-        "remote systems",
-        {{"add",
-          "NAME --kind KIND [--setting KEY=VALUE]... [--disabled] [--json]",
-          "add a connector (kinds: log, which needs --setting path=/absolute/file.jsonl; alertmanager and "
-          "grafana, webhooks at POST /hooks/NAME taking --setting token=SECRET and dedup_window=SECONDS; "
-          "webhook, generic JSON taking token, secret (X-Hub-Signature-256), text, sender and target "
-          "(JSON Pointers), template (the text from the body's fields, instead of text) and id_header)",
-          {"kind", "setting"},
-          {"disabled", "json"},
-          add_command},
-         {"list",
-          "[--json]",
-          "list the connectors and how many mappings use each",
-          {},
-          {"json"},
-          list_command},
-         {"show", "NAME [--json]", "show one connector", {}, {"json"}, show_command},
-         {"remove",
-          "NAME [--json]",
-          "remove a connector that no mapping or queued message refers to",
-          {},
-          {"json"},
-          remove_command}}};
+    return {"connector",
+            "remote systems",
+            {{"add",
+              "NAME --kind KIND [--setting KEY=VALUE]... [--disabled] [--json]",
+              "add a connector (kinds and their settings: ferry help kinds). A kind that only receives "
+              "(alertmanager, grafana, webhook) needs its token or secret, or --setting auth=none",
+              {"kind", "setting"},
+              {"disabled", "json"},
+              add_command},
+             {"list",
+              "[--json]",
+              "list the connectors and how many mappings use each",
+              {},
+              {"json"},
+              list_command},
+             {"set",
+              "NAME [--setting KEY=VALUE]... [--unset KEY]... [--json]",
+              "change a connector's settings, checked as add checks them; running processes take the change "
+              "within a second",
+              {"setting", "unset"},
+              {"json"},
+              set_command},
+             {"show",
+              "NAME [--reveal KEY] [--json]",
+              "show one connector (secret settings as <redacted>); --reveal KEY prints that setting's value "
+              "alone",
+              {"reveal"},
+              {"json"},
+              show_command},
+             {"remove",
+              "NAME [--json]",
+              "remove a connector that no mapping or queued message refers to",
+              {},
+              {"json"},
+              remove_command}}};
 }
 
 } // namespace ferry::mappings::cli

@@ -44,7 +44,7 @@ asio::awaitable<void> Listener::run() {
                     on_notification_(notification);
             }
         } catch (const std::exception& e) {
-            failure = e.what();
+            failure = core::error_text(e);
         }
         session_.close();
         if (co_await ending())

@@ -230,6 +230,47 @@ def test_the_token_may_come_as_basic_auth_or_in_the_path(alerts, world):
     assert status == 404, text
 
 
+def test_a_new_token_takes_effect_live_and_can_be_read_back(alerts, pg_world):  # noqa: F811
+    """`ferry connector set` while Ferry runs: the old token stops working within a second, the new one works,
+    and `--reveal` gives it back for alertmanager.yml. Without mappings, an accepted notification is 422 (no
+    mapping takes it) rather than a message that would wait offline for the next test's alice."""
+    ferry, base = alerts
+    loads = ferry.count(r"mapping store: loaded generation")
+    pg_world.sql("DELETE FROM mappings")
+    ferry.wait_for_log(r"mapping store: loaded generation", timeout=5, more_than=loads)
+
+    def status(token: str) -> int:
+        return post(f"{base}/hooks/alerts", json.dumps(notification(group_key="probe")),
+                    {"Authorization": f"Bearer {token}"})[0]
+
+    assert status(TOKEN) == 422
+    done = ferry_cli(pg_world, "connector", "set", "alerts", "--setting", "token=rotated-4f1a")
+    assert done.returncode == 0, done.stderr
+    revealed = ferry_cli(pg_world, "connector", "show", "alerts", "--reveal", "token")
+    assert revealed.stdout == "rotated-4f1a\n", revealed
+    deadline = time.monotonic() + 5
+    while status(TOKEN) != 401:
+        assert time.monotonic() < deadline, "the old token still works"
+        time.sleep(0.1)
+    assert status("rotated-4f1a") == 422
+
+
+def test_a_hook_without_a_token_takes_nothing_unless_told_to_take_anything(alerts, pg_world):  # noqa: F811
+    ferry, base = alerts
+    # A connector an older ferry let through without a token: refused, with what to do.
+    pg_world.sql("""INSERT INTO connectors (name, kind, settings) VALUES ('legacy', 'alertmanager', '{}')""")
+    deadline = time.monotonic() + 5
+    while (got := post(f"{base}/hooks/legacy", json.dumps(notification(group_key="legacy"))))[0] == 404:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert got[0] == 403 and "ferry connector set legacy --setting token=" in json.loads(got[1])["error"], got
+    # The operator's explicit choice: taken (422: it has no mapping), and said in the log.
+    done = ferry_cli(pg_world, "connector", "set", "legacy", "--setting", "auth=none")
+    assert done.returncode == 0, done.stderr
+    ferry.wait_for_log(r"warning connector legacy takes requests without authentication \(auth=none\)", timeout=5)
+    assert post(f"{base}/hooks/legacy", json.dumps(notification(group_key="open")))[0] == 422
+
+
 def test_a_resend_is_delivered_once(alerts, world):
     _, base = alerts
     auth = {"Authorization": f"Bearer {TOKEN}"}
@@ -298,7 +339,7 @@ GRAFANA_EXAMPLE = {  # Grafana's documented webhook body (grafana.com, "Configur
 
 def test_grafana_alert_reaches_xmpp(alerts, world, pg_world):  # noqa: F811
     _, base = alerts
-    for args in (["connector", "add", "grafana", "--kind", "grafana"],
+    for args in (["connector", "add", "grafana", "--kind", "grafana", "--setting", "auth=none"],
                  ["mapping", "add", "--xmpp", world.jid("alice"), "--connector", "grafana", "--remote", "team=blue",
                   "--direction", "in"]):
         done = ferry_cli(pg_world, *args)

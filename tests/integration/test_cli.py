@@ -162,6 +162,21 @@ BAD_CONNECTOR_INPUT = [
     (["connector", "add", "am", "--kind", "alertmanager", "--setting", "dedup_window=5m"],
      "dedup_window is a number of seconds (0-9999999), not \"5m\""),
     (["connector", "add", "am", "--kind", "alertmanager", "--setting", "url=http://x"], "unknown setting \"url\""),
+    # No hook is open by accident: a receive-only kind needs its token or secret, or an explicit auth=none.
+    (["connector", "add", "am", "--kind", "alertmanager"],
+     "a alertmanager connector would take requests from anyone who can reach Ferry: give --setting token=…"),
+    (["connector", "add", "ci", "--kind", "webhook", "--setting", "text=/message"],
+     "give --setting token=… or --setting secret=…"),
+    (["connector", "add", "ci", "--kind", "webhook", "--setting", "secret="],
+     "--setting secret is empty: a secret must be set (was the shell variable it came from unset?)"),
+    (["connector", "add", "am", "--kind", "alertmanager", "--setting", "token="], "--setting token is empty"),
+    (["connector", "add", "am", "--kind", "alertmanager", "--setting", "auth=maybe"],
+     "auth takes one value, none"),
+    (["connector", "add", "am", "--kind", "alertmanager", "--setting", "auth=none", "--setting", "token=t"],
+     "auth=none and token contradict each other"),
+    (["connector", "add", "ops", "--kind", "log", "--setting", "path=/x", "--setting", "auth=none"],
+     "unknown setting \"auth\" for connector kind log"),
+    (["connector", "set", "nope", "--setting", "token=x"], "unknown connector nope"),
     (["connector", "add", "--kind", "log", "--setting", "path=/x"], "which name?"),
     (["connector", "add", "ops", "--kind", "log"], "connector kind log needs --setting path=..."),
     (["connector", "add", "ops", "--kind", "log", "--setting", "path"], "expected key=value"),
@@ -270,3 +285,49 @@ def test_database_unreachable(cli, command):
 def test_missing_database_url_is_a_configuration_error(cli):
     done = cli("connector", "list", url="")
     assert done.returncode == 2 and "database.url is required" in done.stderr
+
+
+def test_secrets_are_redacted_by_what_each_kind_declares(cli):
+    cli.ok("connector", "add", "am", "--kind", "alertmanager", "--setting", "token=s3cret-token",
+           "--setting", "dedup_window=60")
+    cli.ok("connector", "add", "mx", "--kind", "matrix", "--setting", "base_url=https://matrix.example.org",
+           "--setting", "token=syt_abc", "--setting", "hs_token=hs-secret", "--setting", "bot_user=@ferry:example.org")
+    shown = cli.json("connector", "show", "am")["settings"]
+    assert shown == {"token": "<redacted>", "dedup_window": "60"}
+    matrix = cli.json("connector", "show", "mx")["settings"]
+    assert matrix["token"] == "<redacted>" and matrix["hs_token"] == "<redacted>"
+    assert matrix["base_url"] == "https://matrix.example.org" and matrix["bot_user"] == "@ferry:example.org"
+    listing = cli.ok("connector", "list")
+    assert "s3cret" not in listing and "syt_abc" not in listing and "hs-secret" not in listing
+    # Asked for by name, a secret is printed alone, for scripts: $(ferry connector show am --reveal token).
+    assert cli.ok("connector", "show", "am", "--reveal", "token") == "s3cret-token\n"
+    assert "has no setting nope" in cli.fails(2, "connector", "show", "am", "--reveal", "nope")
+
+
+def test_a_hook_open_by_choice_says_so_in_every_listing(cli):
+    assert cli.ok("connector", "add", "open", "--kind", "webhook", "--setting", "auth=none") == \
+        "added connector open (kind webhook)\n"
+    assert "auth=none" in cli.ok("connector", "list")
+    assert cli.json("connector", "show", "open")["settings"] == {"auth": "none"}
+
+
+def test_an_empty_secret_left_by_an_older_ferry_shows_as_empty(cli, pg_world):  # noqa: F811
+    pg_world.sql("""INSERT INTO connectors (name, kind, settings) VALUES ('old', 'webhook', '{"token": ""}')""")
+    assert cli.json("connector", "show", "old")["settings"] == {"token": "<empty>"}
+
+
+def test_connector_set_changes_and_unsets_settings_as_add_checks_them(cli):
+    cli.ok("connector", "add", "am", "--kind", "alertmanager", "--setting", "token=first", "--setting",
+           "dedup_window=60")
+    assert cli.ok("connector", "set", "am", "--setting", "token=second", "--unset", "dedup_window") == \
+        "updated connector am: set token; unset dedup_window (running Ferry processes take it within a second)\n"
+    assert cli.ok("connector", "show", "am", "--reveal", "token") == "second\n"
+    assert cli.json("connector", "show", "am")["settings"] == {"token": "<redacted>"}
+    # The result must still pass the checks of add.
+    assert "would take requests from anyone" in cli.fails(2, "connector", "set", "am", "--unset", "token")
+    assert "dedup_window is a number of seconds" in cli.fails(2, "connector", "set", "am", "--setting",
+                                                              "dedup_window=soon")
+    assert "has no setting nope to unset" in cli.fails(2, "connector", "set", "am", "--unset", "nope")
+    assert "nothing to change" in cli.fails(2, "connector", "set", "am")
+    assert cli.json("connector", "set", "am", "--setting", "token=third")["settings"] == {"token": "<redacted>"}
+    assert cli.ok("connector", "show", "am", "--reveal", "token") == "third\n"

@@ -104,7 +104,7 @@ def test_template_makes_the_text_from_the_body(pg_world, world, start_ferry):  #
     template = ("{{#if commits}}{{pusher.name}} pushed {{#each commits}}{{#if @index}}, {{/if}}{{message}}{{/each}} "
                 "to {{repository.full_name}}{{#if forced}} (forced){{/if}}{{/if}}")
     for args in (["connector", "add", "gh", "--kind", "webhook", "--setting", f"template={template}",
-                  "--setting", "sender=/sender/login"],
+                  "--setting", "sender=/sender/login", "--setting", f"secret={SECRET}"],
                  ["mapping", "add", "--xmpp", world.jid("alice"), "--connector", "gh", "--remote", "*",
                   "--direction", "in"]):
         done = ferry_cli(pg_world, *args)
@@ -119,14 +119,16 @@ def test_template_makes_the_text_from_the_body(pg_world, world, start_ferry):  #
 
     async def scenario():
         async with Client(world, "alice") as alice:
-            status, text = post(f"http://127.0.0.1:{port}/hooks/gh", json.dumps(push).encode())
+            body = json.dumps(push).encode()
+            status, text = post(f"http://127.0.0.1:{port}/hooks/gh", body, signed(body))
             assert status == 200, text
             msg = await alice.next_message(timeout=10)
             assert msg.find(BODY_NS).text == "octocat pushed Fix the <b>parser</b>, Add tests to octo-org/ferry"
             assert msg.get("from") == f"octocat%gh@{world.component_domain}"
     run(scenario())
     # GitHub's ping event has no commits: the template makes no text of it.
-    status, text = post(f"http://127.0.0.1:{port}/hooks/gh", b'{"zen": "Keep it logically awesome.", "hook_id": 1}')
+    ping = b'{"zen": "Keep it logically awesome.", "hook_id": 1}'
+    status, text = post(f"http://127.0.0.1:{port}/hooks/gh", ping, signed(ping))
     assert status == 400 and "template makes no text" in json.loads(text)["error"], text
 
 

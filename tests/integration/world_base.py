@@ -190,6 +190,7 @@ class Server:
             "COMPONENT_DOMAIN": self.component_domain,
             "COMPONENT_PORT": str(self.component_port),
             "COMPONENT_SECRET": self.secret,
+            "MUC_DOMAIN": self.muc_domain,
             "PID": str(self.proc.pid if self.proc else ""),
             "LOG": self.log_path,
         }

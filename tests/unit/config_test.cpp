@@ -229,7 +229,9 @@ TEST(Config, AcceptsEveryBooleanSpelling) {
     for (const std::string yes : {"true", "yes", "on", "1", "TRUE", "Yes"})
         EXPECT_TRUE(load_config({"--component.tls", yes}, required_env).component.tls) << yes;
     for (const std::string no : {"false", "no", "off", "0", "False", "OFF"})
-        EXPECT_FALSE(load_config({"--component.tls_verify", no}, required_env).component.tls_verify) << no;
+        EXPECT_FALSE(load_config({"--component.tls", "yes", "--component.tls_verify", no}, required_env)
+                         .component.tls_verify)
+            << no;
 }
 
 TEST(Config, DurationsAreDecimalSeconds) {
@@ -339,7 +341,8 @@ TEST(Config, ErrorNamesEnvironmentVariableOrFileAsSource) {
     TempDir dir;
     const std::string path = dir.write("ferry.conf", "[component]\nport = 70000\n");
     EXPECT_EQ(load_error({"-c", path}, required_env),
-              "component.port: \"70000\" is not a port number (1-65535) (from config file " + path + ")");
+              "component.port: \"70000\" is not a port number (1-65535) (from config file " + path +
+                  ", line 2)");
 }
 
 TEST(Config, BadBooleanIsRejected) {
@@ -486,6 +489,7 @@ TEST(Config, DescribeConfigRedactsSecret) {
 TEST(Config, SecretKeyIsCheckedAndNeverPrinted) {
     const std::string key = "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=";
     Args env = required_env;
+    env.push_back("FERRY_DATABASE_URL=postgresql://ferry@127.0.0.1/ferry");
     env.push_back("FERRY_DATABASE_SECRET_KEY=" + key);
     const Config config = load_config({}, env);
     EXPECT_EQ(config.database.secret_key, key);
@@ -499,7 +503,7 @@ TEST(Config, SecretKeyIsCheckedAndNeverPrinted) {
 
     const std::string short_key = "c2hvcnQta2V5LXNob3J0LWtleQ=="; // 19 bytes
     try {
-        load_config({"--database.secret_key", short_key}, required_env);
+        load_config({"--database.secret_key", short_key, "--database.url", "postgresql://h/d"}, required_env);
         FAIL() << "a 19-byte key was accepted";
     } catch (const ConfigError& e) {
         const std::string message = e.what();
@@ -644,6 +648,55 @@ TEST(Config, ExampleConfigFileIsValidAndDocumentsEveryOption) {
         }
     }
 #endif
+}
+
+TEST(Config, AnHttpListenerNeedsTheStore) {
+    Args env = required_env;
+    env.push_back("FERRY_HTTP_PORT=8787");
+    const std::string message = load_error({}, env);
+    EXPECT_NE(message.find("http.port is set (from environment variable FERRY_HTTP_PORT) but database.url is "
+                           "not"),
+              std::string::npos)
+        << message;
+    env.push_back("FERRY_DATABASE_URL=postgresql://ferry@127.0.0.1/ferry");
+    EXPECT_EQ(load_config({}, env).http.port, 8787);
+}
+
+TEST(Config, OptionsThatDoNothingWithTheRestAreErrors) {
+    const std::string url = "--database.url=postgresql://ferry@127.0.0.1/ferry";
+    const auto with = [&](Args extra) {
+        Args args = required_args;
+        args.insert(args.end(), extra.begin(), extra.end());
+        return load_error(args, {});
+    };
+    EXPECT_NE(
+        with({url, "--http.max_body_size", "2048"})
+            .find("http.max_body_size does nothing while http.port is 0 (no HTTP listener) (from command "
+                  "line --http.max_body_size)"),
+        std::string::npos);
+    EXPECT_NE(
+        with({"--database.pool_size", "8"}).find("database.pool_size does nothing without database.url"),
+        std::string::npos);
+    EXPECT_NE(with({"--component.tls_verify", "false"})
+                  .find("component.tls_verify does nothing while component.tls is false"),
+              std::string::npos);
+    // Defaults given explicitly (as the example file does) do nothing either way: not an error.
+    Args defaults = required_args;
+    for (const char* arg : {"--http.max_body_size", "1048576", "--component.tls_verify", "true"})
+        defaults.emplace_back(arg);
+    EXPECT_NO_THROW(load_config(defaults, {}));
+}
+
+TEST(Config, AnOptionFromAFileIsNamedWithItsLine) {
+    TempDir dir;
+    const std::string path =
+        dir.write("ferry.conf", "[component]\ndomain = ferry.example.org\n\n# a comment\n"
+                                "port = 99999\n");
+    const std::string message = load_error({"--config", path, "--component.secret", secret}, {});
+    EXPECT_NE(message.find("component.port: \"99999\" is not a port number (1-65535) (from config file " +
+                           path + ", line 5)"),
+              std::string::npos)
+        << message;
 }
 
 } // namespace

@@ -1,6 +1,8 @@
 #include "bridge/core/logger.hpp"
 #include "bridge/text/log_text.hpp"
 
+#include <boost/system/system_error.hpp>
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -44,6 +46,15 @@ TEST(Logger, EveryEventIsOneLineWhateverItQuotes) {
     EXPECT_NE(first.find("x\\n2026-01-01T00:00:00.000Z error fake\\x1b[2J"), std::string::npos) << first;
     EXPECT_LT(second.size(), 8300u);
     EXPECT_NE(second.find("(+91808 bytes)"), std::string::npos) << second.substr(8100);
+}
+
+TEST(Logger, ASystemErrorIsItsMessageAndCodeWithoutTheSourceLocation) {
+    static constexpr boost::source_location here = BOOST_CURRENT_LOCATION; // as Asio's errors carry one
+    const boost::system::system_error refused(
+        boost::system::error_code(ECONNREFUSED, boost::system::system_category(), &here), "connect");
+    EXPECT_NE(std::string(refused.what()).find(" at "), std::string::npos) << "Boost's what() has a location";
+    EXPECT_EQ(core::error_text(refused), "connect: Connection refused (system:111)");
+    EXPECT_EQ(core::error_text(std::runtime_error("plain")), "plain");
 }
 
 } // namespace
