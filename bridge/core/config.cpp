@@ -608,12 +608,16 @@ void check_effective(const Config& config, const std::map<std::string, RawValue>
                 "http.port is set" + origin(*raw) +
                 " but database.url is not: the HTTP listener serves webhooks into the store and "
                 "/healthz and /metrics about it; set database.url too, or leave http.port out");
+        const auto pointless = [&](std::string_view without, std::string_view needed) {
+            std::string message = name;
+            message.append(" does nothing ").append(without).append(origin(*raw));
+            message.append("; set ").append(needed).append(" too, or leave ").append(name).append(" out");
+            return ConfigError(message);
+        };
         if (spec.section == "http" && name != "http.port" && config.http.port == 0)
-            throw ConfigError(name + " does nothing while http.port is 0 (no HTTP listener)" + origin(*raw) +
-                              "; set http.port too, or leave " + name + " out");
+            throw pointless("while http.port is 0 (no HTTP listener)", "http.port");
         if (spec.section == "database" && name != "database.url" && config.database.url.empty())
-            throw ConfigError(name + " does nothing without database.url" + origin(*raw) +
-                              "; set database.url too, or leave " + name + " out");
+            throw pointless("without database.url", "database.url");
         if (name == "component.tls_verify" && !config.component.tls)
             throw ConfigError(
                 "component.tls_verify does nothing while component.tls is false" + origin(*raw) +
