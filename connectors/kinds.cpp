@@ -106,7 +106,8 @@ std::string kinds_help() {
             std::string by;
             for (const std::string& name : kind.authenticated_by)
                 by += (by.empty() ? "" : " or ") + name;
-            out += "      one of " + by + " must be set, or auth=none\n";
+            const char* lead = kind.authenticated_by.size() == 1 ? "      " : "      one of ";
+            out += lead + by + " must be set, or auth=none\n";
         }
     }
     return out;

@@ -5,7 +5,7 @@
 #   an Alertmanager notification (HTTP POST) → the outbox → a chat message to alice
 #   the room demo@<MUC domain> ↔ the Slack channel C0LAN2Q65, both ways
 # Stays up until Ctrl-C, then removes everything it started.
-# Usage: scripts/demo.sh [--no-install]
+# Usage: scripts/demo.sh [--no-install]   (FERRY_BIN=path runs that binary instead of building build/ferry)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -13,8 +13,13 @@ root=$PWD
 if [ "${1:-}" != "--no-install" ]; then
   bash scripts/install-deps.sh
 fi
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build --target ferry
+if [ -n "${FERRY_BIN:-}" ]; then
+  ferry=$(realpath "$FERRY_BIN")
+else
+  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build build --target ferry
+  ferry=$root/build/ferry
+fi
 
 demo_dir=$(mktemp -d /tmp/ferry-demo.XXXXXX)
 chmod 755 "$demo_dir"
@@ -62,7 +67,6 @@ room=demo@$MUC_DOMAIN
 
 # Demo mappings: alice's messages to `ops` go to a log file; alerts go to alice; the room and the Slack
 # channel are one conversation.
-ferry=$root/build/ferry
 token=demo-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')
 http_port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$ferry" db migrate >/dev/null 2>&1
@@ -149,13 +153,15 @@ Try it yourself in another terminal:
   scripts/xmpp-chat.py --jid $ALICE_JID --password $ALICE_PASSWORD --port $C2S_PORT --send 'ops%opslog@$COMPONENT_DOMAIN' 'hi'
   curl -X POST -H 'Authorization: Bearer $token' -d @$demo_dir/alert.json http://127.0.0.1:$http_port/hooks/alerts
       (the same notification again within 5 minutes is a resend: "duplicate"; change its groupKey)
-  FERRY_DATABASE_URL='$FERRY_DATABASE_URL' build/ferry mapping list
+  FERRY_DATABASE_URL='$FERRY_DATABASE_URL' $ferry mapping list
   curl http://127.0.0.1:$http_port/metrics
   scripts/xmpp-chat.py --jid $ALICE_JID --password $ALICE_PASSWORD --port $C2S_PORT --room $room --say 'hi Slack' --listen 30
       (what the room says reaches the fake Slack: tail -f $demo_dir/slack.log)
 or point Gajim/Dino/profanity at 127.0.0.1:$C2S_PORT (plain connection) as $ALICE_JID and join $room.
-To try README.md's examples next to this demo, use its values instead of example.org's: users $ALICE_JID and
-$BOB_JID, rooms on $MUC_DOMAIN, FERRY_HTTP_PORT=$http_port, FERRY_DATABASE_URL='$FERRY_DATABASE_URL'.
+To try README.md's examples next to this demo ("next to the demo" blocks), first in that terminal:
+  export FERRY_DATABASE_URL='$FERRY_DATABASE_URL' FERRY_HTTP_PORT=$http_port C2S_PORT=$C2S_PORT
+  export PATH=$(dirname "$ferry"):\$PATH
+(users $ALICE_JID and $BOB_JID, rooms on $MUC_DOMAIN, Ferry's domain $COMPONENT_DOMAIN).
 Ctrl-C stops everything and removes $demo_dir.
 INFO
 wait "${pids[2]}" || true

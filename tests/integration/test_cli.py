@@ -68,6 +68,19 @@ def test_help_lists_the_commands(cli):
         assert words in out
 
 
+def test_help_kinds_lists_every_kind_with_its_secrets_and_what_authenticates_it(cli):
+    out = cli.ok("help", "kinds")
+    kinds = re.findall(r"^  (\S+) - ", out, re.M)
+    for kind in ("log", "alertmanager", "grafana", "webhook", "slack", "slack-webhook", "mattermost", "rocketchat",
+                 "discord", "matrix", "telegram", "http-json"):
+        assert kind in kinds, out
+    alertmanager = out.split("\n  alertmanager - ")[1].split("\n\n")[0]
+    assert "token (secret):" in alertmanager
+    assert "\n      token must be set, or auth=none" in alertmanager, alertmanager
+    webhook = out.split("\n  webhook - ")[1].split("\n\n")[0]
+    assert "one of token or secret must be set, or auth=none" in webhook, webhook
+
+
 def test_connector_round_trip(cli):
     assert cli.ok("connector", "list") == "no connectors (add one with: ferry connector add NAME --kind KIND)\n"
     assert cli.json("connector", "list") == []

@@ -160,11 +160,13 @@ TEST_F(PgConnection, NotificationArrivesWithinOneSecondWhileIdle) {
         auto sender = co_await connected();
         co_await listener->listen("ferry events"); // a name that needs quoting
         const int sender_pid = sender->backend_pid();
+        bool sent = false; // the sender must finish before its connection goes out of scope
         asio::co_spawn(
             context,
             [&]() -> asio::awaitable<void> {
                 co_await sleep_for(100ms);
                 co_await sender->execute("SELECT pg_notify($1, $2)", params("ferry events", "wake up"));
+                sent = true;
             },
             asio::detached);
         const auto start = Clock::now();
@@ -176,6 +178,9 @@ TEST_F(PgConnection, NotificationArrivesWithinOneSecondWhileIdle) {
         EXPECT_EQ(n.payload, "wake up");
         EXPECT_EQ(n.backend_pid, sender_pid);
         EXPECT_LT(Clock::now() - start, 1s);
+        for (int i = 0; i < 100 && !sent; ++i)
+            co_await sleep_for(10ms);
+        require(sent, "the sender's statement completed");
     });
 }
 
@@ -185,6 +190,7 @@ TEST_F(PgConnection, NotificationArrivingDuringAStatementIsDeliveredToTheWaiter)
         auto sender = co_await connected();
         co_await listener->listen("jobs");
         std::optional<Notification> received;
+        bool sent = false;
         asio::co_spawn(
             context, [&]() -> asio::awaitable<void> { received = co_await listener->wait_notification(); },
             asio::detached);
@@ -193,13 +199,15 @@ TEST_F(PgConnection, NotificationArrivingDuringAStatementIsDeliveredToTheWaiter)
             [&]() -> asio::awaitable<void> {
                 co_await sleep_for(100ms);
                 co_await sender->execute("NOTIFY jobs");
+                sent = true;
             },
             asio::detached);
         const Result slept = co_await listener->execute("SELECT pg_sleep(0.4), 'done'");
         EXPECT_EQ(slept.get(0, 1), "done");
-        for (int i = 0; i < 100 && !received; ++i)
+        for (int i = 0; i < 100 && !(received && sent); ++i)
             co_await sleep_for(10ms);
         require(received.has_value(), "the notification reached the waiter");
+        require(sent, "the sender's statement completed");
         EXPECT_EQ(received->channel, "jobs");
         EXPECT_EQ(received->payload, "");
     });
