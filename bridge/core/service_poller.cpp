@@ -5,6 +5,7 @@
 #include "bridge/core/metrics.hpp"
 #include "bridge/core/outbox.hpp"
 #include "bridge/core/service_hooks.hpp"
+#include "bridge/core/source_lease.hpp"
 #include "bridge/http/client.hpp"
 #include "bridge/text/json_input.hpp"
 #include "bridge/text/log_text.hpp"
@@ -17,6 +18,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <charconv>
 #include <nlohmann/json.hpp>
 
 namespace ferry::core {
@@ -40,12 +42,33 @@ const connectors::rest::Preset* polling_preset(const mappings::Connector* connec
     return setting(*connector, preset->receive->poll->enabled_by) == "yes" ? preset : nullptr;
 }
 
+std::string failure_text(const std::exception_ptr& failure) {
+    try {
+        std::rethrow_exception(failure);
+    } catch (const std::exception& e) {
+        return error_text(e);
+    } catch (...) {
+        return "an unknown exception";
+    }
+}
+
+/// The cursor a holder saved: nothing for a source never fetched (or a value this version cannot read, which
+/// makes the service hand out what it still keeps; the outbox recognises what was committed before).
+std::optional<long long> saved_cursor(std::string_view progress) {
+    long long cursor = 0;
+    const auto [end, error] = std::from_chars(progress.data(), progress.data() + progress.size(), cursor);
+    if (progress.empty() || error != std::errc() || end != progress.data() + progress.size())
+        return std::nullopt;
+    return cursor;
+}
+
 } // namespace
 
 ServicePoller::ServicePoller(asio::any_io_executor executor, const mappings::MappingStore& store,
-                             Outbox& outbox, http::Client& client, Metrics& metrics, Logger& logger)
-    : executor_(executor), store_(store), outbox_(outbox), client_(client), metrics_(metrics),
-      logger_(logger), tick_(executor) {}
+                             Outbox& outbox, pg::Pool& pool, std::string owner, http::Client& client,
+                             Metrics& metrics, Logger& logger)
+    : executor_(executor), store_(store), outbox_(outbox), pool_(pool), owner_(std::move(owner)),
+      client_(client), metrics_(metrics), logger_(logger), tick_(executor) {}
 
 asio::awaitable<void> ServicePoller::run() {
     while (!stopping_) {
@@ -60,7 +83,7 @@ asio::awaitable<void> ServicePoller::run() {
                                signal->slot(), [this, id = connector.id](const std::exception_ptr& e) {
                                    if (e)
                                        logger_.error("poller: the loop of connector " + std::to_string(id) +
-                                                     " failed");
+                                                     " failed: " + failure_text(e));
                                    running_.erase(id);
                                    if (stopping_ && running_.empty())
                                        tick_.cancel();
@@ -83,9 +106,22 @@ void ServicePoller::stop() {
 }
 
 asio::awaitable<void> ServicePoller::poll(std::int64_t connector_id) {
+    SourceLease lease(pool_, "poll:" + std::to_string(connector_id), owner_, logger_);
+    const auto wanted = [this, connector_id] {
+        return !stopping_ && polling_preset(store_.snapshot()->connector(connector_id)) != nullptr;
+    };
+    co_await lease.run(wanted,
+                       [&](std::string progress) { return fetch(connector_id, std::move(progress), lease); });
+    const mappings::Connector* connector = store_.snapshot()->connector(connector_id);
+    logger_.info("poller " + (connector != nullptr ? connector->name : std::to_string(connector_id)) +
+                 ": stopped");
+}
+
+asio::awaitable<void> ServicePoller::fetch(std::int64_t connector_id, std::string progress,
+                                           SourceLease& lease) {
     Backoff backoff(std::chrono::seconds(1), std::chrono::seconds(60));
     asio::steady_timer pause(executor_);
-    std::optional<long long> offset;
+    std::optional<long long> offset = saved_cursor(progress);
     std::string name = std::to_string(connector_id);
     const auto rest_after_failure = [&]() -> asio::awaitable<void> {
         pause.expires_after(backoff.next());
@@ -183,11 +219,17 @@ asio::awaitable<void> ServicePoller::poll(std::int64_t connector_id) {
             }
             next = std::max(next.value_or(cursor + 1), cursor + 1);
         }
+        if (next != offset) {
+            try { // a cursor not saved costs a second fetch of what it covers, which the outbox recognises
+                co_await lease.save_progress(std::to_string(*next));
+            } catch (const pg::Error& e) {
+                logger_.warning("poller " + name + ": cannot save the cursor: " + e.what());
+            }
+        }
         offset = next;
         if (!committed)
             co_await rest_after_failure();
     }
-    logger_.info("poller " + name + ": stopped");
 }
 
 } // namespace ferry::core

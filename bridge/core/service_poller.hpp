@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <string>
 
 namespace ferry::http {
 class Client;
@@ -14,21 +15,28 @@ class Client;
 namespace ferry::mappings {
 class MappingStore;
 }
+namespace ferry::pg {
+class Pool;
+}
 
 namespace ferry::core {
 
 class Logger;
 class Metrics;
 class Outbox;
+class SourceLease;
 
 /// Long polling for connectors whose preset can fetch what a webhook would receive (Telegram getUpdates,
 /// turned on with `--setting poll=yes`), for setups without a public URL. One loop per such connector asks
 /// the service from the cursor after the last result committed to the outbox, so a result is confirmed to
 /// the service only once it is durable; a redelivered one is recognised by its id. Failures back off.
+/// However many Ferry processes share the database, each connector is polled by one of them (the holder of
+/// its SourceLease, `poll:<connector id>`), and the cursor is kept with the lease, so another process or a
+/// restart goes on where the last one stopped.
 class ServicePoller {
 public:
     ServicePoller(boost::asio::any_io_executor executor, const mappings::MappingStore& store, Outbox& outbox,
-                  http::Client& client, Metrics& metrics, Logger& logger);
+                  pg::Pool& pool, std::string owner, http::Client& client, Metrics& metrics, Logger& logger);
     ServicePoller(const ServicePoller&) = delete;
     ServicePoller& operator=(const ServicePoller&) = delete;
 
@@ -39,10 +47,14 @@ public:
 
 private:
     boost::asio::awaitable<void> poll(std::int64_t connector_id);
+    /// Polls while this process holds the connector's lease, from the cursor `progress`.
+    boost::asio::awaitable<void> fetch(std::int64_t connector_id, std::string progress, SourceLease& lease);
 
     boost::asio::any_io_executor executor_;
     const mappings::MappingStore& store_;
     Outbox& outbox_;
+    pg::Pool& pool_;
+    std::string owner_;
     http::Client& client_;
     Metrics& metrics_;
     Logger& logger_;

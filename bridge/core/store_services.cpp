@@ -111,7 +111,7 @@ struct StoreServices::Parts {
           vacuum(executor, pool, logger, [this] { return dispatcher.delivered(); }),
           router(executor, store, outbox, stanzas, logger), sender_names(http_client, logger),
           webhooks(store, outbox, metrics, sender_names, logger),
-          poller(executor, store, outbox, http_client, metrics, logger),
+          poller(executor, store, outbox, pool, owner, http_client, metrics, logger),
           http_api(webhooks, metrics, pool, xmpp_online, [this] { return this->stanzas.rejected(); }),
           http_config(config.http), xmpp_online(std::move(xmpp_online)) {}
 

@@ -5,6 +5,8 @@ outage, a hang)."""
 from __future__ import annotations
 
 import json
+import select
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -65,6 +67,7 @@ class FakeService:
                 parts = urlsplit(self.path)
                 request = Recorded(self.command, parts.path, parse_qs(parts.query),
                                    {k.lower(): v for k, v in self.headers.items()}, body)
+                request.gone = self._client_gone  # type: ignore[attr-defined]
                 answer = fake._next(request)
                 if answer.delay:
                     time.sleep(answer.delay)
@@ -74,6 +77,16 @@ class FakeService:
                 self.send_header("Content-Length", str(len(answer.body)))
                 self.end_headers()
                 self.wfile.write(answer.body)
+
+            def _client_gone(self) -> bool:
+                """True once the client closed its connection (a killed process): a long poll ends then."""
+                readable, _, _ = select.select([self.connection], [], [], 0)
+                if not readable:
+                    return False
+                try:
+                    return self.connection.recv(1, socket.MSG_PEEK) == b""
+                except OSError:
+                    return True
 
             do_POST = do_PUT = do_GET = _serve
 

@@ -3,7 +3,7 @@
 Request: chat not found", 400 "can't parse entities" for HTML outside its tag subset); 429 with
 "parameters": {"retry_after": seconds}. Also the Update objects a webhook receives, and getUpdates long polling
 (updates below `offset` are confirmed and forgotten; without new updates the call waits up to `timeout` seconds;
-409 Conflict while a webhook is set)."""
+409 Conflict while a webhook is set or another getUpdates call is being answered: one bot instance polls)."""
 
 from __future__ import annotations
 
@@ -52,6 +52,10 @@ class Telegram(FakeService):
         self._changed = threading.Condition()
         self.webhook_set = False
         self.offsets: list[int | None] = []  # the offset of every getUpdates call, in order
+        self.polls_at: list[float] = []  # time.monotonic() of every getUpdates call, in order
+        self.polling = 0  # getUpdates calls being answered now
+        self.most_polling = 0  # the most ever answered at once
+        self.conflicts = 0  # getUpdates calls refused because another was running
         super().__init__()
 
     def push(self, *updates: dict) -> None:
@@ -64,21 +68,33 @@ class Telegram(FakeService):
         with self._changed:
             return [u["update_id"] for u in self._updates]
 
-    def _get_updates(self, payload: dict) -> Answer:
+    def _get_updates(self, payload: dict, gone) -> Answer:
         if self.webhook_set:
             return json_answer(409, {"ok": False, "error_code": 409,
                                      "description": "Conflict: can't use getUpdates method while webhook is active; "
                                                     "use deleteWebhook to delete the webhook first"})
         offset = payload.get("offset")
         timeout = min(int(payload.get("timeout") or 0), 50)
-        self.offsets.append(offset)
         deadline = time.monotonic() + timeout
         with self._changed:
-            if offset is not None:
-                self._updates = [u for u in self._updates if u["update_id"] >= offset]
-            while not self._updates and time.monotonic() < deadline:
-                self._changed.wait(min(0.2, max(0.0, deadline - time.monotonic())))
-            return json_answer(200, {"ok": True, "result": list(self._updates[:100])})
+            # One bot instance polls at a time: Telegram refuses the other with 409.
+            if self.polling:
+                self.conflicts += 1
+                return json_answer(409, {"ok": False, "error_code": 409,
+                                         "description": "Conflict: terminated by other getUpdates request; make sure "
+                                                        "that only one bot instance is running"})
+            self.polling += 1
+            self.most_polling = max(self.most_polling, self.polling)
+            self.offsets.append(offset)
+            self.polls_at.append(time.monotonic())
+            try:
+                if offset is not None:
+                    self._updates = [u for u in self._updates if u["update_id"] >= offset]
+                while not self._updates and time.monotonic() < deadline and not gone():
+                    self._changed.wait(min(0.2, max(0.0, deadline - time.monotonic())))
+                return json_answer(200, {"ok": True, "result": list(self._updates[:100])})
+            finally:
+                self.polling -= 1
 
     def answer(self, request: Recorded) -> Answer:
         if not request.path.startswith("/bot"):
@@ -88,7 +104,7 @@ class Telegram(FakeService):
             return json_answer(401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
         if method == "getUpdates":
             try:
-                return self._get_updates(request.json() if request.body else {})
+                return self._get_updates(request.json() if request.body else {}, request.gone)
             except ValueError:
                 return json_answer(400, {"ok": False, "error_code": 400, "description": "Bad Request: invalid JSON"})
         if method != "sendMessage":
