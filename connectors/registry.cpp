@@ -5,6 +5,7 @@
 #include "connectors/rest/preset.hpp"
 #include "connectors/rest/rest_connector.hpp"
 #include "mappings/mapping_store.hpp"
+#include "mappings/message_map.hpp"
 #include "mappings/pg/pool.hpp"
 
 namespace ferry::connectors {
@@ -38,25 +39,11 @@ std::unique_ptr<Connector> ConnectorRegistry::make(const mappings::Connector& ro
                 logger_.error("connector " + row.name + ": a " + row.kind + " connector only receives");
                 return nullptr;
             }
-            auto lookup = [&pool = pool_, system = std::to_string(row.id)](
-                              const std::string& conversation, const std::string& source_id,
-                              const std::string& author,
-                              bool thread_root) -> boost::asio::awaitable<std::optional<std::string>> {
-                // The XMPP side is recorded under "<conversation> <author>", a thread's first message under
-                // the system "<connector> thread" (see Dispatcher::record_message_ids).
-                pg::Lease lease = co_await pool.acquire();
-                const pg::Result found = co_await lease->execute_cached(
-                    "SELECT r.native_id FROM message_map s JOIN message_map r ON r.message_key = "
-                    "s.message_key "
-                    "AND (r.system = $1 OR ($5::boolean AND r.system = $1 || ' thread')) "
-                    "WHERE s.system = 'xmpp' AND s.native_id = $3 AND (s.conversation = "
-                    "$2::text || ' ' || $4::text OR ($4::text = '' AND "
-                    "left(s.conversation, length($2::text) + 1) = $2::text || ' ')) "
-                    "ORDER BY r.system = $1, r.id LIMIT 1",
-                    pg::params(system, conversation, source_id, author, thread_root ? "true" : "false"));
-                if (found.rows() == 0)
-                    co_return std::nullopt;
-                co_return std::string(*found.get(0, 0));
+            auto lookup = [&pool = pool_, id = row.id](const std::string& conversation,
+                                                       const std::string& source_id,
+                                                       const std::string& author, bool thread_root) {
+                return mappings::message_map::service_counterpart(pool, id, conversation, source_id, author,
+                                                                  thread_root);
             };
             return std::make_unique<rest::RestConnector>(*preset, row.settings, http_, std::move(lookup));
         }

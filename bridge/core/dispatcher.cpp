@@ -2,6 +2,7 @@
 
 #include "bridge/core/backoff.hpp"
 #include "bridge/core/logger.hpp"
+#include "mappings/message_map.hpp"
 #include "mappings/pg/error.hpp"
 #include "mappings/pg/pool.hpp"
 
@@ -258,41 +259,46 @@ asio::awaitable<void> Dispatcher::deliver_conversation(std::vector<std::size_t> 
 }
 
 void Dispatcher::record_message_ids(const ClaimedRow& row, const Outcome& outcome, nlohmann::json& ids) {
+    namespace message_map = mappings::message_map;
     const Message& m = row.delivery.message;
     // message_map holds ids up to 1024 bytes; a longer one is not worth failing the batch for.
-    const auto add = [&](const std::string& system, const std::string& native_id, std::string conversation) {
+    const auto add = [&](const std::string& native_id, mappings::MessageMapKey key) {
         if (!native_id.empty() && native_id.size() <= 1024)
             ids.push_back({{"key", row.delivery.idempotency_key},
-                           {"system", system},
+                           {"system", std::move(key.system)},
                            {"native_id", native_id},
-                           {"conversation", std::move(conversation)}});
+                           {"conversation", std::move(key.conversation)}});
     };
-    const std::string connector = std::to_string(row.connector_id);
     if (m.source == "xmpp" && m.kind != "retraction") {
         // The XMPP id of what was delivered, so that a later correction, retraction or reply that names it
         // finds the remote message (message_map joins both by the outbox key); in a room also the room's
         // stanza-id, which replies and retractions there may name instead (XEP-0461, XEP-0424).
-        const std::string author = row.delivery.conversation + " " + xmpp_author(m);
-        add("xmpp", m.source_id, author);
-        add("xmpp", m.room_id, author);
+        const mappings::MessageMapKey said =
+            message_map::xmpp_said(row.delivery.conversation, xmpp_author(m));
+        add(m.source_id, said);
+        add(m.room_id, said);
     }
     // A chat service's message: its id there, so that a later edit, deletion or reply on the service that
     // names it finds what it became in XMPP. Per mapping: one message may go to several. For a reply inside
     // a thread also the thread's first message, which a reply to this one must name on services whose
     // threads only their first message names (Slack); keyed by the reply's own id, which is unique.
     if (m.source != "xmpp" && !m.channel.empty() && (m.kind == "message" || m.kind == "reply")) {
-        const std::string channel = row.delivery.conversation + " " + m.channel;
-        add(connector, m.source_id, channel);
+        const mappings::MessageMapKey said =
+            message_map::service_said(row.connector_id, row.delivery.conversation, m.channel);
+        add(m.source_id, said);
         if (m.kind == "reply")
-            add(connector + " thread", m.refers_to, channel + " " + m.source_id);
+            add(m.refers_to, message_map::thread_root(said.system, said.conversation, m.source_id));
     }
-    const std::string& system = outcome.remote_system.empty() ? connector : outcome.remote_system;
-    add(system, outcome.remote_id,
-        outcome.remote_conversation.empty() ? row.delivery.destination : outcome.remote_conversation);
+    const std::string system = outcome.remote_system.empty() ? message_map::connector_system(row.connector_id)
+                                                             : outcome.remote_system;
+    add(outcome.remote_id,
+        message_map::posted(system, outcome.remote_conversation.empty() ? row.delivery.destination
+                                                                        : outcome.remote_conversation));
     for (const std::string& conversation : outcome.also_recorded_under)
-        add(system, outcome.remote_id, conversation);
+        add(outcome.remote_id, message_map::posted(system, conversation));
     if (!outcome.remote_id.empty())
-        add(system + " thread", outcome.thread_root, row.delivery.destination + " " + outcome.remote_id);
+        add(outcome.thread_root,
+            message_map::thread_root(system, row.delivery.destination, outcome.remote_id));
 }
 
 asio::awaitable<void> Dispatcher::record(const std::vector<ClaimedRow>& rows,

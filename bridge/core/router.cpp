@@ -8,6 +8,7 @@
 #include "bridge/xmpp/jid.hpp"
 #include "bridge/xmpp/stanza_error.hpp"
 #include "bridge/xmpp/stringprep.hpp"
+#include "mappings/conversations.hpp"
 #include "mappings/mapping_store.hpp"
 
 #include <algorithm>
@@ -113,7 +114,7 @@ bool Router::route(const xmpp::InboundStanza& in) {
 
     OutboxEntry entry;
     entry.connector_id = mapping->connector_id;
-    entry.conversation = "mapping:" + std::to_string(mapping->id) + ":out";
+    entry.conversation = mappings::outbound_conversation(mapping->id);
     entry.destination = mapping->remote_address;
     entry.payload = to_json(message);
     std::vector<OutboxEntry> entries;
@@ -180,7 +181,7 @@ bool Router::route_room(const xmpp::InboundStanza& in) {
         message.room_id = room_id;
         message.timestamp = utc_timestamp();
         connector_id = mapping->connector_id;
-        entries.push_back({mapping->connector_id, "mapping:" + std::to_string(mapping->id) + ":out",
+        entries.push_back({mapping->connector_id, mappings::outbound_conversation(mapping->id),
                            mapping->remote_address, to_json(message)});
     }
     if (entries.empty())

@@ -7,6 +7,7 @@
 #include "connectors/rest/json_text.hpp"
 #include "connectors/rest/preset.hpp"
 #include "connectors/rest/styling.hpp"
+#include "mappings/conversations.hpp"
 #include "mappings/mapping_snapshot.hpp"
 
 #include <algorithm>
@@ -352,7 +353,7 @@ ServiceRequest messages_from(const connectors::rest::ReceiveSpec& spec,
             message.text = event.marked_up ? xmpp_text(event.text, spec.format) : event.text;
             message.refers_to = event.refers_to;
             message.timestamp = utc_timestamp();
-            out.entries.push_back({connector.id, "mapping:" + std::to_string(mapping->id) + ":in",
+            out.entries.push_back({connector.id, mappings::inbound_conversation(mapping->id),
                                    mapping->xmpp_address, to_json(message)});
         }
     }

@@ -17,7 +17,9 @@
 #include "bridge/xmpp/jid.hpp"
 #include "bridge/xmpp/stanza_error.hpp"
 #include "connectors/registry.hpp"
+#include "mappings/conversations.hpp"
 #include "mappings/mapping_store.hpp"
+#include "mappings/message_map.hpp"
 #include "mappings/migrations.hpp"
 #include "mappings/pg/error.hpp"
 #include "mappings/pg/listener.hpp"
@@ -80,7 +82,7 @@ struct StoreServices::Parts {
     http::Client http_client; ///< every outbound HTTP request of every connector
     connectors::ConnectorRegistry registry;
     Rooms rooms;
-    XmppDelivery xmpp_delivery; ///< delivers rows bound for XMPP (conversations ending in ":in")
+    XmppDelivery xmpp_delivery; ///< delivers rows bound for XMPP (inbound conversations)
     Dispatcher dispatcher;
     pg::Listener outbox_listener; ///< wakes the dispatcher when another process enqueued rows
     OutboxVacuum vacuum;
@@ -116,7 +118,7 @@ struct StoreServices::Parts {
           http_config(config.http), xmpp_online(std::move(xmpp_online)) {}
 
     connectors::Connector* deliverer(const ClaimedRow& row) {
-        if (row.delivery.conversation.ends_with(":in"))
+        if (mappings::is_inbound_conversation(row.delivery.conversation))
             return &xmpp_delivery;
         return registry.find(row.connector_id);
     }
@@ -133,7 +135,7 @@ StoreServices::StoreServices(asio::any_io_executor executor, const Config& confi
     : parts_(std::make_unique<Parts>(executor, config, stanzas, std::move(xmpp_online), logger)) {
     Parts& p = *parts_;
     p.dispatcher.on_outcome([&p](const ClaimedRow& row, std::string_view outcome) {
-        const std::string name = row.delivery.conversation.ends_with(":in")
+        const std::string name = mappings::is_inbound_conversation(row.delivery.conversation)
                                      ? std::string("xmpp")
                                      : p.connector_name(row.connector_id);
         if (outcome == "delivered") {
@@ -186,25 +188,19 @@ StoreServices::StoreServices(asio::any_io_executor executor, const Config& confi
             return; // not one Ferry delivered from the outbox (those carry the outbox key)
         const auto snapshot = p.store.snapshot();
         const std::string connector = xmpp::unescape_node(seat.substr(0, seat.find('@')));
-        std::vector<std::string> conversations;
+        const std::string occupant = std::string(room) += "/" + nick;
+        std::vector<mappings::MessageMapKey> keys;
         for (const mappings::Mapping* mapping : snapshot->mappings_for(room))
             if (mapping->connector_name == connector && mappings::carries_outbound(mapping->direction))
-                conversations.push_back("mapping:" + std::to_string(mapping->id) + ":out " + room + "/" +=
-                                        nick);
-        for (const std::string& conversation : conversations)
-            asio::co_spawn(
-                p.executor,
-                [&p, own_id, room_id, conversation]() -> asio::awaitable<void> {
-                    pg::Lease lease = co_await p.pool.acquire();
-                    co_await lease->execute_cached(
-                        "INSERT INTO message_map (message_key, system, native_id, conversation) "
-                        "VALUES ($1::uuid, 'xmpp', $2, $3) ON CONFLICT DO NOTHING",
-                        pg::params(own_id, room_id, conversation));
-                },
-                [&p, room](const std::exception_ptr& failure) {
-                    if (failure)
-                        p.logger.debug("rooms: could not record the id " + room + " gave a bridged message");
-                });
+                keys.push_back(
+                    mappings::message_map::xmpp_said(mappings::outbound_conversation(mapping->id), occupant));
+        for (mappings::MessageMapKey& key : keys)
+            asio::co_spawn(p.executor, mappings::message_map::record(p.pool, own_id, std::move(key), room_id),
+                           [&p, room](const std::exception_ptr& failure) {
+                               if (failure)
+                                   p.logger.debug("rooms: could not record the id " + room +
+                                                  " gave a bridged message");
+                           });
     });
     p.outbox_listener.on_notification([&p](const pg::Notification& n) {
         if (n.payload != p.owner) // our own commits have woken the dispatcher already
@@ -307,13 +303,11 @@ asio::awaitable<void> StoreServices::trim_tables() {
         if (std::chrono::steady_clock::now() >= next) {
             next = std::chrono::steady_clock::now() + std::chrono::hours(1);
             try {
+                if (const long forgotten = co_await mappings::message_map::forget_older_than(p.pool, 90))
+                    p.logger.info("message_map: forgot " + std::to_string(forgotten) +
+                                  " entries older than 90 days");
                 pg::Lease lease = co_await p.pool.acquire();
-                const pg::Result old = co_await lease->execute(
-                    "WITH gone AS (DELETE FROM message_map WHERE created_at < now() - interval '90 days' "
-                    "RETURNING 1) SELECT count(*) FROM gone");
                 co_await lease->execute("DELETE FROM inbound_seen WHERE expires_at < now()");
-                if (const std::string count(*old.get(0, 0)); count != "0")
-                    p.logger.info("message_map: forgot " + count + " entries older than 90 days");
             } catch (const pg::Error& e) {
                 p.logger.warning(std::string("could not trim message_map and inbound_seen: ") + e.what());
             }

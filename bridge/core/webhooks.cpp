@@ -15,6 +15,7 @@
 #include "connectors/rest/preset.hpp"
 #include "connectors/rest/template.hpp"
 #include "mappings/accounts/base64.hpp"
+#include "mappings/conversations.hpp"
 #include "mappings/mapping_store.hpp"
 #include "mappings/pg/within.hpp"
 
@@ -113,7 +114,7 @@ Inbound refuse(int status, const std::string& reason) {
 }
 
 std::string row_conversation(const mappings::Mapping& mapping) {
-    return "mapping:" + std::to_string(mapping.id) + ":in";
+    return mappings::inbound_conversation(mapping.id);
 }
 
 /// Alertmanager and Grafana: alerts routed by label, one message per mapping that takes some.

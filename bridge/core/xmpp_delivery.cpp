@@ -10,7 +10,9 @@
 #include "bridge/xmpp/stanza_dispatcher.hpp"
 #include "bridge/xmpp/stringprep.hpp"
 #include "bridge/xmpp/xml_node.hpp"
+#include "mappings/conversations.hpp"
 #include "mappings/mapping_store.hpp"
+#include "mappings/message_map.hpp"
 #include "mappings/pg/error.hpp"
 #include "mappings/pg/pool.hpp"
 
@@ -23,19 +25,14 @@ namespace ferry::core {
 
 namespace asio = boost::asio;
 using connectors::DeliveryResult;
+using mappings::MessageMapKey;
+namespace message_map = mappings::message_map;
 
-/// The mapping a row for XMPP came from: its conversation is "mapping:<id>:in".
+/// The mapping a row for XMPP came from (its inbound conversation).
 const mappings::Mapping* mapping_of(const mappings::MappingSnapshot& snapshot,
                                     const std::string& conversation) {
-    constexpr std::string_view prefix = "mapping:";
-    if (!conversation.starts_with(prefix) || !conversation.ends_with(":in"))
-        return nullptr;
-    const std::string id = conversation.substr(prefix.size(), conversation.size() - prefix.size() - 3);
-    try {
-        return snapshot.mapping(std::stoll(id));
-    } catch (const std::exception&) {
-        return nullptr;
-    }
+    const std::optional<std::int64_t> id = mappings::inbound_conversation_mapping(conversation);
+    return id ? snapshot.mapping(*id) : nullptr;
 }
 
 namespace {
@@ -94,17 +91,6 @@ XmppDelivery::XmppDelivery(asio::any_io_executor executor, xmpp::StanzaDispatche
     : executor_(std::move(executor)), stanzas_(stanzas), store_(store), pool_(pool), rooms_(rooms),
       online_(std::move(online)), max_stanza_size_(settings.max_stanza_size),
       confirm_timeout_(settings.confirm_timeout) {}
-
-asio::awaitable<std::optional<std::string>> XmppDelivery::previous_message(std::int64_t connector_id,
-                                                                           const std::string& conversation) {
-    pg::Lease lease = co_await pool_.acquire();
-    const pg::Result r = co_await lease->execute_cached(
-        "SELECT native_id FROM message_map WHERE system = $1 AND conversation = $2 ORDER BY id DESC LIMIT 1",
-        pg::params(std::to_string(connector_id), conversation));
-    if (r.rows() == 0)
-        co_return std::nullopt;
-    co_return std::string(*r.get(0, 0));
-}
 
 std::variant<XmppDelivery::Addressing, DeliveryResult>
 XmppDelivery::address_for(const connectors::Delivery& delivery, const mappings::Mapping* mapping) {
@@ -249,45 +235,15 @@ std::vector<std::string> words(const std::string& text) {
     return out;
 }
 
-std::string alert_conversation(const std::string& destination) {
-    return destination + " alert ";
-}
-
-/// Where a message announcing these alerts is recorded (message_map), so that their resolution finds it.
-std::vector<std::string> alert_conversations(const std::string& destination,
-                                             const std::string& fingerprints) {
-    std::vector<std::string> conversations = words(fingerprints);
-    for (std::string& conversation : conversations)
-        conversation.insert(0, alert_conversation(destination));
-    return conversations;
-}
-
 } // namespace
-
-asio::awaitable<std::map<std::string, std::string>>
-XmppDelivery::alert_messages(std::int64_t connector_id, const std::string& destination,
-                             const std::vector<std::string>& fingerprints) {
-    std::map<std::string, std::string> found;
-    if (fingerprints.empty())
-        co_return found;
-    const std::string prefix = alert_conversation(destination);
-    pg::Lease lease = co_await pool_.acquire();
-    const pg::Result r = co_await lease->execute_cached(
-        "SELECT DISTINCT ON (conversation) substr(conversation, length($2::text) + 1), native_id "
-        "FROM message_map WHERE system = $1 AND conversation IN "
-        "(SELECT $2::text || f FROM jsonb_array_elements_text($3::jsonb) f) ORDER BY conversation, id DESC",
-        pg::params(std::to_string(connector_id), prefix, nlohmann::json(fingerprints).dump()));
-    for (int row = 0; row < r.rows(); ++row)
-        found.emplace(std::string(*r.get(row, 0)), std::string(*r.get(row, 1)));
-    co_return found;
-}
 
 asio::awaitable<DeliveryResult> XmppDelivery::send_alert(const connectors::Delivery& delivery,
                                                          const mappings::Mapping& mapping,
                                                          const Addressing& address, const Ticket& ticket) {
     const core::Message& m = delivery.message;
     const std::string& key = delivery.idempotency_key;
-    const std::string group = m.thread.empty() ? std::string() : delivery.destination + " " + m.thread;
+    const std::string group =
+        m.thread.empty() ? std::string() : message_map::alert_group(delivery.destination, m.thread);
     const std::vector<std::string> firing = words(m.firing);
     const std::vector<std::string> resolved = words(m.resolved);
 
@@ -301,12 +257,15 @@ asio::awaitable<DeliveryResult> XmppDelivery::send_alert(const connectors::Deliv
             announces_new = true; // nothing to correct: no need to ask which were announced before
         } else if (firing.empty() && resolved.empty()) {
             if (m.kind == "alert-resolved" && !group.empty())
-                if (auto id = co_await previous_message(mapping.connector_id, group))
+                if (auto id = co_await message_map::latest(
+                        pool_,
+                        message_map::posted(message_map::connector_system(mapping.connector_id), group)))
                     to_correct.push_back(std::move(*id));
         } else {
             std::vector<std::string> all = firing;
             all.insert(all.end(), resolved.begin(), resolved.end());
-            const auto announced = co_await alert_messages(mapping.connector_id, delivery.destination, all);
+            const auto announced = co_await message_map::announced_alerts(pool_, mapping.connector_id,
+                                                                          delivery.destination, all);
             for (const std::string& fingerprint : resolved) {
                 const auto found = announced.find(fingerprint);
                 if (found != announced.end() &&
@@ -337,30 +296,8 @@ asio::awaitable<DeliveryResult> XmppDelivery::send_alert(const connectors::Deliv
         co_return DeliveryResult::delivered(); // the group's last message is still the one announcing it
     emit(message_stanza(address, key, m, m.text, std::nullopt), ticket);
     DeliveryResult result = DeliveryResult::delivered(key, group);
-    result.also_recorded_under = alert_conversations(delivery.destination, m.firing);
+    result.also_recorded_under = message_map::alert_conversations(delivery.destination, firing);
     co_return result;
-}
-
-asio::awaitable<std::optional<XmppDelivery::Bridged>>
-XmppDelivery::bridged_message(const mappings::Mapping& mapping, const connectors::Delivery& delivery) {
-    // The service's id is recorded under "<inbound conversation> <channel>" for what came from there, under
-    // the channel for what Ferry posted; the XMPP id under "mapping:<id>:out <author>" (Dispatcher::record).
-    const std::string mapping_id = std::to_string(mapping.id);
-    pg::Lease lease = co_await pool_.acquire();
-    const pg::Result r = co_await lease->execute_cached(
-        "SELECT x.native_id, substr(x.conversation, length($5::text) + 1) FROM message_map r JOIN "
-        "message_map x ON x.message_key = r.message_key "
-        "AND x.system = 'xmpp' AND left(x.conversation, length($5::text)) = $5::text "
-        "WHERE r.system = $1 AND r.native_id = $2 AND r.conversation IN ($3, $4) "
-        // A correction names the id Ferry sent (XEP-0308); a reply or retraction in a room the id the room
-        // gave the message (XEP-0461, XEP-0424), recorded when the room reflected it.
-        "ORDER BY r.id DESC, (x.native_id = x.message_key::text) <> $6::boolean, x.id DESC LIMIT 1",
-        pg::params(std::to_string(mapping.connector_id), delivery.message.refers_to,
-                   delivery.conversation + " " + delivery.message.channel, delivery.message.channel,
-                   "mapping:" + mapping_id + ":out ", delivery.message.kind == "edit" ? "true" : "false"));
-    if (r.rows() == 0)
-        co_return std::nullopt;
-    co_return Bridged{std::string(*r.get(0, 0)), std::string(*r.get(0, 1))};
 }
 
 asio::awaitable<DeliveryResult> XmppDelivery::send_service_message(const connectors::Delivery& delivery,
@@ -369,11 +306,13 @@ asio::awaitable<DeliveryResult> XmppDelivery::send_service_message(const connect
                                                                    const Ticket& ticket) {
     const std::string retract_ns = "urn:xmpp:message-retract:1";
     const core::Message& m = delivery.message;
-    std::optional<Bridged> original;
+    std::optional<message_map::XmppCounterpart> original;
     if (!m.refers_to.empty()) {
         bool unavailable = false;
         try {
-            original = co_await bridged_message(mapping, delivery);
+            original = co_await message_map::xmpp_counterpart(
+                pool_, mapping.connector_id, m.refers_to, delivery.conversation, m.channel,
+                mappings::outbound_conversation(mapping.id), m.kind == "edit");
         } catch (const pg::Error&) {
             unavailable = true;
         }
@@ -423,9 +362,10 @@ asio::awaitable<DeliveryResult> XmppDelivery::send_service_message(const connect
         stanza.add_child("reply", "urn:xmpp:reply:0").set_attribute("id", original->id);
     emit(std::move(stanza), ticket);
     // Recorded as XMPP's id of this message, so that an XMPP reply naming it becomes a reply on the service.
-    DeliveryResult result =
-        DeliveryResult::delivered(id, "mapping:" + std::to_string(mapping.id) + ":out " + address.author);
-    result.remote_system = "xmpp";
+    const MessageMapKey said =
+        message_map::xmpp_said(mappings::outbound_conversation(mapping.id), address.author);
+    DeliveryResult result = DeliveryResult::delivered(id, said.conversation);
+    result.remote_system = said.system;
     co_return result;
 }
 

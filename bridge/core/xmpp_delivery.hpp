@@ -119,14 +119,6 @@ private:
     boost::asio::awaitable<connectors::DeliveryResult>
     send_service_message(const connectors::Delivery& delivery, const mappings::Mapping& mapping,
                          const Addressing& address, const Ticket& ticket);
-    /// The message a service's edit, deletion or reply names, if this mapping bridged it: its XMPP id and
-    /// who said it there (`room/nick` or the JID).
-    struct Bridged {
-        std::string id;
-        std::string author;
-    };
-    boost::asio::awaitable<std::optional<Bridged>> bridged_message(const mappings::Mapping& mapping,
-                                                                   const connectors::Delivery& delivery);
     /// An alert notification: a new message, or corrections (XEP-0308) of the messages that announced the
     /// alerts now resolved, a short line telling what resolved, and a new message only for alerts not
     /// announced before.
@@ -134,13 +126,6 @@ private:
                                                                   const mappings::Mapping& mapping,
                                                                   const Addressing& address,
                                                                   const Ticket& ticket);
-    /// The id of the message that last announced each alert (by fingerprint) at `destination`.
-    boost::asio::awaitable<std::map<std::string, std::string>>
-    alert_messages(std::int64_t connector_id, const std::string& destination,
-                   const std::vector<std::string>& fingerprints);
-    /// The stanza id of the last message recorded for `conversation` (an alert group at one destination).
-    boost::asio::awaitable<std::optional<std::string>> previous_message(std::int64_t connector_id,
-                                                                        const std::string& conversation);
 
     boost::asio::any_io_executor executor_;
     xmpp::StanzaDispatcher& stanzas_;
