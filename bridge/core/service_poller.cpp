@@ -1,9 +1,8 @@
 #include "bridge/core/service_poller.hpp"
 
 #include "bridge/core/backoff.hpp"
+#include "bridge/core/inlet.hpp"
 #include "bridge/core/logger.hpp"
-#include "bridge/core/metrics.hpp"
-#include "bridge/core/outbox.hpp"
 #include "bridge/core/service_hooks.hpp"
 #include "bridge/core/source_lease.hpp"
 #include "bridge/http/client.hpp"
@@ -65,10 +64,10 @@ std::optional<long long> saved_cursor(std::string_view progress) {
 } // namespace
 
 ServicePoller::ServicePoller(asio::any_io_executor executor, const mappings::MappingStore& store,
-                             Outbox& outbox, pg::Pool& pool, std::string owner, http::Client& client,
-                             Metrics& metrics, Logger& logger)
-    : executor_(executor), store_(store), outbox_(outbox), pool_(pool), owner_(std::move(owner)),
-      client_(client), metrics_(metrics), logger_(logger), tick_(executor) {}
+                             Inlet& inlet, pg::Pool& pool, std::string owner, http::Client& client,
+                             Logger& logger)
+    : executor_(executor), store_(store), inlet_(inlet), pool_(pool), owner_(std::move(owner)),
+      client_(client), logger_(logger), tick_(executor) {}
 
 asio::awaitable<void> ServicePoller::run() {
     while (!stopping_) {
@@ -202,17 +201,21 @@ asio::awaitable<void> ServicePoller::fetch(std::int64_t connector_id, std::strin
             ServiceRequest read =
                 messages_from(receive, *snapshot, *connector, result, std::to_string(cursor), logger_);
             if (!read.entries.empty()) {
-                const std::size_t count = read.entries.size();
+                std::string failure;
+                Arrival arrival{std::move(read.entries), std::move(read.source), std::move(read.summary),
+                                preset};
                 try {
-                    const EnqueueResult outcome =
-                        co_await outbox_.enqueue(std::move(read.entries), std::move(read.source));
-                    if (outcome == EnqueueResult::committed)
-                        for (std::size_t i = 0; i < count; ++i)
-                            metrics_.message_in(name);
+                    const InletOutcome outcome =
+                        co_await inlet_.take(*connector, "poller", std::move(arrival));
+                    if (outcome == InletOutcome::store_slow)
+                        failure = "the store did not commit in time";
                 } catch (const std::exception& e) {
+                    failure = error_text(e);
+                }
+                if (!failure.empty()) {
                     // Not confirmed: the service hands it out again on the next poll.
                     logger_.warning("poller " + name + ": cannot store update " + std::to_string(cursor) +
-                                    ", fetching it again later: " + e.what());
+                                        ", fetching it again later: " += failure);
                     committed = false;
                     break;
                 }

@@ -21,9 +21,8 @@ class Pool;
 
 namespace ferry::core {
 
+class Inlet;
 class Logger;
-class Metrics;
-class Outbox;
 class SourceLease;
 
 /// Long polling for connectors whose preset can fetch what a webhook would receive (Telegram getUpdates,
@@ -35,8 +34,8 @@ class SourceLease;
 /// restart goes on where the last one stopped.
 class ServicePoller {
 public:
-    ServicePoller(boost::asio::any_io_executor executor, const mappings::MappingStore& store, Outbox& outbox,
-                  pg::Pool& pool, std::string owner, http::Client& client, Metrics& metrics, Logger& logger);
+    ServicePoller(boost::asio::any_io_executor executor, const mappings::MappingStore& store, Inlet& inlet,
+                  pg::Pool& pool, std::string owner, http::Client& client, Logger& logger);
     ServicePoller(const ServicePoller&) = delete;
     ServicePoller& operator=(const ServicePoller&) = delete;
 
@@ -52,11 +51,10 @@ private:
 
     boost::asio::any_io_executor executor_;
     const mappings::MappingStore& store_;
-    Outbox& outbox_;
+    Inlet& inlet_;
     pg::Pool& pool_;
     std::string owner_;
     http::Client& client_;
-    Metrics& metrics_;
     Logger& logger_;
     boost::asio::steady_timer tick_;
     bool stopping_ = false;

@@ -2,6 +2,7 @@
 
 #include "bridge/core/dispatcher.hpp"
 #include "bridge/core/http_api.hpp"
+#include "bridge/core/inlet.hpp"
 #include "bridge/core/logger.hpp"
 #include "bridge/core/metrics.hpp"
 #include "bridge/core/outbox.hpp"
@@ -89,6 +90,7 @@ struct StoreServices::Parts {
     Router router;
     Metrics metrics;
     SenderNames sender_names; ///< display names of chat services' users (Slack users.info, Matrix profiles)
+    Inlet inlet;              ///< how every message from outside enters the outbox
     Webhooks webhooks;
     ServicePoller poller; ///< long polling (Telegram getUpdates) for connectors that ask for it
     HttpApi http_api;
@@ -112,8 +114,8 @@ struct StoreServices::Parts {
           outbox_listener(executor, config.database.url, "ferry_outbox", "outbox listener", logger),
           vacuum(executor, pool, logger, [this] { return dispatcher.delivered(); }),
           router(executor, store, outbox, stanzas, logger), sender_names(http_client, logger),
-          webhooks(store, outbox, metrics, sender_names, logger),
-          poller(executor, store, outbox, pool, owner, http_client, metrics, logger),
+          inlet(outbox, metrics, sender_names, logger), webhooks(store, inlet, logger),
+          poller(executor, store, inlet, pool, owner, http_client, logger),
           http_api(webhooks, metrics, pool, xmpp_online, [this] { return this->stanzas.rejected(); }),
           http_config(config.http), xmpp_online(std::move(xmpp_online)) {}
 

@@ -84,10 +84,8 @@ Response accepted(std::size_t messages, bool duplicate) {
 
 } // namespace
 
-Webhooks::Webhooks(const mappings::MappingStore& store, Outbox& outbox, Metrics& metrics, SenderNames& names,
-                   Logger& logger, std::chrono::milliseconds commit_timeout)
-    : store_(store), outbox_(outbox), metrics_(metrics), names_(names), logger_(logger),
-      commit_timeout_(commit_timeout) {}
+Webhooks::Webhooks(const mappings::MappingStore& store, Inlet& inlet, Logger& logger)
+    : store_(store), inlet_(inlet), logger_(logger) {}
 
 bool Webhooks::serves_kind(std::string_view kind) {
     if (kind == "alertmanager" || kind == "grafana" || kind == "webhook")
@@ -321,8 +319,11 @@ asio::awaitable<Response> Webhooks::handle(const http::Request& request, std::st
         co_return std::move(*in.refusal);
 
     const std::size_t count = in.entries.size();
-    co_return co_await commit(*connector, std::move(in.entries), std::move(in.source), in.summary,
-                              accepted(count, false), accepted(count, true));
+    // Named, not temporaries in the co_await expression: GCC 12 destroys those twice.
+    Arrival arrival{std::move(in.entries), std::move(in.source), std::move(in.summary)};
+    Response on_commit = accepted(count, false);
+    Response on_duplicate = accepted(count, true);
+    co_return co_await commit(*connector, std::move(arrival), std::move(on_commit), std::move(on_duplicate));
 }
 
 asio::awaitable<Response> Webhooks::from_service(const connectors::rest::Preset& preset,
@@ -344,31 +345,25 @@ asio::awaitable<Response> Webhooks::from_service(const connectors::rest::Preset&
             logger_.info("webhook " + connector.name + ": " + in.summary);
         co_return std::move(*in.answer_now);
     }
-    co_await names_.complete(preset, connector, in.entries);
     Response ack = in.answer_after_commit;
-    co_return co_await commit(connector, std::move(in.entries), std::move(in.source), in.summary, ack, ack);
+    Arrival arrival{std::move(in.entries), std::move(in.source), std::move(in.summary), &preset};
+    co_return co_await commit(connector, std::move(arrival), ack, ack);
 }
 
-asio::awaitable<Response> Webhooks::commit(const mappings::Connector& connector,
-                                           std::vector<OutboxEntry> entries, std::optional<SourceKey> source,
-                                           const std::string& summary, Response on_commit,
-                                           Response on_duplicate) {
-    const std::size_t count = entries.size();
-    const std::optional<EnqueueResult> result =
-        co_await pg::within(commit_timeout_, outbox_.enqueue(std::move(entries), std::move(source)));
-    if (!result) {
-        // It stays queued and is committed once PostgreSQL answers; a resend is then recognised.
-        Response busy = json_error(503, "the store did not commit in time; send again later");
-        busy.headers.emplace_back("Retry-After", "5");
-        co_return busy;
+asio::awaitable<Response> Webhooks::commit(const mappings::Connector& connector, Arrival arrival,
+                                           Response on_commit, Response on_duplicate) {
+    switch (co_await inlet_.take(connector, "webhook", std::move(arrival))) {
+    case InletOutcome::committed:
+        co_return on_commit;
+    case InletOutcome::duplicate:
+        co_return on_duplicate;
+    case InletOutcome::store_slow:
+        break;
     }
-    if (*result == EnqueueResult::committed)
-        for (std::size_t i = 0; i < count; ++i)
-            metrics_.message_in(connector.name);
-    logger_.info("webhook " + connector.name + ": " + summary + " → " +
-                 (*result == EnqueueResult::committed ? std::to_string(count) + " message(s) committed"
-                                                      : std::string("already seen, nothing new")));
-    co_return *result == EnqueueResult::committed ? std::move(on_commit) : std::move(on_duplicate);
+    // It stays queued and is committed once PostgreSQL answers; a resend is then recognised.
+    Response busy = json_error(503, "the store did not commit in time; send again later");
+    busy.headers.emplace_back("Retry-After", "5");
+    co_return busy;
 }
 
 } // namespace ferry::core

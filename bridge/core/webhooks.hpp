@@ -1,6 +1,6 @@
 #pragma once
 
-#include "bridge/core/outbox.hpp"
+#include "bridge/core/inlet.hpp"
 #include "bridge/http/http_types.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -21,9 +21,6 @@ struct Preset;
 namespace ferry::core {
 
 class Logger;
-class Metrics;
-class Outbox;
-class SenderNames;
 
 /// `POST /hooks/<connector>`: a connector of a webhook kind (alertmanager, grafana, webhook, or a preset
 /// that receives: slack, mattermost, matrix, telegram, …) receives a payload,
@@ -32,8 +29,7 @@ class SenderNames;
 /// nothing is enqueued then.
 class Webhooks {
 public:
-    Webhooks(const mappings::MappingStore& store, Outbox& outbox, Metrics& metrics, SenderNames& names,
-             Logger& logger, std::chrono::milliseconds commit_timeout = std::chrono::seconds(10));
+    Webhooks(const mappings::MappingStore& store, Inlet& inlet, Logger& logger);
 
     /// True for connector kinds served here.
     static bool serves_kind(std::string_view kind);
@@ -47,18 +43,13 @@ private:
                                                         const mappings::Connector& connector,
                                                         const http::Request& request,
                                                         std::string_view subpath);
-    /// Commits the rows; the answer once they are durable (or a duplicate), 503 when the store is too slow.
-    boost::asio::awaitable<http::Response> commit(const mappings::Connector& connector,
-                                                  std::vector<OutboxEntry> entries,
-                                                  std::optional<SourceKey> source, const std::string& summary,
+    /// Commits the arrival; the answer once it is durable (or a duplicate), 503 when the store is too slow.
+    boost::asio::awaitable<http::Response> commit(const mappings::Connector& connector, Arrival arrival,
                                                   http::Response on_commit, http::Response on_duplicate);
 
     const mappings::MappingStore& store_;
-    Outbox& outbox_;
-    Metrics& metrics_;
-    SenderNames& names_;
+    Inlet& inlet_;
     Logger& logger_;
-    std::chrono::milliseconds commit_timeout_;
 };
 
 } // namespace ferry::core
