@@ -4,15 +4,18 @@
 #include <cstring>
 #include <fcntl.h>
 #include <nlohmann/json.hpp>
-#include <system_error>
 #include <unistd.h>
 
 namespace ferry::connectors {
 
 LogConnector::LogConnector(std::string path) : path_(std::move(path)) {
-    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    open_file();
+}
+
+bool LogConnector::open_file() {
     if (fd_ < 0)
-        throw std::system_error(errno, std::generic_category(), "cannot open " + path_);
+        fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    return fd_ >= 0;
 }
 
 LogConnector::~LogConnector() {
@@ -21,6 +24,10 @@ LogConnector::~LogConnector() {
 }
 
 boost::asio::awaitable<DeliveryResult> LogConnector::send(const Delivery& delivery) {
+    // A file that cannot be opened yet (its folder not made, no permission) is tried again with the
+    // message, which waits in the outbox meanwhile.
+    if (!open_file())
+        co_return DeliveryResult::retry("cannot open " + path_ + ": " + std::strerror(errno));
     nlohmann::json line = {
         {"idempotency_key", delivery.idempotency_key}, {"destination", delivery.destination},
         {"conversation", delivery.conversation},       {"attempt", delivery.attempt},

@@ -11,7 +11,7 @@ namespace ferry::connectors {
 /// an audit trail. Lines carry the idempotency key, so a reader can drop a duplicate delivery.
 class LogConnector final : public Connector {
 public:
-    /// Opens (creating, appending) the file; throws std::system_error when it cannot.
+    /// Opens (creating, appending) the file, or later, at the first message that finds it can be opened.
     explicit LogConnector(std::string path);
     ~LogConnector() override;
     LogConnector(const LogConnector&) = delete;
@@ -20,6 +20,8 @@ public:
     boost::asio::awaitable<DeliveryResult> send(const Delivery& delivery) override;
 
 private:
+    bool open_file();
+
     std::string path_;
     int fd_ = -1;
 };

@@ -68,6 +68,7 @@ class FakeService:
                 request = Recorded(self.command, parts.path, parse_qs(parts.query),
                                    {k.lower(): v for k, v in self.headers.items()}, body)
                 request.gone = self._client_gone  # type: ignore[attr-defined]
+                request.received_at = time.monotonic()  # type: ignore[attr-defined]
                 answer = fake._next(request)
                 if answer.delay:
                     time.sleep(answer.delay)
