@@ -61,6 +61,56 @@ std::optional<long long> saved_cursor(std::string_view progress) {
     return cursor;
 }
 
+/// The poll request of `preset` for `connector` from `offset`; nullopt (and why) when its templates fail.
+std::optional<http::ClientRequest> poll_request(const connectors::rest::Preset& preset,
+                                                const mappings::Connector& connector,
+                                                std::optional<long long> offset, std::string& problem) {
+    const connectors::rest::PollSpec& spec = *preset.receive->poll;
+    const json context = {{"settings", preset.with_defaults(connector.settings)},
+                          {"offset", offset ? json(*offset) : json(nullptr)},
+                          {"wait", spec.wait_s}};
+    http::ClientRequest request;
+    try {
+        request.method = spec.method;
+        request.url = connectors::rest::Template(spec.url).render(context);
+        request.body =
+            connectors::rest::render_json(spec.body, context, connectors::rest::Escape::plain).dump();
+    } catch (const std::exception& e) {
+        problem = e.what();
+        return std::nullopt;
+    }
+    request.headers.emplace_back("Content-Type", "application/json");
+    request.timeout = std::chrono::seconds(spec.wait_s + 15);
+    request.allow_private = setting(connector, "allow_private") == "yes";
+    return request;
+}
+
+/// The results array of a successful poll answer; nullopt (and why, with the service's own error text when
+/// it gives one) otherwise.
+std::optional<json> poll_results(const http::ClientResponse& response, const connectors::rest::PollSpec& spec,
+                                 std::string& problem) {
+    if (response.status == 200) {
+        try {
+            json body = text::parse_json(response.body, text::JsonNul::replace);
+            bool ok = true;
+            for (const auto& [pointer, wanted] : spec.ok_when.items())
+                ok = ok && body.at(json::json_pointer(pointer)) == wanted;
+            if (ok && body.at(json::json_pointer(spec.results)).is_array())
+                return std::move(body.at(json::json_pointer(spec.results)));
+        } catch (const std::invalid_argument&) { // malformed or unreasonable JSON, or another shape
+        }
+    }
+    problem = response.status == 0 ? response.error : "HTTP " + std::to_string(response.status);
+    try {
+        if (!spec.error_at.empty())
+            problem += ": " + text::quoted(text::parse_json(response.body, text::JsonNul::replace)
+                                               .at(json::json_pointer(spec.error_at))
+                                               .get<std::string>());
+    } catch (const std::exception&) {
+    }
+    return std::nullopt;
+}
+
 } // namespace
 
 ServicePoller::ServicePoller(asio::any_io_executor executor, const mappings::MappingStore& store,
@@ -121,7 +171,6 @@ asio::awaitable<void> ServicePoller::fetch(std::int64_t connector_id, std::strin
     Backoff backoff(std::chrono::seconds(1), std::chrono::seconds(60));
     asio::steady_timer pause(executor_);
     std::optional<long long> offset = saved_cursor(progress);
-    std::string name = std::to_string(connector_id);
     const auto rest_after_failure = [&]() -> asio::awaitable<void> {
         pause.expires_after(backoff.next());
         co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -132,96 +181,27 @@ asio::awaitable<void> ServicePoller::fetch(std::int64_t connector_id, std::strin
         const connectors::rest::Preset* preset = polling_preset(connector);
         if (preset == nullptr)
             break; // removed, disabled, or polling turned off
-        name = connector->name;
-        const connectors::rest::ReceiveSpec& receive = *preset->receive;
-        const connectors::rest::PollSpec& spec = *receive.poll;
-        const json context = {{"settings", preset->with_defaults(connector->settings)},
-                              {"offset", offset ? json(*offset) : json(nullptr)},
-                              {"wait", spec.wait_s}};
-        http::ClientRequest request;
-        bool built = true;
-        try {
-            request.method = spec.method;
-            request.url = connectors::rest::Template(spec.url).render(context);
-            request.body =
-                connectors::rest::render_json(spec.body, context, connectors::rest::Escape::plain).dump();
-        } catch (const std::exception& e) {
-            logger_.error("poller " + name + ": cannot build the request: " + e.what());
-            built = false;
-        }
-        if (!built) {
+        const std::string& name = connector->name;
+        std::string problem;
+        std::optional<http::ClientRequest> request = poll_request(*preset, *connector, offset, problem);
+        if (!request) {
+            logger_.error("poller " + name + ": cannot build the request: " += problem);
             co_await rest_after_failure();
             continue;
         }
-        request.headers.emplace_back("Content-Type", "application/json");
-        request.timeout = std::chrono::seconds(spec.wait_s + 15);
-        request.allow_private = setting(*connector, "allow_private") == "yes";
-        const http::ClientResponse response = co_await client_.perform(std::move(request));
+        const http::ClientResponse response = co_await client_.perform(std::move(*request));
         if (stopping_ ||
             (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
             break;
-        json body;
-        bool ok = response.status == 200;
-        if (ok) {
-            try {
-                body = text::parse_json(response.body, text::JsonNul::replace);
-                for (const auto& [pointer, wanted] : spec.ok_when.items())
-                    ok = ok && body.at(json::json_pointer(pointer)) == wanted;
-                ok = ok && body.at(json::json_pointer(spec.results)).is_array();
-            } catch (const std::invalid_argument&) { // malformed or unreasonable JSON, or another shape
-                ok = false;
-            }
-        }
-        if (!ok) {
-            std::string why =
-                response.status == 0 ? response.error : "HTTP " + std::to_string(response.status);
-            try {
-                if (!spec.error_at.empty())
-                    why += ": " + text::quoted(text::parse_json(response.body, text::JsonNul::replace)
-                                                   .at(json::json_pointer(spec.error_at))
-                                                   .get<std::string>());
-            } catch (const std::exception&) {
-            }
-            logger_.warning("poller " + name + ": " += why);
+        const std::optional<json> results = poll_results(response, *preset->receive->poll, problem);
+        if (!results) {
+            logger_.warning("poller " + name + ": " += problem);
             co_await rest_after_failure();
             continue;
         }
         backoff.reset();
         std::optional<long long> next = offset;
-        bool committed = true;
-        for (const json& result : body.at(json::json_pointer(spec.results))) {
-            long long cursor = 0;
-            try {
-                cursor = result.at(json::json_pointer(spec.cursor)).get<long long>();
-            } catch (const json::exception&) {
-                logger_.warning("poller " + name + ": a result without a number at " + spec.cursor +
-                                " is skipped");
-                continue;
-            }
-            ServiceRequest read =
-                messages_from(receive, *snapshot, *connector, result, std::to_string(cursor), logger_);
-            if (!read.entries.empty()) {
-                std::string failure;
-                Arrival arrival{std::move(read.entries), std::move(read.source), std::move(read.summary),
-                                preset};
-                try {
-                    const InletOutcome outcome =
-                        co_await inlet_.take(*connector, "poller", std::move(arrival));
-                    if (outcome == InletOutcome::store_slow)
-                        failure = "the store did not commit in time";
-                } catch (const std::exception& e) {
-                    failure = error_text(e);
-                }
-                if (!failure.empty()) {
-                    // Not confirmed: the service hands it out again on the next poll.
-                    logger_.warning("poller " + name + ": cannot store update " + std::to_string(cursor) +
-                                        ", fetching it again later: " += failure);
-                    committed = false;
-                    break;
-                }
-            }
-            next = std::max(next.value_or(cursor + 1), cursor + 1);
-        }
+        const bool committed = co_await take_results(*snapshot, *connector, *preset, *results, next);
         if (next != offset) {
             try { // a cursor not saved costs a second fetch of what it covers, which the outbox recognises
                 co_await lease.save_progress(std::to_string(*next));
@@ -233,6 +213,45 @@ asio::awaitable<void> ServicePoller::fetch(std::int64_t connector_id, std::strin
         if (!committed)
             co_await rest_after_failure();
     }
+}
+
+asio::awaitable<bool> ServicePoller::take_results(const mappings::MappingSnapshot& snapshot,
+                                                  const mappings::Connector& connector,
+                                                  const connectors::rest::Preset& preset, const json& results,
+                                                  std::optional<long long>& next) {
+    const connectors::rest::ReceiveSpec& receive = *preset.receive;
+    for (const json& result : results) {
+        long long cursor = 0;
+        try {
+            cursor = result.at(json::json_pointer(receive.poll->cursor)).get<long long>();
+        } catch (const json::exception&) {
+            logger_.warning("poller " + connector.name + ": a result without a number at " +
+                            receive.poll->cursor + " is skipped");
+            continue;
+        }
+        ServiceRequest read =
+            messages_from(receive, snapshot, connector, result, std::to_string(cursor), logger_);
+        if (!read.entries.empty()) {
+            std::string failure;
+            Arrival arrival{std::move(read.entries), std::move(read.source), std::move(read.summary),
+                            &preset};
+            try {
+                const InletOutcome outcome = co_await inlet_.take(connector, "poller", std::move(arrival));
+                if (outcome == InletOutcome::store_slow)
+                    failure = "the store did not commit in time";
+            } catch (const std::exception& e) {
+                failure = error_text(e);
+            }
+            if (!failure.empty()) {
+                // Not confirmed: the service hands it out again on the next poll.
+                logger_.warning("poller " + connector.name + ": cannot store update " +
+                                    std::to_string(cursor) + ", fetching it again later: " += failure);
+                co_return false;
+            }
+        }
+        next = std::max(next.value_or(cursor + 1), cursor + 1);
+    }
+    co_return true;
 }
 
 } // namespace ferry::core

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <string>
 
 namespace ferry::http {
@@ -14,6 +16,11 @@ class Client;
 }
 namespace ferry::mappings {
 class MappingStore;
+class MappingSnapshot;
+struct Connector;
+} // namespace ferry::mappings
+namespace ferry::connectors::rest {
+struct Preset;
 }
 namespace ferry::pg {
 class Pool;
@@ -48,6 +55,12 @@ private:
     boost::asio::awaitable<void> poll(std::int64_t connector_id);
     /// Polls while this process holds the connector's lease, from the cursor `progress`.
     boost::asio::awaitable<void> fetch(std::int64_t connector_id, std::string progress, SourceLease& lease);
+    /// Takes one poll's results through the inlet, in order, moving `next` past each one taken; false when
+    /// one could not be stored (it and those after it are fetched again).
+    boost::asio::awaitable<bool> take_results(const mappings::MappingSnapshot& snapshot,
+                                              const mappings::Connector& connector,
+                                              const connectors::rest::Preset& preset,
+                                              const nlohmann::json& results, std::optional<long long>& next);
 
     boost::asio::any_io_executor executor_;
     const mappings::MappingStore& store_;
