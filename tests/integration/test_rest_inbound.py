@@ -281,18 +281,23 @@ def test_what_the_room_said_while_ferry_was_away_reaches_slack(services, world):
     run(scenario())
 
 
+def polling_telegram_store(pg, world, ferry_binary, tg) -> None:
+    """An empty store with a Telegram connector `tg` polling the fake, its chat mapped to alice."""
+    cli = Cli(ferry_binary, pg.url)
+    assert cli("db", "migrate").returncode == 0
+    pg.sql("DELETE FROM outbox; DELETE FROM dead_letters; DELETE FROM message_map; DELETE FROM inbound_seen; "
+           "DELETE FROM mappings; DELETE FROM accounts; DELETE FROM connectors;")
+    cli.ok("connector", "add", "tg", "--kind", "telegram", "--setting", f"token={telegram_fake.TOKEN}",
+           "--setting", f"base_url={tg.url}", "--setting", "allow_private=yes", "--setting", "poll=yes")
+    cli.ok("mapping", "add", "--xmpp", world.jid("alice"), "--connector", "tg", "--remote", str(telegram_fake.CHAT),
+           "--direction", "in")
+
+
 def test_telegram_long_polling_confirms_updates_only_once_committed(pg_world, world, start_ferry,  # noqa: F811
                                                                     ferry_binary):
     tg = telegram_fake.Telegram()
     try:
-        cli = Cli(ferry_binary, pg_world.url)
-        assert cli("db", "migrate").returncode == 0
-        pg_world.sql("DELETE FROM outbox; DELETE FROM dead_letters; DELETE FROM message_map; DELETE FROM inbound_seen; "
-                     "DELETE FROM mappings; DELETE FROM accounts; DELETE FROM connectors;")
-        cli.ok("connector", "add", "tg", "--kind", "telegram", "--setting", f"token={telegram_fake.TOKEN}",
-               "--setting", f"base_url={tg.url}", "--setting", "allow_private=yes", "--setting", "poll=yes")
-        cli.ok("mapping", "add", "--xmpp", world.jid("alice"), "--connector", "tg", "--remote", str(telegram_fake.CHAT),
-               "--direction", "in")
+        polling_telegram_store(pg_world, world, ferry_binary, tg)
         tg.push(telegram_fake.update("first by polling", update_id=500))
         ferry = start_ferry(env={"FERRY_DATABASE_URL": pg_world.url, "no_proxy": "127.0.0.1,localhost"})
         ferry.wait_connected(timeout=10)
@@ -330,14 +335,7 @@ def test_two_processes_poll_telegram_one_at_a_time_and_the_survivor_takes_over(p
         pytest.skip("two component streams for one domain: ejabberd balances between them")
     tg = telegram_fake.Telegram()
     try:
-        cli = Cli(ferry_binary, pg_world.url)
-        assert cli("db", "migrate").returncode == 0
-        pg_world.sql("DELETE FROM outbox; DELETE FROM dead_letters; DELETE FROM message_map; DELETE FROM inbound_seen; "
-                     "DELETE FROM mappings; DELETE FROM accounts; DELETE FROM connectors;")
-        cli.ok("connector", "add", "tg", "--kind", "telegram", "--setting", f"token={telegram_fake.TOKEN}",
-               "--setting", f"base_url={tg.url}", "--setting", "allow_private=yes", "--setting", "poll=yes")
-        cli.ok("mapping", "add", "--xmpp", world.jid("alice"), "--connector", "tg", "--remote", str(telegram_fake.CHAT),
-               "--direction", "in")
+        polling_telegram_store(pg_world, world, ferry_binary, tg)
         env = {"FERRY_DATABASE_URL": pg_world.url, "no_proxy": "127.0.0.1,localhost"}
         ferries = [start_ferry(env=env), start_ferry(env=env)]
         taken = re.compile(r"source poll:\d+: runs in this process")
