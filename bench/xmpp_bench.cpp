@@ -3,7 +3,7 @@
 // Run: build-bench/ferry_bench [--benchmark_filter=REGEX] [--benchmark_repetitions=5]
 // Figures and how to read them: docs/performance.md.
 
-#include "bridge/core/logger.hpp"
+#include "bridge/base/logger.hpp"
 #include "bridge/xmpp/entity_services.hpp"
 #include "bridge/xmpp/jid.hpp"
 #include "bridge/xmpp/namespaces.hpp"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs clang-tidy (the checks in .clang-tidy) over Ferry's own sources: bridge/, connectors/, mappings/.
+# Runs clang-tidy (the checks in .clang-tidy) over Ferry's own sources: app/, bridge/, connectors/.
 # Tests, benchmarks and generated files are not checked. Fails on any warning.
 # Usage: scripts/run-clang-tidy.sh [BUILD_DIR]   (default: build; configured here if it has no
 # compile_commands.json). JOBS=N overrides the parallelism (default: the number of cores).
@@ -24,7 +24,7 @@ fi
 mapfile -t files < <(python3 - "$build_dir/compile_commands.json" "$root" <<'EOF'
 import json, os, re, sys
 db, root = sys.argv[1], os.path.realpath(sys.argv[2])
-own = re.compile(r'^(bridge|connectors|mappings)/.*\.cpp$')
+own = re.compile(r'^(app|bridge|connectors)/.*\.cpp$')
 seen = set()
 for entry in json.load(open(db)):
     path = os.path.realpath(os.path.join(entry['directory'], entry['file']))
@@ -35,7 +35,7 @@ for entry in json.load(open(db)):
 EOF
 )
 if [ ${#files[@]} -eq 0 ]; then
-  echo "no source files of bridge/, connectors/ or mappings/ in $build_dir/compile_commands.json" >&2
+  echo "no source files of app/, bridge/ or connectors/ in $build_dir/compile_commands.json" >&2
   exit 2
 fi
 echo "clang-tidy ($("$clang_tidy" --version | grep -o 'version [0-9.]*')) on ${#files[@]} files, $jobs at a time"

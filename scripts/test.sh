@@ -24,6 +24,8 @@ fi
 
 step "checking formatting"
 bash scripts/check-format.sh
+step "checking that bridge/ stays protocol-blind and includes point down"
+bash scripts/check-layers.sh
 
 build_and_test() {
   local dir=$1; shift

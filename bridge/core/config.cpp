@@ -1,7 +1,7 @@
 #include "bridge/core/config.hpp"
 
-#include "mappings/accounts/secret_box.hpp"
-#include "mappings/pg/conninfo.hpp"
+#include "bridge/pg/conninfo.hpp"
+#include "bridge/store/accounts/secret_box.hpp"
 
 #include <algorithm>
 #include <array>
@@ -164,7 +164,7 @@ std::string parse_secret_key(const RawValue& raw) {
     if (raw.value.empty())
         return raw.value;
     try {
-        mappings::SecretBox::from_base64(raw.value);
+        store::SecretBox::from_base64(raw.value);
     } catch (const std::invalid_argument& e) {
         // Not reject(): never echo a key, even a malformed one.
         throw ConfigError(raw.name + " is not a usable key: " + e.what() + " (from " + raw.origin + ")");

@@ -1,10 +1,10 @@
 #include "bridge/core/dispatcher.hpp"
 
-#include "bridge/core/backoff.hpp"
-#include "bridge/core/logger.hpp"
-#include "mappings/message_map.hpp"
-#include "mappings/pg/error.hpp"
-#include "mappings/pg/pool.hpp"
+#include "bridge/base/backoff.hpp"
+#include "bridge/base/logger.hpp"
+#include "bridge/pg/error.hpp"
+#include "bridge/pg/pool.hpp"
+#include "bridge/store/message_map.hpp"
 
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
@@ -18,7 +18,7 @@
 namespace ferry::core {
 
 namespace asio = boost::asio;
-using connectors::DeliveryResult;
+using core::DeliveryResult;
 
 namespace {
 
@@ -201,14 +201,14 @@ asio::awaitable<void> Dispatcher::deliver_conversation(std::vector<std::size_t> 
                                                        const std::vector<ClaimedRow>& rows,
                                                        std::vector<Outcome>& outcomes) {
     // The rows of a conversation share their connector: the head's.
-    connectors::Connector* connector = connectors_(rows[indexes.front()]);
+    core::Connector* connector = connectors_(rows[indexes.front()]);
     std::vector<DeliveryResult> results;
     if (connector == nullptr) {
         results.push_back(DeliveryResult::retry("connector " +
                                                 std::to_string(rows[indexes.front()].connector_id) +
                                                 " is disabled or not configured"));
     } else {
-        std::vector<const connectors::Delivery*> deliveries;
+        std::vector<const core::Delivery*> deliveries;
         deliveries.reserve(indexes.size());
         for (const std::size_t index : indexes)
             deliveries.push_back(&rows[index].delivery);
@@ -259,10 +259,10 @@ asio::awaitable<void> Dispatcher::deliver_conversation(std::vector<std::size_t> 
 }
 
 void Dispatcher::record_message_ids(const ClaimedRow& row, const Outcome& outcome, nlohmann::json& ids) {
-    namespace message_map = mappings::message_map;
+    namespace message_map = store::message_map;
     const Message& m = row.delivery.message;
     // message_map holds ids up to 1024 bytes; a longer one is not worth failing the batch for.
-    const auto add = [&](const std::string& native_id, mappings::MessageMapKey key) {
+    const auto add = [&](const std::string& native_id, store::MessageMapKey key) {
         if (!native_id.empty() && native_id.size() <= 1024)
             ids.push_back({{"key", row.delivery.idempotency_key},
                            {"system", std::move(key.system)},
@@ -273,17 +273,17 @@ void Dispatcher::record_message_ids(const ClaimedRow& row, const Outcome& outcom
         // The XMPP id of what was delivered, so that a later correction, retraction or reply that names it
         // finds the remote message (message_map joins both by the outbox key); in a room also the room's
         // stanza-id, which replies and retractions there may name instead (XEP-0461, XEP-0424).
-        const mappings::MessageMapKey said =
-            message_map::xmpp_said(row.delivery.conversation, xmpp_author(m));
+        const store::MessageMapKey said = message_map::xmpp_said(row.delivery.conversation, xmpp_author(m));
         add(m.source_id, said);
         add(m.room_id, said);
     }
     // A chat service's message: its id there, so that a later edit, deletion or reply on the service that
     // names it finds what it became in XMPP. Per mapping: one message may go to several. For a reply inside
     // a thread also the thread's first message, which a reply to this one must name on services whose
-    // threads only their first message names (Slack); keyed by the reply's own id, which is unique.
+    // threads only their first message names (such as thread_ts); keyed by the reply's own id, which is
+    // unique.
     if (m.source != "xmpp" && !m.channel.empty() && (m.kind == "message" || m.kind == "reply")) {
-        const mappings::MessageMapKey said =
+        const store::MessageMapKey said =
             message_map::service_said(row.connector_id, row.delivery.conversation, m.channel);
         add(m.source_id, said);
         if (m.kind == "reply")

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "connectors/connector.hpp"
+#include "bridge/core/connector.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -39,7 +39,7 @@ struct ClaimedRow {
     std::int64_t connector_id = 0;
     int attempts = 0; ///< failed attempts before this one
     double age_seconds = 0;
-    connectors::Delivery delivery;
+    core::Delivery delivery;
 };
 
 /// The durable queue's delivering side. Claims due rows with FOR UPDATE SKIP LOCKED and a lease (any number
@@ -51,8 +51,8 @@ class Dispatcher {
 public:
     /// Who delivers a claimed row: the connector for its connector id (or, for rows bound to XMPP, the XMPP
     /// side), or nullptr when it is unknown or disabled (the row then waits).
-    using ConnectorLookup = std::function<connectors::Connector*(const ClaimedRow& row)>;
-    using DeadLetterHandler = std::function<void(const connectors::Delivery&, const std::string& reason)>;
+    using ConnectorLookup = std::function<core::Connector*(const ClaimedRow& row)>;
+    using DeadLetterHandler = std::function<void(const core::Delivery&, const std::string& reason)>;
 
     Dispatcher(boost::asio::any_io_executor executor, pg::Pool& pool, ConnectorLookup connectors,
                Logger& logger, DispatcherOptions options);
@@ -81,7 +81,7 @@ private:
                                                       std::vector<Outcome>& outcomes);
     boost::asio::awaitable<void> record(const std::vector<ClaimedRow>& rows,
                                         const std::vector<Outcome>& outcomes);
-    std::chrono::milliseconds retry_delay(int attempts, const connectors::DeliveryResult& result);
+    std::chrono::milliseconds retry_delay(int attempts, const core::DeliveryResult& result);
     /// The ids a delivered row leaves in message_map (both sides of the message), appended to `ids`.
     static void record_message_ids(const ClaimedRow& row, const Outcome& outcome, nlohmann::json& ids);
 

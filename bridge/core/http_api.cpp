@@ -1,9 +1,9 @@
 #include "bridge/core/http_api.hpp"
 
+#include "bridge/core/hooks.hpp"
 #include "bridge/core/metrics.hpp"
-#include "bridge/core/webhooks.hpp"
-#include "mappings/pg/pool.hpp"
-#include "mappings/pg/within.hpp"
+#include "bridge/pg/pool.hpp"
+#include "bridge/pg/within.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -33,9 +33,9 @@ asio::awaitable<std::optional<pg::Result>> ask(pg::Pool& pool, std::string_view 
 
 } // namespace
 
-HttpApi::HttpApi(Webhooks& webhooks, Metrics& metrics, pg::Pool& pool, std::function<bool()> xmpp_online,
+HttpApi::HttpApi(Hooks& hooks, Metrics& metrics, pg::Pool& pool, std::function<bool()> xmpp_online,
                  RejectedStanzas rejected_stanzas)
-    : webhooks_(webhooks), metrics_(metrics), pool_(pool), xmpp_online_(std::move(xmpp_online)),
+    : hooks_(hooks), metrics_(metrics), pool_(pool), xmpp_online_(std::move(xmpp_online)),
       rejected_stanzas_(std::move(rejected_stanzas)) {}
 
 asio::awaitable<Response> HttpApi::handle(const http::Request& request) {
@@ -61,7 +61,7 @@ asio::awaitable<Response> HttpApi::route(const http::Request& request) {
         if (slash != std::string_view::npos)
             subpath = rest.substr(slash);
         if (slash != 0)
-            co_return co_await webhooks_.handle(request, rest.substr(0, slash), subpath);
+            co_return co_await hooks_.handle(request, rest.substr(0, slash), subpath);
     }
     if (path == "/healthz" || path == "/metrics") {
         if (request.method != "GET" && request.method != "HEAD") {

@@ -16,16 +16,16 @@ class Pool;
 namespace ferry::core {
 
 class Metrics;
-class Webhooks;
+class Hooks;
 
-/// What Ferry serves over HTTP: `POST /hooks/<connector>` (Webhooks), `GET /healthz` (200 when the
+/// What Ferry serves over HTTP: `POST /hooks/<connector>` (Hooks), `GET /healthz` (200 when the
 /// XMPP stream is established and PostgreSQL answers, 503 otherwise, with a JSON body saying which), and
 /// `GET /metrics` (Prometheus text format). Anything else is 404 with a JSON reason.
 class HttpApi {
 public:
     using RejectedStanzas = std::function<std::map<std::string, std::uint64_t, std::less<>>()>;
 
-    HttpApi(Webhooks& webhooks, Metrics& metrics, pg::Pool& pool, std::function<bool()> xmpp_online,
+    HttpApi(Hooks& hooks, Metrics& metrics, pg::Pool& pool, std::function<bool()> xmpp_online,
             RejectedStanzas rejected_stanzas);
     boost::asio::awaitable<http::Response> handle(const http::Request& request);
     /// The route a path belongs to, as /metrics names it: `/hooks`, `/healthz`, `/metrics`, `other`, or
@@ -37,7 +37,7 @@ private:
     boost::asio::awaitable<http::Response> health();
     boost::asio::awaitable<http::Response> metrics();
 
-    Webhooks& webhooks_;
+    Hooks& hooks_;
     Metrics& metrics_;
     pg::Pool& pool_;
     std::function<bool()> xmpp_online_;

@@ -1,23 +1,21 @@
 #include "bridge/core/inlet.hpp"
 
-#include "bridge/core/logger.hpp"
+#include "bridge/base/logger.hpp"
 #include "bridge/core/metrics.hpp"
-#include "bridge/core/sender_names.hpp"
-#include "mappings/mapping.hpp"
-#include "mappings/pg/within.hpp"
+#include "bridge/pg/within.hpp"
+#include "bridge/store/mapping.hpp"
 
 namespace ferry::core {
 
 namespace asio = boost::asio;
 
-Inlet::Inlet(Outbox& outbox, Metrics& metrics, SenderNames& names, Logger& logger,
-             std::chrono::milliseconds commit_limit)
-    : outbox_(outbox), metrics_(metrics), names_(names), logger_(logger), commit_limit_(commit_limit) {}
+Inlet::Inlet(Outbox& outbox, Metrics& metrics, Logger& logger, std::chrono::milliseconds commit_limit)
+    : outbox_(outbox), metrics_(metrics), logger_(logger), commit_limit_(commit_limit) {}
 
-asio::awaitable<InletOutcome> Inlet::take(const mappings::Connector& connector, std::string_view via,
+asio::awaitable<InletOutcome> Inlet::take(const store::Connector& connector, std::string_view via,
                                           Arrival arrival) {
     if (arrival.names_from != nullptr)
-        co_await names_.complete(*arrival.names_from, connector, arrival.entries);
+        co_await arrival.names_from->complete(connector, arrival.entries);
     const std::size_t count = arrival.entries.size();
     const std::optional<EnqueueResult> result = co_await pg::within(
         commit_limit_, outbox_.enqueue(std::move(arrival.entries), std::move(arrival.source)));

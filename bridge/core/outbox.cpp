@@ -1,10 +1,10 @@
 #include "bridge/core/outbox.hpp"
 
-#include "bridge/core/backoff.hpp"
-#include "bridge/core/logger.hpp"
-#include "mappings/pg/error.hpp"
-#include "mappings/pg/pool.hpp"
-#include "mappings/pg/transaction.hpp"
+#include "bridge/base/backoff.hpp"
+#include "bridge/base/logger.hpp"
+#include "bridge/pg/error.hpp"
+#include "bridge/pg/pool.hpp"
+#include "bridge/pg/transaction.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/this_coro.hpp>

@@ -1,8 +1,8 @@
 #include "bridge/core/outbox_vacuum.hpp"
 
-#include "bridge/core/logger.hpp"
-#include "mappings/pg/error.hpp"
-#include "mappings/pg/pool.hpp"
+#include "bridge/base/logger.hpp"
+#include "bridge/pg/error.hpp"
+#include "bridge/pg/pool.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>

@@ -1,6 +1,6 @@
 #include "bridge/core/rooms.hpp"
 
-#include "bridge/core/logger.hpp"
+#include "bridge/base/logger.hpp"
 #include "bridge/core/message_references.hpp"
 #include "bridge/core/signatures.hpp"
 #include "bridge/xmpp/jid.hpp"
@@ -38,8 +38,8 @@ bool has_status(const xmpp::XmlNode& presence, std::string_view code) {
     return false;
 }
 
-/// The connector's own seat of an occupant JID: `a%slack@ferry.example.org/ferry` →
-/// `slack@ferry.example.org/ferry`.
+/// The connector's own seat of an occupant JID: `a%chat@ferry.example.org/ferry` →
+/// `chat@ferry.example.org/ferry`.
 std::string connector_seat_of(const std::string& occupant) {
     const auto at = occupant.find('@');
     const auto percent = occupant.rfind('%', at);
@@ -47,7 +47,7 @@ std::string connector_seat_of(const std::string& occupant) {
 }
 
 /// Another nick for an occupant whose nick is taken: a short digest of its JID before the connector's part,
-/// `John (slack)` → `John #3f2a (slack)` (still ending in ` (<connector>)`, which marks Ferry's seats).
+/// `John (chat)` → `John #3f2a (chat)` (still ending in ` (<connector>)`, which marks Ferry's seats).
 std::string nick_variant(const std::string& nick, const std::string& occupant) {
     const std::string mark = " #" + hmac_sha256_hex("nick", occupant).substr(0, 4);
     const auto connector_part = nick.rfind(" (");
@@ -398,7 +398,8 @@ bool Rooms::handle(const xmpp::InboundStanza& in) {
     const std::string_view type = stanza.attribute("type");
     if (type == "error") {
         if (xmpp::error_condition(stanza) == "conflict" && seat.nick == seat.wanted) {
-            // Display names are not unique (two Johns on Slack): the second takes a variant of its own.
+            // Display names are not unique (two Johns in one workspace): the second takes a variant of its
+            // own.
             seat.nick = nick_variant(seat.wanted, seat.occupant);
             logger_.info("rooms: " + room + ": the nick " + seat.wanted + " is taken; joining as " +
                          seat.nick);

@@ -19,7 +19,7 @@ class Logger;
 /// Ferry's seats in multi-user chat rooms (XEP-0045). Messages for a room go out as groupchat from an
 /// occupant that has joined it: the connector's own seat `<connector>@<domain>/ferry` (alerts, and the seat
 /// that listens to what the room says), or one seat per remote sender `<sender>%<connector>@<domain>/ferry`
-/// with a nick such as `alice (slack)`, so XMPP users see who said what. A seat is taken on first use and
+/// with a nick such as `alice (chat)`, so XMPP users see who said what. A seat is taken on first use and
 /// counts as joined once the room sends our own presence back (status 110); after the component stream
 /// reconnects every seat is taken again. The room's presence traffic and the copies of its messages sent
 /// to our other seats end here, never as errors sent back to the room.

@@ -1,15 +1,15 @@
 #include "bridge/core/router.hpp"
 
-#include "bridge/core/logger.hpp"
+#include "bridge/base/logger.hpp"
 #include "bridge/core/message.hpp"
 #include "bridge/core/message_references.hpp"
 #include "bridge/core/outbox.hpp"
 #include "bridge/core/signatures.hpp"
+#include "bridge/store/conversations.hpp"
+#include "bridge/store/mapping_store.hpp"
 #include "bridge/xmpp/jid.hpp"
 #include "bridge/xmpp/stanza_error.hpp"
 #include "bridge/xmpp/stringprep.hpp"
-#include "mappings/conversations.hpp"
-#include "mappings/mapping_store.hpp"
 
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
@@ -31,13 +31,13 @@ bool same_ignoring_ascii_case(std::string_view a, std::string_view b) {
            });
 }
 
-/// XMPP servers case-fold local parts, so `C0LAN2Q65%slack@…` arrives as `c0lan2q65%slack@…`: the outbound
+/// XMPP servers case-fold local parts, so `C0LAN2Q65%chat@…` arrives as `c0lan2q65%chat@…`: the outbound
 /// mapping whose remote address matches ignoring ASCII case, when exactly one does.
-const mappings::Mapping* case_folded_match(const mappings::MappingSnapshot& snapshot, std::string_view xmpp,
-                                           std::string_view connector, std::string_view remote) {
-    const mappings::Mapping* found = nullptr;
-    for (const mappings::Mapping* m : snapshot.mappings_for(xmpp)) {
-        if (m->connector_name != connector || !mappings::carries_outbound(m->direction) ||
+const store::Mapping* case_folded_match(const store::MappingSnapshot& snapshot, std::string_view xmpp,
+                                        std::string_view connector, std::string_view remote) {
+    const store::Mapping* found = nullptr;
+    for (const store::Mapping* m : snapshot.mappings_for(xmpp)) {
+        if (m->connector_name != connector || !store::carries_outbound(m->direction) ||
             !same_ignoring_ascii_case(m->remote_address, remote))
             continue;
         if (found != nullptr)
@@ -78,7 +78,7 @@ std::optional<std::pair<std::string, std::string>> split_remote_local(std::strin
     return std::pair{xmpp::unescape_node(local.substr(0, percent)), std::string(local.substr(percent + 1))};
 }
 
-Router::Router(asio::any_io_executor executor, const mappings::MappingStore& store, Outbox& outbox,
+Router::Router(asio::any_io_executor executor, const store::MappingStore& store, Outbox& outbox,
                xmpp::StanzaDispatcher& dispatcher, Logger& logger)
     : executor_(executor), store_(store), outbox_(outbox), dispatcher_(dispatcher), logger_(logger) {}
 
@@ -94,8 +94,7 @@ bool Router::route(const xmpp::InboundStanza& in) {
     if (!remote)
         return false;
     const auto snapshot = store_.snapshot();
-    const mappings::Mapping* mapping =
-        snapshot->outbound(in.from.bare_string(), remote->second, remote->first);
+    const store::Mapping* mapping = snapshot->outbound(in.from.bare_string(), remote->second, remote->first);
     if (mapping == nullptr)
         mapping = case_folded_match(*snapshot, in.from.bare_string(), remote->second, remote->first);
     if (mapping == nullptr)
@@ -114,7 +113,7 @@ bool Router::route(const xmpp::InboundStanza& in) {
 
     OutboxEntry entry;
     entry.connector_id = mapping->connector_id;
-    entry.conversation = mappings::outbound_conversation(mapping->id);
+    entry.conversation = store::outbound_conversation(mapping->id);
     entry.destination = mapping->remote_address;
     entry.payload = to_json(message);
     std::vector<OutboxEntry> entries;
@@ -170,8 +169,8 @@ bool Router::route_room(const xmpp::InboundStanza& in) {
     const auto snapshot = store_.snapshot();
     std::vector<OutboxEntry> entries;
     std::int64_t connector_id = 0;
-    for (const mappings::Mapping* mapping : snapshot->mappings_for(room)) {
-        if (mapping->connector_name != connector || !mappings::carries_outbound(mapping->direction))
+    for (const store::Mapping* mapping : snapshot->mappings_for(room)) {
+        if (mapping->connector_name != connector || !store::carries_outbound(mapping->direction))
             continue;
         Message message = said;
         message.source = "xmpp";
@@ -181,7 +180,7 @@ bool Router::route_room(const xmpp::InboundStanza& in) {
         message.room_id = room_id;
         message.timestamp = utc_timestamp();
         connector_id = mapping->connector_id;
-        entries.push_back({mapping->connector_id, mappings::outbound_conversation(mapping->id),
+        entries.push_back({mapping->connector_id, store::outbound_conversation(mapping->id),
                            mapping->remote_address, to_json(message)});
     }
     if (entries.empty())

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <utility>
 
-namespace ferry::mappings {
+namespace ferry::store {
 class MappingStore;
 }
 
@@ -37,7 +37,7 @@ std::optional<std::pair<std::string, std::string>> split_remote_local(std::strin
 /// of that connector, with the speaker's nick as the sender.
 class Router {
 public:
-    Router(boost::asio::any_io_executor executor, const mappings::MappingStore& store, Outbox& outbox,
+    Router(boost::asio::any_io_executor executor, const store::MappingStore& store, Outbox& outbox,
            xmpp::StanzaDispatcher& dispatcher, Logger& logger);
     Router(const Router&) = delete;
     Router& operator=(const Router&) = delete;
@@ -51,7 +51,7 @@ public:
 
 private:
     boost::asio::any_io_executor executor_;
-    const mappings::MappingStore& store_;
+    const store::MappingStore& store_;
     Outbox& outbox_;
     xmpp::StanzaDispatcher& dispatcher_;
     Logger& logger_;

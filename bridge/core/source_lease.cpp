@@ -1,9 +1,9 @@
 #include "bridge/core/source_lease.hpp"
 
-#include "bridge/core/logger.hpp"
-#include "mappings/pg/error.hpp"
-#include "mappings/pg/pool.hpp"
-#include "mappings/pg/within.hpp"
+#include "bridge/base/logger.hpp"
+#include "bridge/pg/error.hpp"
+#include "bridge/pg/pool.hpp"
+#include "bridge/pg/within.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>

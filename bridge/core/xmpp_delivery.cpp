@@ -3,6 +3,11 @@
 #include "bridge/core/rooms.hpp"
 #include "bridge/core/router.hpp"
 #include "bridge/core/signatures.hpp"
+#include "bridge/pg/error.hpp"
+#include "bridge/pg/pool.hpp"
+#include "bridge/store/conversations.hpp"
+#include "bridge/store/mapping_store.hpp"
+#include "bridge/store/message_map.hpp"
 #include "bridge/text/utf8.hpp"
 #include "bridge/xmpp/delivery_ticket.hpp"
 #include "bridge/xmpp/jid.hpp"
@@ -10,11 +15,6 @@
 #include "bridge/xmpp/stanza_dispatcher.hpp"
 #include "bridge/xmpp/stringprep.hpp"
 #include "bridge/xmpp/xml_node.hpp"
-#include "mappings/conversations.hpp"
-#include "mappings/mapping_store.hpp"
-#include "mappings/message_map.hpp"
-#include "mappings/pg/error.hpp"
-#include "mappings/pg/pool.hpp"
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
@@ -24,14 +24,13 @@
 namespace ferry::core {
 
 namespace asio = boost::asio;
-using connectors::DeliveryResult;
-using mappings::MessageMapKey;
-namespace message_map = mappings::message_map;
+using core::DeliveryResult;
+using store::MessageMapKey;
+namespace message_map = store::message_map;
 
 /// The mapping a row for XMPP came from (its inbound conversation).
-const mappings::Mapping* mapping_of(const mappings::MappingSnapshot& snapshot,
-                                    const std::string& conversation) {
-    const std::optional<std::int64_t> id = mappings::inbound_conversation_mapping(conversation);
+const store::Mapping* mapping_of(const store::MappingSnapshot& snapshot, const std::string& conversation) {
+    const std::optional<std::int64_t> id = store::inbound_conversation_mapping(conversation);
     return id ? snapshot.mapping(*id) : nullptr;
 }
 
@@ -66,7 +65,7 @@ std::string connector_seat(std::string_view connector, std::string_view domain) 
     return xmpp::escape_node(connector) + "@" + std::string(domain) + "/ferry";
 }
 
-std::string seat_nick(const mappings::Mapping& mapping) {
+std::string seat_nick(const store::Mapping& mapping) {
     const auto nick = mapping.options.find("nick");
     if (nick != mapping.options.end() && nick->is_string() && !nick->get<std::string>().empty())
         return nick->get<std::string>();
@@ -81,19 +80,19 @@ bool option_on(const nlohmann::json& options, const char* name) {
     return value == "yes" || value == "true" || value == "1";
 }
 
-bool maps_room(const mappings::Mapping& mapping) {
+bool maps_room(const store::Mapping& mapping) {
     return option_on(mapping.options, "room");
 }
 
 XmppDelivery::XmppDelivery(asio::any_io_executor executor, xmpp::StanzaDispatcher& stanzas,
-                           const mappings::MappingStore& store, pg::Pool& pool, Rooms& rooms,
+                           const store::MappingStore& store, pg::Pool& pool, Rooms& rooms,
                            std::function<bool()> online, XmppDeliverySettings settings)
     : executor_(std::move(executor)), stanzas_(stanzas), store_(store), pool_(pool), rooms_(rooms),
       online_(std::move(online)), max_stanza_size_(settings.max_stanza_size),
       confirm_timeout_(settings.confirm_timeout) {}
 
 std::variant<XmppDelivery::Addressing, DeliveryResult>
-XmppDelivery::address_for(const connectors::Delivery& delivery, const mappings::Mapping* mapping) {
+XmppDelivery::address_for(const core::Delivery& delivery, const store::Mapping* mapping) {
     if (!online_())
         return DeliveryResult::retry("the XMPP server is not connected");
     const auto to = xmpp::Jid::parse_or_reason(delivery.destination);
@@ -111,7 +110,7 @@ XmppDelivery::address_for(const connectors::Delivery& delivery, const mappings::
     address.nick = shown_name(!m.sender_name.empty() || sender ? m.sender_name : m.from);
     if (mapping != nullptr && option_on(mapping->options, "room")) {
         const std::string room = std::get<xmpp::Jid>(to).bare_string();
-        // A remote person speaks through a seat of their own (`alice (slack)`); alerts and anonymous hooks
+        // A remote person speaks through a seat of their own (`alice (chat)`); alerts and anonymous hooks
         // through the connector's seat with the mapping's nick.
         std::string occupant;
         std::string nick;
@@ -163,18 +162,17 @@ std::optional<XmppDelivery::Addressing> XmppDelivery::as_author(const Addressing
     return as;
 }
 
-asio::awaitable<DeliveryResult> XmppDelivery::send(const connectors::Delivery& delivery) {
-    std::vector<const connectors::Delivery*> one{&delivery};
+asio::awaitable<DeliveryResult> XmppDelivery::send(const core::Delivery& delivery) {
+    std::vector<const core::Delivery*> one{&delivery};
     std::vector<DeliveryResult> results = co_await send_batch(std::move(one));
     if (results.empty()) // it named a row of its batch: impossible alone, but never a silent success
         co_return DeliveryResult::retry("not attempted");
     co_return std::move(results.front());
 }
 
-asio::awaitable<DeliveryResult> XmppDelivery::write(const connectors::Delivery& delivery,
-                                                    const Ticket& ticket) {
+asio::awaitable<DeliveryResult> XmppDelivery::write(const core::Delivery& delivery, const Ticket& ticket) {
     const auto snapshot = store_.snapshot();
-    const mappings::Mapping* mapping = mapping_of(*snapshot, delivery.conversation);
+    const store::Mapping* mapping = mapping_of(*snapshot, delivery.conversation);
     auto addressed = address_for(delivery, mapping);
     if (auto* refused = std::get_if<DeliveryResult>(&addressed))
         co_return std::move(*refused);
@@ -237,8 +235,8 @@ std::vector<std::string> words(const std::string& text) {
 
 } // namespace
 
-asio::awaitable<DeliveryResult> XmppDelivery::send_alert(const connectors::Delivery& delivery,
-                                                         const mappings::Mapping& mapping,
+asio::awaitable<DeliveryResult> XmppDelivery::send_alert(const core::Delivery& delivery,
+                                                         const store::Mapping& mapping,
                                                          const Addressing& address, const Ticket& ticket) {
     const core::Message& m = delivery.message;
     const std::string& key = delivery.idempotency_key;
@@ -300,8 +298,8 @@ asio::awaitable<DeliveryResult> XmppDelivery::send_alert(const connectors::Deliv
     co_return result;
 }
 
-asio::awaitable<DeliveryResult> XmppDelivery::send_service_message(const connectors::Delivery& delivery,
-                                                                   const mappings::Mapping& mapping,
+asio::awaitable<DeliveryResult> XmppDelivery::send_service_message(const core::Delivery& delivery,
+                                                                   const store::Mapping& mapping,
                                                                    const Addressing& address,
                                                                    const Ticket& ticket) {
     const std::string retract_ns = "urn:xmpp:message-retract:1";
@@ -312,7 +310,7 @@ asio::awaitable<DeliveryResult> XmppDelivery::send_service_message(const connect
         try {
             original = co_await message_map::xmpp_counterpart(
                 pool_, mapping.connector_id, m.refers_to, delivery.conversation, m.channel,
-                mappings::outbound_conversation(mapping.id), m.kind == "edit");
+                store::outbound_conversation(mapping.id), m.kind == "edit");
         } catch (const pg::Error&) {
             unavailable = true;
         }
@@ -363,7 +361,7 @@ asio::awaitable<DeliveryResult> XmppDelivery::send_service_message(const connect
     emit(std::move(stanza), ticket);
     // Recorded as XMPP's id of this message, so that an XMPP reply naming it becomes a reply on the service.
     const MessageMapKey said =
-        message_map::xmpp_said(mappings::outbound_conversation(mapping.id), address.author);
+        message_map::xmpp_said(store::outbound_conversation(mapping.id), address.author);
     DeliveryResult result = DeliveryResult::delivered(id, said.conversation);
     result.remote_system = said.system;
     co_return result;
@@ -387,7 +385,7 @@ namespace {
 /// The first row that names an earlier row of the same batch (a service's edit, deletion or reply of a
 /// message, an alert's resolution): message_map learns the earlier one only once the batch is recorded, so
 /// that row waits for the next round. deliveries.size() when none does.
-std::size_t first_dependent(const std::vector<const connectors::Delivery*>& deliveries) {
+std::size_t first_dependent(const std::vector<const core::Delivery*>& deliveries) {
     std::set<std::string> ids;
     std::set<std::string> announced;
     for (std::size_t i = 0; i < deliveries.size(); ++i) {
@@ -408,7 +406,7 @@ std::size_t first_dependent(const std::vector<const connectors::Delivery*>& deli
 } // namespace
 
 asio::awaitable<std::vector<DeliveryResult>>
-XmppDelivery::send_batch(std::vector<const connectors::Delivery*> deliveries) {
+XmppDelivery::send_batch(std::vector<const core::Delivery*> deliveries) {
     std::vector<Sent> sent = co_await write_batch(std::move(deliveries));
     co_await confirm(sent);
     std::vector<DeliveryResult> results;
@@ -419,21 +417,21 @@ XmppDelivery::send_batch(std::vector<const connectors::Delivery*> deliveries) {
 }
 
 asio::awaitable<std::vector<XmppDelivery::Sent>>
-XmppDelivery::write_batch(std::vector<const connectors::Delivery*> deliveries) {
+XmppDelivery::write_batch(std::vector<const core::Delivery*> deliveries) {
     std::vector<Sent> results;
     deliveries.resize(first_dependent(deliveries));
     if (deliveries.empty())
         co_return results;
     const auto snapshot = store_.snapshot();
-    const mappings::Mapping* mapping = mapping_of(*snapshot, deliveries.front()->conversation);
-    const auto is_alert = [](const connectors::Delivery* d) {
+    const store::Mapping* mapping = mapping_of(*snapshot, deliveries.front()->conversation);
+    const auto is_alert = [](const core::Delivery* d) {
         return d->message.kind == "alert" || d->message.kind == "alert-resolved";
     };
     // Storm control: at most `alert_rate` messages per `alert_window` seconds to one mapping; what waits
     // beyond that goes out as one digest when the window has room again. `alert_rate=0` turns it off.
     const long limit = mapping == nullptr ? 0 : option_number(mapping->options, "alert_rate", 5, 0, 1000);
     if (mapping == nullptr || !is_alert(deliveries.front()) || limit == 0) {
-        for (const connectors::Delivery* delivery : deliveries) {
+        for (const core::Delivery* delivery : deliveries) {
             auto ticket = std::make_shared<xmpp::DeliveryTicket>(executor_);
             DeliveryResult result = co_await write(*delivery, ticket);
             const bool stop = result.outcome == DeliveryResult::Outcome::retry;
@@ -479,8 +477,8 @@ XmppDelivery::write_batch(std::vector<const connectors::Delivery*> deliveries) {
         co_return results;
 
     // The rest of the burst as one digest: the first lines of the first few, and how many more.
-    const std::vector<const connectors::Delivery*> burst(deliveries.begin() + static_cast<long>(alone),
-                                                         deliveries.begin() + static_cast<long>(alerts));
+    const std::vector<const core::Delivery*> burst(deliveries.begin() + static_cast<long>(alone),
+                                                   deliveries.begin() + static_cast<long>(alerts));
     auto addressed = address_for(*burst.front(), mapping);
     if (auto* refused = std::get_if<DeliveryResult>(&addressed)) {
         results.push_back({burst.front(), std::move(*refused), nullptr});
@@ -507,7 +505,7 @@ XmppDelivery::write_batch(std::vector<const connectors::Delivery*> deliveries) {
     sent.push_back(now);
     // Not recorded as announcing its alerts: correcting a digest with one group's resolution would wipe the
     // others' lines, so a resolution of a digested alert is a message of its own.
-    for (const connectors::Delivery* delivery : burst)
+    for (const core::Delivery* delivery : burst)
         results.push_back({delivery, DeliveryResult::delivered(id), ticket});
     co_return results;
 }

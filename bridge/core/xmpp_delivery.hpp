@@ -1,6 +1,6 @@
 #pragma once
 
-#include "connectors/connector.hpp"
+#include "bridge/core/connector.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <chrono>
@@ -20,10 +20,10 @@ class DeliveryTicket;
 class StanzaDispatcher;
 class XmlNode;
 } // namespace ferry::xmpp
-namespace ferry::mappings {
+namespace ferry::store {
 class MappingStore;
 struct Mapping;
-} // namespace ferry::mappings
+} // namespace ferry::store
 namespace ferry::pg {
 class Pool;
 }
@@ -35,9 +35,9 @@ class Rooms;
 /// The seat a connector takes in a room: `<connector>@<domain>/ferry`.
 std::string connector_seat(std::string_view connector, std::string_view domain);
 /// The nick of a connector's seat in a mapping's room: the option `nick`, else the connector's name.
-std::string seat_nick(const mappings::Mapping& mapping);
+std::string seat_nick(const store::Mapping& mapping);
 /// True when the mapping's XMPP address is a MUC room (option room=yes).
-bool maps_room(const mappings::Mapping& mapping);
+bool maps_room(const store::Mapping& mapping);
 
 struct XmppDeliverySettings {
     /// Largest stanza the XMPP server takes from the component; a text that would make a stanza longer than
@@ -60,34 +60,32 @@ struct XmppDeliverySettings {
 /// one whose own stanza made the server close the stream several times becomes a dead letter with the reason.
 /// A text that would make a stanza longer than half what the server takes goes out in parts (`<id>-part2`,
 /// …).
-class XmppDelivery final : public connectors::Connector {
+class XmppDelivery final : public core::Connector {
 public:
     XmppDelivery(boost::asio::any_io_executor executor, xmpp::StanzaDispatcher& stanzas,
-                 const mappings::MappingStore& store, pg::Pool& pool, Rooms& rooms,
-                 std::function<bool()> online, XmppDeliverySettings settings = {});
-    boost::asio::awaitable<connectors::DeliveryResult> send(const connectors::Delivery& delivery) override;
+                 const store::MappingStore& store, pg::Pool& pool, Rooms& rooms, std::function<bool()> online,
+                 XmppDeliverySettings settings = {});
+    boost::asio::awaitable<core::DeliveryResult> send(const core::Delivery& delivery) override;
     /// Alerts to one mapping are limited to its option `alert_rate` (default 5) messages per `alert_window`
     /// seconds (default 60); rows beyond that wait, and go out together as one digest message.
-    boost::asio::awaitable<std::vector<connectors::DeliveryResult>>
-    send_batch(std::vector<const connectors::Delivery*> deliveries) override;
+    boost::asio::awaitable<std::vector<core::DeliveryResult>>
+    send_batch(std::vector<const core::Delivery*> deliveries) override;
 
 private:
     using Ticket = std::shared_ptr<xmpp::DeliveryTicket>;
     /// A row's outcome as written, before the server has confirmed its stanzas.
     struct Sent {
-        const connectors::Delivery* delivery = nullptr;
-        connectors::DeliveryResult result;
+        const core::Delivery* delivery = nullptr;
+        core::DeliveryResult result;
         Ticket ticket; ///< the row's stanzas (shared by the rows of one digest); null when none were sent
     };
     /// Attempts after which a row whose own stanza keeps making the server close the stream is a dead letter.
     static constexpr int max_stream_losses = 3;
 
     /// Writes the rows' stanzas (storm control for alerts); one result per row attempted.
-    boost::asio::awaitable<std::vector<Sent>>
-    write_batch(std::vector<const connectors::Delivery*> deliveries);
+    boost::asio::awaitable<std::vector<Sent>> write_batch(std::vector<const core::Delivery*> deliveries);
     /// Writes one row's stanzas under `ticket`.
-    boost::asio::awaitable<connectors::DeliveryResult> write(const connectors::Delivery& delivery,
-                                                             const Ticket& ticket);
+    boost::asio::awaitable<core::DeliveryResult> write(const core::Delivery& delivery, const Ticket& ticket);
     /// Turns written rows into delivered ones once the server confirms them, or into retries (and, after
     /// max_stream_losses, dead letters) when it does not.
     boost::asio::awaitable<void> confirm(std::vector<Sent>& sent);
@@ -102,12 +100,12 @@ private:
         std::string nick;   ///< the sender's name for XEP-0172 in a chat, when there is one to show
     };
     /// Where a row goes (a JID, or a room Ferry sits in), or why it cannot go now.
-    std::variant<Addressing, connectors::DeliveryResult> address_for(const connectors::Delivery& delivery,
-                                                                     const mappings::Mapping* mapping);
+    std::variant<Addressing, core::DeliveryResult> address_for(const core::Delivery& delivery,
+                                                               const store::Mapping* mapping);
     /// A retry while `address` is a room seat that has not joined yet (asking it to join).
-    std::optional<connectors::DeliveryResult> unseated(const Addressing& address);
+    std::optional<core::DeliveryResult> unseated(const Addressing& address);
     /// Whether `author` (a JID, or `room/nick`) is one of the senders Ferry speaks for on behalf of
-    /// `connector` (`alice%slack@…`, `alice (slack)`).
+    /// `connector` (`alice%chat@…`, `alice (chat)`).
     bool speaks_for(const Addressing& address, const std::string& author, const std::string& connector) const;
     /// `address` as sent by `author`: that JID in a chat, the seat that has joined as that nick in a room.
     std::optional<Addressing> as_author(const Addressing& address, const std::string& author) const;
@@ -116,20 +114,20 @@ private:
                                         const std::optional<std::string>& replaces);
     /// A chat service's message, reply, edit or deletion, as XEP-0461/0308/0424 where the message it names
     /// was bridged (readable lines where not).
-    boost::asio::awaitable<connectors::DeliveryResult>
-    send_service_message(const connectors::Delivery& delivery, const mappings::Mapping& mapping,
-                         const Addressing& address, const Ticket& ticket);
+    boost::asio::awaitable<core::DeliveryResult> send_service_message(const core::Delivery& delivery,
+                                                                      const store::Mapping& mapping,
+                                                                      const Addressing& address,
+                                                                      const Ticket& ticket);
     /// An alert notification: a new message, or corrections (XEP-0308) of the messages that announced the
     /// alerts now resolved, a short line telling what resolved, and a new message only for alerts not
     /// announced before.
-    boost::asio::awaitable<connectors::DeliveryResult> send_alert(const connectors::Delivery& delivery,
-                                                                  const mappings::Mapping& mapping,
-                                                                  const Addressing& address,
-                                                                  const Ticket& ticket);
+    boost::asio::awaitable<core::DeliveryResult> send_alert(const core::Delivery& delivery,
+                                                            const store::Mapping& mapping,
+                                                            const Addressing& address, const Ticket& ticket);
 
     boost::asio::any_io_executor executor_;
     xmpp::StanzaDispatcher& stanzas_;
-    const mappings::MappingStore& store_;
+    const store::MappingStore& store_;
     pg::Pool& pool_;
     Rooms& rooms_;
     std::function<bool()> online_;

@@ -1,6 +1,6 @@
 #include "bridge/http/server.hpp"
 
-#include "bridge/core/logger.hpp"
+#include "bridge/base/logger.hpp"
 #include "bridge/text/log_text.hpp"
 
 #include <array>

@@ -35,6 +35,27 @@ std::optional<char32_t> decode_utf8(std::string_view text, std::size_t& pos) {
     return code;
 }
 
+std::string printable(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t at = 0; at < text.size();) {
+        std::size_t next = at;
+        const std::optional<char32_t> code_point = decode_utf8(text, next);
+        if (!code_point) {
+            out += '?';
+            ++at;
+            continue;
+        }
+        const char32_t c = *code_point;
+        if (c < 0x20 || (c >= 0x7f && c <= 0x9f))
+            out += '?';
+        else
+            out.append(text.substr(at, next - at));
+        at = next;
+    }
+    return out;
+}
+
 bool valid_utf8(std::string_view text) {
     for (std::size_t pos = 0; pos < text.size();)
         if (!decode_utf8(text, pos))

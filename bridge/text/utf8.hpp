@@ -15,6 +15,10 @@ std::optional<char32_t> decode_utf8(std::string_view text, std::size_t& pos);
 /// True when `text` is well-formed UTF-8.
 bool valid_utf8(std::string_view text);
 
+/// `text` with control characters (C0, DEL, C1) and invalid UTF-8 bytes replaced by '?': safe to show in a
+/// terminal or an error message.
+std::string printable(std::string_view text);
+
 /// Appends the UTF-8 encoding of `code_point` (which must be a Unicode scalar value).
 void append_utf8(std::string& out, char32_t code_point);
 

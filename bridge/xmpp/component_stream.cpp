@@ -1,6 +1,6 @@
 #include "bridge/xmpp/component_stream.hpp"
 
-#include "bridge/core/logger.hpp"
+#include "bridge/base/logger.hpp"
 #include "bridge/xmpp/handshake.hpp"
 #include "bridge/xmpp/namespaces.hpp"
 #include "bridge/xmpp/transport.hpp"

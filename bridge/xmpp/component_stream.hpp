@@ -1,6 +1,6 @@
 #pragma once
 
-#include "bridge/core/backoff.hpp"
+#include "bridge/base/backoff.hpp"
 #include "bridge/xmpp/delivery_ticket.hpp"
 #include "bridge/xmpp/xml_node.hpp"
 #include "bridge/xmpp/xml_stream_parser.hpp"

@@ -1,6 +1,6 @@
 #include "bridge/xmpp/stanza_dispatcher.hpp"
 
-#include "bridge/core/logger.hpp"
+#include "bridge/base/logger.hpp"
 #include "bridge/xmpp/delivery_ticket.hpp"
 #include "bridge/xmpp/stanza_error.hpp"
 

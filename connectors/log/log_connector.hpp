@@ -1,10 +1,14 @@
 #pragma once
 
-#include "connectors/connector.hpp"
+#include "bridge/core/connector.hpp"
 
 #include <string>
 
 namespace ferry::connectors {
+
+using core::Connector;
+using core::Delivery;
+using core::DeliveryResult;
 
 /// The `log` connector: appends each delivered message as one JSON line to a file (setting `path`).
 /// Proves the XMPP → mapping → outbox → delivery path before the real connectors exist, and gives operators

@@ -1,7 +1,7 @@
 #pragma once
 
-#include "connectors/kinds.hpp"
-#include "connectors/rest/template.hpp"
+#include "bridge/core/family.hpp"
+#include "connectors/formats/template.hpp"
 
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -12,13 +12,18 @@
 
 namespace ferry::connectors::rest {
 
+using formats::check_json_template;
+using formats::Escape;
+using formats::parse_escape;
+using formats::TemplateError;
+
 /// A preset file that does not describe a service; the message names the file and the problem.
 class PresetError : public std::runtime_error {
 public:
     using runtime_error::runtime_error;
 };
 
-using SettingSpec = connectors::SettingSpec;
+using SettingSpec = core::SettingSpec;
 
 /// Where a Retry-After figure is found in a rate-limit answer, and its unit.
 struct RetryAfterSource {

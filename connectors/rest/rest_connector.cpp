@@ -1,10 +1,10 @@
 #include "connectors/rest/rest_connector.hpp"
 
 #include "bridge/http/client.hpp"
+#include "bridge/store/mapping.hpp"
 #include "bridge/text/json_input.hpp"
 #include "bridge/xmpp/jid.hpp"
-#include "connectors/rest/json_text.hpp"
-#include "mappings/mapping.hpp"
+#include "connectors/formats/json_text.hpp"
 
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
@@ -53,7 +53,7 @@ std::optional<json> body_json(const http::ClientResponse& response) {
 }
 
 std::string text_at(const std::optional<json>& body, const std::string& pointer) {
-    return body ? rest::text_at(*body, pointer).value_or("") : std::string();
+    return body ? formats::text_at(*body, pointer).value_or("") : std::string();
 }
 
 } // namespace
@@ -73,20 +73,20 @@ void check_settings(const Preset& preset, const json& settings) {
             throw std::invalid_argument("setting " + name + " must be text");
     }
     for (const auto& spec : preset.settings)
-        if (spec.required && mappings::text_setting(settings, spec.name).empty())
+        if (spec.required && store::text_setting(settings, spec.name).empty())
             throw std::invalid_argument("connector kind " + preset.kind + " needs --setting " + spec.name +
                                         "=... (" + spec.help + ")");
-    const std::string allow = mappings::text_setting(settings, "allow_private");
+    const std::string allow = store::text_setting(settings, "allow_private");
     if (!allow.empty() && allow != "yes" && allow != "no")
         throw std::invalid_argument("allow_private is yes or no");
     for (const char* number : {"pace_ms", "timeout_ms"})
-        if (const std::string text = mappings::text_setting(settings, number); !text.empty())
+        if (const std::string text = store::text_setting(settings, number); !text.empty())
             positive_number(text, number);
     // 0 would mean "no limit" to curl: a stalled service would hold its conversation past the outbox lease.
-    if (const std::string timeout = mappings::text_setting(settings, "timeout_ms");
+    if (const std::string timeout = store::text_setting(settings, "timeout_ms");
         !timeout.empty() && positive_number(timeout, "timeout_ms") == 0)
         throw std::invalid_argument("timeout_ms must be at least 1");
-    if (const std::string body = mappings::text_setting(settings, "body_template"); !body.empty()) {
+    if (const std::string body = store::text_setting(settings, "body_template"); !body.empty()) {
         try {
             check_json_template(json::parse(body));
         } catch (const json::exception& e) {
@@ -105,7 +105,7 @@ json merged_settings(const Preset& preset, const json& settings) {
 }
 
 json body_of(const SendSpec& send, const json& settings) {
-    const std::string custom = mappings::text_setting(settings, "body_template");
+    const std::string custom = store::text_setting(settings, "body_template");
     return custom.empty() ? send.body : json::parse(custom);
 }
 
@@ -127,17 +127,17 @@ RestConnector::RestConnector(const Preset& preset, const json& settings, http::C
         edit_ = compile(*preset.edit, preset.edit->body);
     if (preset.retract)
         retract_ = compile(*preset.retract, preset.retract->body);
-    allow_private_ = mappings::text_setting(settings_, "allow_private") == "yes";
-    const std::string pace = mappings::text_setting(settings_, "pace_ms");
+    allow_private_ = store::text_setting(settings_, "allow_private") == "yes";
+    const std::string pace = store::text_setting(settings_, "pace_ms");
     pace_ = std::chrono::milliseconds(pace.empty() ? preset.send->pace_ms : positive_number(pace, "pace_ms"));
-    if (const std::string timeout = mappings::text_setting(settings_, "timeout_ms"); !timeout.empty())
+    if (const std::string timeout = store::text_setting(settings_, "timeout_ms"); !timeout.empty())
         timeout_ = std::chrono::milliseconds(positive_number(timeout, "timeout_ms"));
 }
 
 /// A connector's `avatar_url` for one sender: `{sender}` in it becomes the sender's name, URL-encoded
 /// (`https://avatars.example.org/{sender}.png`), so each one has their own picture.
 static std::string sender_avatar(const json& settings, const std::string& sender) {
-    std::string url = mappings::text_setting(settings, "avatar_url");
+    std::string url = store::text_setting(settings, "avatar_url");
     constexpr std::string_view placeholder = "{sender}";
     if (const auto at = url.find(placeholder); at != std::string::npos)
         url.replace(at, placeholder.size(), boost::urls::encode(sender, boost::urls::unreserved_chars));

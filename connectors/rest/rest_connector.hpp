@@ -1,6 +1,6 @@
 #pragma once
 
-#include "connectors/connector.hpp"
+#include "bridge/core/connector.hpp"
 #include "connectors/rest/preset.hpp"
 
 #include <chrono>
@@ -18,6 +18,14 @@ struct ClientResponse;
 } // namespace ferry::http
 
 namespace ferry::connectors::rest {
+
+using formats::Escape;
+using formats::JsonTemplate;
+using formats::Template;
+
+using core::Connector;
+using core::Delivery;
+using core::DeliveryResult;
 
 /// Delivers messages to a JSON-over-HTTP service as its preset describes: one request per message built
 /// from the preset's templates, the answer read for success, the remote message id, the service's error

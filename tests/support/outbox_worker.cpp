@@ -7,10 +7,10 @@
 // ACK_DELAY_MS: after writing a line, wait this long before reporting the delivery done (a remote that
 // acknowledges slowly), which widens the window in which a delivery has happened but is not recorded yet.
 // It prints "ready" on stdout once it runs, and "delivered N" on stderr when it stops.
+#include "bridge/base/logger.hpp"
 #include "bridge/core/dispatcher.hpp"
-#include "bridge/core/logger.hpp"
+#include "bridge/pg/pool.hpp"
 #include "connectors/log/log_connector.hpp"
-#include "mappings/pg/pool.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -26,13 +26,13 @@
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
-using ferry::connectors::Delivery;
-using ferry::connectors::DeliveryResult;
+using ferry::core::Delivery;
+using ferry::core::DeliveryResult;
 
 namespace {
 
 /// Delivers through `inner`, then waits `delay` before answering.
-class SlowAcknowledgement final : public ferry::connectors::Connector {
+class SlowAcknowledgement final : public ferry::core::Connector {
 public:
     SlowAcknowledgement(Connector& inner, std::chrono::milliseconds delay) : inner_(inner), delay_(delay) {}
 
@@ -80,9 +80,7 @@ int main(int argc, char** argv) {
         options.retry_min_delay = 100ms;
         ferry::core::Dispatcher dispatcher(
             context.get_executor(), pool,
-            [&connector](const ferry::core::ClaimedRow&) -> ferry::connectors::Connector* {
-                return &connector;
-            },
+            [&connector](const ferry::core::ClaimedRow&) -> ferry::core::Connector* { return &connector; },
             logger, options);
 
         asio::signal_set signals(context, SIGTERM, SIGINT);

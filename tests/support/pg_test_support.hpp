@@ -3,7 +3,7 @@
 // the server and drives a scenario coroutine to its end, and small async helpers for inside scenarios. Run
 // those tests with scripts/testworld/run-pg-tests.sh BUILD_DIR, which starts a private server and sets
 // FERRY_TEST_PG_URL (and FERRY_TEST_PG_DIR).
-#include "mappings/pg/connection.hpp"
+#include "bridge/pg/connection.hpp"
 
 #include <boost/asio.hpp>
 #include <chrono>

@@ -2,11 +2,11 @@
 // Helpers shared by the outbox and dispatcher tests against a real PostgreSQL: run the store's loops beside a
 // scenario, and read single values back. The generic helpers (require, sleep_for, all_of, the PgTest fixture)
 // are in pg_test_support.hpp.
+#include "bridge/base/logger.hpp"
 #include "bridge/core/dispatcher.hpp"
-#include "bridge/core/logger.hpp"
 #include "bridge/core/outbox.hpp"
-#include "mappings/migrations.hpp"
-#include "mappings/pg/pool.hpp"
+#include "bridge/pg/pool.hpp"
+#include "bridge/store/migrations.hpp"
 #include "tests/support/pg_test_support.hpp"
 
 #include <boost/asio.hpp>
@@ -87,7 +87,7 @@ inline pg::PoolOptions pool_options(std::size_t size = 2) {
 /// returns its id.
 inline asio::awaitable<std::int64_t> prepare_store(pg::Connection& c, Logger& logger,
                                                    std::string_view reset_sql, std::string name) {
-    co_await mappings::migrate(c, logger);
+    co_await store::migrate(c, logger);
     co_await c.execute_script(reset_sql);
     const pg::Result r = co_await c.execute("INSERT INTO connectors (name, kind) VALUES ($1, 'test') "
                                             "ON CONFLICT (name) DO UPDATE SET enabled = true RETURNING id",

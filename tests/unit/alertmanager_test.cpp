@@ -1,5 +1,5 @@
 // Alertmanager's webhook payload (version 4) read, matched against mappings and written as one message.
-#include "connectors/rest/alertmanager.hpp"
+#include "connectors/alerts/alertmanager.hpp"
 
 #include <gtest/gtest.h>
 

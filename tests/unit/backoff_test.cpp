@@ -1,4 +1,4 @@
-#include "bridge/core/backoff.hpp"
+#include "bridge/base/backoff.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // ComponentStream against a scripted server on loopback: the precise protocol cases that a real server
 // cannot be made to produce on demand. The real-server suites live in tests/integration.
-#include "bridge/core/logger.hpp"
+#include "bridge/base/logger.hpp"
 #include "bridge/xmpp/component_stream.hpp"
 #include "bridge/xmpp/handshake.hpp"
 #include "bridge/xmpp/namespaces.hpp"

@@ -1,6 +1,6 @@
 // The libcurl-multi client on the io_context, against Ferry's own HTTP server on loopback, and the SSRF
 // guard's address ranges.
-#include "bridge/core/logger.hpp"
+#include "bridge/base/logger.hpp"
 #include "bridge/http/address_guard.hpp"
 #include "bridge/http/client.hpp"
 #include "bridge/http/server.hpp"

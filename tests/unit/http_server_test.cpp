@@ -1,5 +1,5 @@
 // The HTTP server on loopback, driven by a plain blocking client: keep-alive, limits, refusals, stop().
-#include "bridge/core/logger.hpp"
+#include "bridge/base/logger.hpp"
 #include "bridge/http/server.hpp"
 
 #include <boost/asio.hpp>

@@ -1,4 +1,4 @@
-#include "bridge/core/logger.hpp"
+#include "bridge/base/logger.hpp"
 #include "bridge/text/log_text.hpp"
 
 #include <boost/system/system_error.hpp>

@@ -1,11 +1,11 @@
 // MappingSnapshot: what is routable and how lookups find it. Pure: no database.
-#include "mappings/mapping_snapshot.hpp"
+#include "bridge/store/mapping_snapshot.hpp"
 
 #include <gtest/gtest.h>
 #include <string>
 #include <vector>
 
-namespace ferry::mappings {
+namespace ferry::store {
 namespace {
 
 Connector connector(std::int64_t id, std::string name, bool enabled = true) {
@@ -197,4 +197,4 @@ TEST(MappingSnapshot, ManyMappingsAreAllFound) {
 }
 
 } // namespace
-} // namespace ferry::mappings
+} // namespace ferry::store

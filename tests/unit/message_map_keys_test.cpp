@@ -1,12 +1,12 @@
 // The outbox conversations and message_map keys. Their text is stored in databases that outlive a version of
 // Ferry: a change here would orphan what earlier versions recorded, so the formats docs/schema.md gives are
 // pinned.
-#include "mappings/conversations.hpp"
-#include "mappings/message_map.hpp"
+#include "bridge/store/conversations.hpp"
+#include "bridge/store/message_map.hpp"
 
 #include <gtest/gtest.h>
 
-namespace ferry::mappings {
+namespace ferry::store {
 namespace {
 
 TEST(Conversations, InboundAndOutboundOfAMapping) {
@@ -51,4 +51,4 @@ TEST(MessageMapKeys, EachKindOfEntryHasItsDocumentedKey) {
 }
 
 } // namespace
-} // namespace ferry::mappings
+} // namespace ferry::store

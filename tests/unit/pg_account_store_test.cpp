@@ -1,13 +1,13 @@
 // Account secrets against a real PostgreSQL: stored sealed, read back in clear with the key, refused with
 // another key or in another account's row. Run with scripts/testworld/run-pg-tests.sh BUILD_DIR.
-#include "bridge/core/logger.hpp"
-#include "mappings/accounts/account_store.hpp"
-#include "mappings/migrations.hpp"
+#include "bridge/base/logger.hpp"
+#include "bridge/store/accounts/account_store.hpp"
+#include "bridge/store/migrations.hpp"
 #include "tests/support/pg_test_support.hpp"
 
 #include <gtest/gtest.h>
 
-namespace ferry::mappings {
+namespace ferry::store {
 namespace {
 
 namespace asio = boost::asio;
@@ -97,4 +97,4 @@ TEST_F(PgAccountStore, SecretIsStoredSealedAndOpensOnlyWithItsKeyAndRow) {
 }
 
 } // namespace
-} // namespace ferry::mappings
+} // namespace ferry::store

@@ -1,8 +1,8 @@
 // pg::Connection against a real PostgreSQL. Run them with scripts/testworld/run-pg-tests.sh BUILD_DIR, which
 // starts a private server and sets FERRY_TEST_PG_URL; without it they fail (they are labelled "pg", so
 // `ctest -L unit` leaves them out).
-#include "mappings/pg/connection.hpp"
-#include "mappings/pg/error.hpp"
+#include "bridge/pg/connection.hpp"
+#include "bridge/pg/error.hpp"
 #include "tests/support/pg_test_support.hpp"
 
 #include <boost/asio.hpp>

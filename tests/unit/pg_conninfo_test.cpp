@@ -1,5 +1,5 @@
 // redact_conninfo() and check_conninfo(): what may reach a log line. No server needed.
-#include "mappings/pg/conninfo.hpp"
+#include "bridge/pg/conninfo.hpp"
 
 #include <gtest/gtest.h>
 #include <stdexcept>

@@ -2,12 +2,12 @@
 // once with two dispatchers, retries with backoff and Retry-After, dead letters, and a dead owner's leases
 // taken over. Run with scripts/testworld/run-pg-tests.sh BUILD_DIR (sets FERRY_TEST_PG_URL). The writing side
 // is in pg_outbox_test.cpp.
+#include "bridge/base/logger.hpp"
 #include "bridge/core/dispatcher.hpp"
-#include "bridge/core/logger.hpp"
 #include "bridge/core/message.hpp"
 #include "bridge/core/outbox.hpp"
-#include "mappings/migrations.hpp"
-#include "mappings/pg/pool.hpp"
+#include "bridge/pg/pool.hpp"
+#include "bridge/store/migrations.hpp"
 #include "tests/support/store_test_support.hpp"
 
 #include <boost/asio.hpp>
@@ -22,8 +22,8 @@ namespace {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-using connectors::Delivery;
-using connectors::DeliveryResult;
+using core::Delivery;
+using core::DeliveryResult;
 
 using pg_test::require;
 using pg_test::sleep_for;
@@ -50,7 +50,7 @@ asio::awaitable<void> drained(pg::Pool& pool, std::function<bool()> done, Clock:
 }
 
 /// Records every call to send() with its time; answers with `answer`, or delivered.
-class RecordingConnector final : public connectors::Connector {
+class RecordingConnector final : public core::Connector {
 public:
     struct Call {
         Delivery delivery;
@@ -130,7 +130,7 @@ protected:
         return o;
     }
 
-    Dispatcher::ConnectorLookup lookup(connectors::Connector& connector) {
+    Dispatcher::ConnectorLookup lookup(core::Connector& connector) {
         return [this, &connector](const ClaimedRow& row) {
             return row.connector_id == connector_id ? &connector : nullptr;
         };

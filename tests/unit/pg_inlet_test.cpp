@@ -1,14 +1,13 @@
 // The inlet against a real PostgreSQL: what arrives is committed with its source id, counted in /metrics and
 // logged once; a resend is a duplicate that writes nothing; a store too slow to commit in time says so, and
 // the rows still arrive once it answers. Run with scripts/testworld/run-pg-tests.sh BUILD_DIR.
+#include "bridge/base/logger.hpp"
 #include "bridge/core/inlet.hpp"
-#include "bridge/core/logger.hpp"
 #include "bridge/core/metrics.hpp"
-#include "bridge/core/sender_names.hpp"
 #include "bridge/http/client.hpp"
-#include "mappings/conversations.hpp"
-#include "mappings/mapping.hpp"
-#include "mappings/pg/pool.hpp"
+#include "bridge/pg/pool.hpp"
+#include "bridge/store/conversations.hpp"
+#include "bridge/store/mapping.hpp"
 #include "tests/support/store_test_support.hpp"
 
 #include <boost/asio.hpp>
@@ -53,7 +52,7 @@ protected:
         Arrival a;
         for (int i = 0; i < messages; ++i)
             a.entries.push_back({connector.id,
-                                 mappings::inbound_conversation(1),
+                                 store::inbound_conversation(1),
                                  "alice@example.org",
                                  {{"text", "message " + std::to_string(i)}}});
         a.source = SourceKey{connector.id, std::move(source_id), std::nullopt};
@@ -74,16 +73,14 @@ protected:
             .string();
     Logger logger{LogLevel::info, log_path};
     Metrics metrics;
-    mappings::Connector connector;
+    store::Connector connector;
 };
 
 TEST_F(PgInlet, CommitsCountsAndLogsOnceAndAResendIsADuplicate) {
     run([&]() -> asio::awaitable<void> {
         pg::Pool pool(context.get_executor(), url, pool_options(2), quiet);
         Outbox outbox(context.get_executor(), pool, quiet);
-        http::Client client(context.get_executor());
-        SenderNames names(client, quiet);
-        Inlet inlet(outbox, metrics, names, logger);
+        Inlet inlet(outbox, metrics, logger);
 
         co_await while_running(services(service(outbox)), [&]() -> asio::awaitable<void> {
             EXPECT_EQ(co_await inlet.take(connector, "webhook", arrival(2, "delivery:1")),
@@ -108,9 +105,7 @@ TEST_F(PgInlet, AStoreTooSlowIsSaidAndTheRowsStillArriveOnceItAnswers) {
     run([&]() -> asio::awaitable<void> {
         pg::Pool pool(context.get_executor(), url, pool_options(3), quiet);
         Outbox outbox(context.get_executor(), pool, quiet);
-        http::Client client(context.get_executor());
-        SenderNames names(client, quiet);
-        Inlet inlet(outbox, metrics, names, logger, 300ms);
+        Inlet inlet(outbox, metrics, logger, 300ms);
 
         co_await while_running(services(service(outbox)), [&]() -> asio::awaitable<void> {
             pg::Lease blocker = co_await pool.acquire();

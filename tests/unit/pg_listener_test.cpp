@@ -1,8 +1,8 @@
 // pg::Listener against a real PostgreSQL: notifications reach the handler, and a session killed under it is
 // replaced, with on_listening telling its owner to look for what it missed. Run with
 // scripts/testworld/run-pg-tests.sh BUILD_DIR (sets FERRY_TEST_PG_URL).
-#include "bridge/core/logger.hpp"
-#include "mappings/pg/listener.hpp"
+#include "bridge/base/logger.hpp"
+#include "bridge/pg/listener.hpp"
 #include "tests/support/pg_test_support.hpp"
 
 #include <gtest/gtest.h>

@@ -1,10 +1,10 @@
 // MappingStore against a real PostgreSQL: first load, changes seen within a second through LISTEN/NOTIFY,
 // bursts coalesced, polling as the fallback, a lost LISTEN connection and a server restart survived. Run
 // with scripts/testworld/run-pg-tests.sh BUILD_DIR (sets FERRY_TEST_PG_URL and FERRY_TEST_PG_DIR).
-#include "bridge/core/logger.hpp"
-#include "mappings/mapping_store.hpp"
-#include "mappings/migrations.hpp"
-#include "mappings/pg/pool.hpp"
+#include "bridge/base/logger.hpp"
+#include "bridge/pg/pool.hpp"
+#include "bridge/store/mapping_store.hpp"
+#include "bridge/store/migrations.hpp"
 #include "tests/support/pg_test_support.hpp"
 
 #include <atomic>
@@ -17,7 +17,7 @@
 #include <thread>
 #include <unistd.h>
 
-namespace ferry::mappings {
+namespace ferry::store {
 namespace {
 
 namespace asio = boost::asio;
@@ -436,4 +436,4 @@ TEST_F(PgMappingStore, StopEndsRunPromptlyWhilePostgresIsUnreachable) {
 }
 
 } // namespace
-} // namespace ferry::mappings
+} // namespace ferry::store

@@ -2,13 +2,13 @@
 // only after COMMIT, inbound dedup, one row per entry even when a COMMIT's acknowledgement is lost, and
 // nothing lost across a server restart. Run with scripts/testworld/run-pg-tests.sh BUILD_DIR (sets
 // FERRY_TEST_PG_URL and FERRY_TEST_PG_DIR). The delivering side is in pg_dispatcher_test.cpp.
+#include "bridge/base/logger.hpp"
 #include "bridge/core/dispatcher.hpp"
-#include "bridge/core/logger.hpp"
 #include "bridge/core/message.hpp"
 #include "bridge/core/outbox.hpp"
-#include "mappings/migrations.hpp"
-#include "mappings/pg/error.hpp"
-#include "mappings/pg/pool.hpp"
+#include "bridge/pg/error.hpp"
+#include "bridge/pg/pool.hpp"
+#include "bridge/store/migrations.hpp"
 #include "tests/support/store_test_support.hpp"
 
 #include <atomic>
@@ -31,8 +31,8 @@ namespace {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-using connectors::Delivery;
-using connectors::DeliveryResult;
+using core::Delivery;
+using core::DeliveryResult;
 
 using pg_test::all_of;
 using pg_test::describe;
@@ -115,7 +115,7 @@ DELETE FROM message_map;
 DELETE FROM inbound_seen)";
 
 /// Records every delivery; answers delivered.
-class RecordingConnector final : public connectors::Connector {
+class RecordingConnector final : public core::Connector {
 public:
     asio::awaitable<DeliveryResult> send(const Delivery& delivery) override {
         deliveries.push_back(delivery);
@@ -388,7 +388,7 @@ TEST_F(PgOutbox, EveryMessageIsDeliveredWhenPostgresRestartsMidRun) {
             options.idle_poll = 50ms;
             Dispatcher dispatcher(
                 executor, readers,
-                [&](const ClaimedRow& row) -> connectors::Connector* {
+                [&](const ClaimedRow& row) -> core::Connector* {
                     return row.connector_id == connector_id ? &recorder : nullptr;
                 },
                 logger, options);

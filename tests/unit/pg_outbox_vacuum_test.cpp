@@ -1,8 +1,8 @@
 // OutboxVacuum against a real PostgreSQL: the outbox is vacuumed once enough rows were delivered, and not
 // before. Run with scripts/testworld/run-pg-tests.sh BUILD_DIR (sets FERRY_TEST_PG_URL).
-#include "bridge/core/logger.hpp"
+#include "bridge/base/logger.hpp"
 #include "bridge/core/outbox_vacuum.hpp"
-#include "mappings/pg/pool.hpp"
+#include "bridge/pg/pool.hpp"
 #include "tests/support/store_test_support.hpp"
 
 #include <boost/asio.hpp>

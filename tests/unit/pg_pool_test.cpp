@@ -1,11 +1,11 @@
 // pg::Pool and with_transaction() against a real PostgreSQL, including a server restart in the middle of a
 // run. Run them with scripts/testworld/run-pg-tests.sh BUILD_DIR (sets FERRY_TEST_PG_URL and
 // FERRY_TEST_PG_DIR); without it they fail.
-#include "bridge/core/logger.hpp"
-#include "mappings/pg/error.hpp"
-#include "mappings/pg/pool.hpp"
-#include "mappings/pg/transaction.hpp"
-#include "mappings/pg/within.hpp"
+#include "bridge/base/logger.hpp"
+#include "bridge/pg/error.hpp"
+#include "bridge/pg/pool.hpp"
+#include "bridge/pg/transaction.hpp"
+#include "bridge/pg/within.hpp"
 #include "tests/support/pg_test_support.hpp"
 
 #include <atomic>

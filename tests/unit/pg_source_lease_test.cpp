@@ -1,9 +1,9 @@
 // SourceLease against a real PostgreSQL: one holder at a time, a takeover once a dead holder's lease ran out
 // (not before), the cursor handed from one holder to the next, a holder that lost its lease stops, and a
 // cancelled run gives its lease back. Run with scripts/testworld/run-pg-tests.sh BUILD_DIR.
-#include "bridge/core/logger.hpp"
+#include "bridge/base/logger.hpp"
 #include "bridge/core/source_lease.hpp"
-#include "mappings/pg/pool.hpp"
+#include "bridge/pg/pool.hpp"
 #include "tests/support/store_test_support.hpp"
 
 #include <boost/asio.hpp>

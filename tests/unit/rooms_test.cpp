@@ -1,6 +1,6 @@
 // Rooms: how a connector's seat catches up after being away, from the room's archive (XEP-0313, paged) when
 // its mark has the room's stanza-id, else from the room's history since the mark's second.
-#include "bridge/core/logger.hpp"
+#include "bridge/base/logger.hpp"
 #include "bridge/core/rooms.hpp"
 #include "bridge/xmpp/jid.hpp"
 #include "bridge/xmpp/stanza_dispatcher.hpp"

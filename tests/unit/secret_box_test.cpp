@@ -1,10 +1,10 @@
 // Account secrets at rest: sealed with AES-256-GCM under database.secret_key, bound to their account.
-#include "mappings/accounts/base64.hpp"
-#include "mappings/accounts/secret_box.hpp"
+#include "bridge/store/accounts/base64.hpp"
+#include "bridge/store/accounts/secret_box.hpp"
 
 #include <gtest/gtest.h>
 
-namespace ferry::mappings {
+namespace ferry::store {
 namespace {
 
 const std::string key_a = "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=";
@@ -68,4 +68,4 @@ TEST(SecretBox, KeyMustBe32BytesOfBase64AndIsNeverEchoed) {
 }
 
 } // namespace
-} // namespace ferry::mappings
+} // namespace ferry::store

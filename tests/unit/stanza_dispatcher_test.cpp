@@ -1,4 +1,4 @@
-#include "bridge/core/logger.hpp"
+#include "bridge/base/logger.hpp"
 #include "bridge/xmpp/entity_services.hpp"
 #include "bridge/xmpp/stanza_dispatcher.hpp"
 #include "bridge/xmpp/xml_stream_parser.hpp"

@@ -1,10 +1,10 @@
 // The preset template language and the XEP-0393 ↔ mrkdwn / Markdown / HTML conversions.
-#include "connectors/rest/styling.hpp"
-#include "connectors/rest/template.hpp"
+#include "connectors/formats/styling.hpp"
+#include "connectors/formats/template.hpp"
 
 #include <gtest/gtest.h>
 
-namespace ferry::connectors::rest {
+namespace ferry::formats {
 namespace {
 
 using json = nlohmann::json;
@@ -127,4 +127,4 @@ TEST(Styling, NestedEntitiesNestAndPreIsABlockOnLinesOfItsOwn) {
 }
 
 } // namespace
-} // namespace ferry::connectors::rest
+} // namespace ferry::formats

@@ -1,0 +1,153 @@
+#pragma once
+
+#include "bridge/core/connector.hpp"
+#include "bridge/core/inlet.hpp"
+#include "bridge/http/http_types.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <functional>
+#include <memory>
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ferry::http {
+class Client;
+}
+namespace ferry::pg {
+class Pool;
+}
+namespace ferry::store {
+class MappingStore;
+class MappingSnapshot;
+struct Connector;
+} // namespace ferry::store
+namespace ferry::xmpp {
+class StanzaDispatcher;
+struct InboundStanza;
+} // namespace ferry::xmpp
+
+// The family contract: what one folder under connectors/ gives the core, and what the core gives it. The core
+// runs families it knows only through this header; connectors/families.cpp lists them.
+namespace ferry::core {
+
+class Logger;
+
+/// One setting a connector kind takes (`ferry connector add|set NAME --setting name=value`).
+struct SettingSpec {
+    std::string name;
+    bool required = false;
+    bool secret = false;       ///< shown as <redacted> unless asked for by name (`connector show --reveal`)
+    std::string default_value; ///< used when the connector does not set it
+    std::string help;
+};
+
+/// A kind of connector: what it does and every setting it takes. The one description the command line checks
+/// settings against, redacts by and prints in `ferry help kinds`.
+struct KindSpec {
+    std::string name;
+    std::string summary; ///< one line, for `ferry help` and errors
+    std::vector<SettingSpec> settings;
+    bool receives = false; ///< serves /hooks/<connector name>: mappings may take direction `in`
+    bool sends = false;    ///< delivers messages from XMPP: mappings may take direction `out`
+    /// For a kind whose hook Ferry authenticates by its own token (or signature): the settings that do so.
+    /// One must be set, or `auth=none` given, so that no hook is open by accident.
+    std::vector<std::string> authenticated_by;
+    /// What `ferry connector add|set` checks beyond names, presence and non-empty values; throws
+    /// std::invalid_argument with the reason. May be empty.
+    std::function<void(const nlohmann::json& settings)> check_settings;
+    /// What `ferry mapping add` checks of a mapping to a connector of this kind: its direction (in, out,
+    /// both) and its remote address; throws std::invalid_argument with the reason. May be empty.
+    std::function<void(std::string_view direction, std::string_view remote)> check_mapping;
+
+    /// The setting named `name`, or null.
+    const SettingSpec* setting(std::string_view name) const;
+};
+
+/// The value of the setting `auth` by which an operator says a hook takes requests without authentication.
+inline constexpr std::string_view no_authentication = "none";
+/// True when a connector with these settings was told to take requests without authentication (auth=none).
+bool open_by_choice(const nlohmann::json& settings);
+/// True when one of the kind's authenticating settings is set to a non-empty value.
+bool authenticated(const KindSpec& kind, const nlohmann::json& settings);
+
+/// What the core lends a running family: the store, the HTTP client every outbound request goes through, the
+/// inlet every arriving message enters the outbox by, the component's stanzas.
+struct FamilyContext {
+    boost::asio::any_io_executor executor;
+    const store::MappingStore& store;
+    pg::Pool& pool;
+    http::Client& http;
+    Inlet& inlet;
+    xmpp::StanzaDispatcher& stanzas;
+    Logger& logger;
+    std::string owner; ///< names this process in source leases
+};
+
+/// A request to `/hooks/<connector>[/…]` of a connector of the family's kinds (found and enabled).
+struct HookCall {
+    const store::MappingSnapshot& snapshot;
+    const store::Connector& connector;
+    const http::Request& request;
+    std::string_view subpath; ///< what followed `/hooks/<connector>`
+};
+
+/// What a hook request becomes: an answer right away (a refusal, a challenge, nothing to bridge), or an
+/// arrival for the inlet and the answers to give once it is committed or found a duplicate.
+struct HookReading {
+    std::optional<http::Response> answer_now;
+    Arrival arrival;
+    http::Response on_commit;
+    http::Response on_duplicate;
+};
+
+/// A family at work in one `ferry run`: made once with the core's context, stopped at the end.
+class RunningFamily {
+public:
+    virtual ~RunningFamily() = default;
+    /// The outbound connector of a connector row of one of the family's kinds that sends; nullptr (logged)
+    /// when it cannot be made. Made again when the row's settings change.
+    virtual std::unique_ptr<Connector> make_connector(const store::Connector& row);
+    /// Reads a request to the hook of a connector of a kind that receives. Never throws for bad input: a
+    /// refusal is an answer_now with a JSON reason.
+    virtual HookReading read_hook(const HookCall& call);
+    /// The family's sources (pollers, watchers, listeners) until stop(); returns once they have all ended.
+    /// Sources that fetch hold a SourceLease so that one process of a deployment runs each.
+    virtual boost::asio::awaitable<void> run_sources();
+    virtual void stop() {}
+    /// A stanza addressed to one of the family's own addresses (an IQ to a gateway JID); true when it took
+    /// it.
+    virtual bool handle_stanza(const xmpp::InboundStanza& stanza);
+};
+
+/// One folder under connectors/: its kinds and how to run them.
+class Family {
+public:
+    virtual ~Family() = default;
+    virtual std::string_view name() const = 0;
+    virtual const std::vector<KindSpec>& kinds() const = 0;
+    virtual std::unique_ptr<RunningFamily> start(const FamilyContext& context) const = 0;
+};
+
+/// The families this binary was built with, and the kinds they offer.
+class FamilyList {
+public:
+    explicit FamilyList(std::vector<const Family*> families);
+
+    const std::vector<const Family*>& families() const { return families_; }
+    /// Every kind, family by family.
+    std::vector<const KindSpec*> kinds() const;
+    const KindSpec* find_kind(std::string_view name) const;
+    /// The family that offers the kind `name`, or null.
+    const Family* family_of(std::string_view kind) const;
+    /// `ferry help kinds`: every kind, what it does and its settings (required and secret ones marked).
+    std::string kinds_help() const;
+
+private:
+    std::vector<const Family*> families_;
+};
+
+} // namespace ferry::core
