@@ -101,6 +101,38 @@ TEST_F(PgInlet, CommitsCountsAndLogsOnceAndAResendIsADuplicate) {
         << log;
 }
 
+/// A family's directory of users: names every sender "Alice <id>".
+class NamingDirectory final : public SenderNaming {
+public:
+    asio::awaitable<void> complete(const store::Connector& /*connector*/,
+                                   std::vector<OutboxEntry>& entries) override {
+        for (OutboxEntry& entry : entries)
+            entry.payload["sender_name"] = "Alice " + entry.payload.value("from", std::string());
+        ++calls;
+        co_return;
+    }
+    int calls = 0;
+};
+
+TEST_F(PgInlet, TheSendersAreNamedBeforeTheRowsAreStored) {
+    NamingDirectory directory;
+    run([&]() -> asio::awaitable<void> {
+        pg::Pool pool(context.get_executor(), url, pool_options(2), quiet);
+        Outbox outbox(context.get_executor(), pool, quiet);
+        Inlet inlet(outbox, metrics, logger);
+
+        co_await while_running(services(service(outbox)), [&]() -> asio::awaitable<void> {
+            Arrival named = arrival(1, "event:1");
+            named.entries.front().payload["from"] = "U061F7AUR";
+            named.names_from = &directory;
+            EXPECT_EQ(co_await inlet.take(connector, "webhook", std::move(named)), InletOutcome::committed);
+            EXPECT_EQ(co_await store_test::scalar(pool, "SELECT payload->>'sender_name' FROM outbox"),
+                      "Alice U061F7AUR");
+        });
+    });
+    EXPECT_EQ(directory.calls, 1);
+}
+
 TEST_F(PgInlet, AStoreTooSlowIsSaidAndTheRowsStillArriveOnceItAnswers) {
     run([&]() -> asio::awaitable<void> {
         pg::Pool pool(context.get_executor(), url, pool_options(3), quiet);
