@@ -344,53 +344,63 @@ bool Rooms::handle(const xmpp::InboundStanza& in) {
          (stanza.attribute("type") == "result" || stanza.attribute("type") == "error"));
     if (archive_answer)
         return handle_archive(in);
-    if (stanza.name() == "message" && stanza.attribute("type") == "groupchat") {
-        // What the room says reaches every seat of ours: only a connector's own seat passes it on, and only
-        // what did not come from that connector's seats (our own reflections).
-        const bool connector_seat = in.to.resource() == "ferry" && connector_seat_of(occupant) == occupant;
-        if (!connector_seat || in.from.resource().empty())
-            return true;
-        if (own_nick(room, in.from.resource(), occupant)) {
-            // Our own message, back from the room with the id the room gave it, which replies there name.
-            const std::string room_id = room_stanza_id(stanza, room);
-            if (on_reflected_ && !room_id.empty()) {
-                const xmpp::XmlNode* origin = stanza.child("origin-id", sid_ns);
-                const std::string own_id(origin != nullptr ? origin->attribute("id")
-                                                           : stanza.attribute("id"));
-                if (!own_id.empty())
-                    on_reflected_(room, occupant, in.from.resource(), own_id, room_id);
-            }
-            return true;
+    if (stanza.name() == "message" && stanza.attribute("type") == "groupchat")
+        return handle_groupchat(in, room, occupant);
+    return handle_presence(in, room, occupant);
+}
+
+bool Rooms::handle_groupchat(const xmpp::InboundStanza& in, const std::string& room,
+                             const std::string& occupant) {
+    const xmpp::XmlNode& stanza = in.node;
+    // What the room says reaches every seat of ours: only a connector's own seat passes it on, and only
+    // what did not come from that connector's seats (our own reflections).
+    const bool connector_seat = in.to.resource() == "ferry" && connector_seat_of(occupant) == occupant;
+    if (!connector_seat || in.from.resource().empty())
+        return true;
+    if (own_nick(room, in.from.resource(), occupant)) {
+        // Our own message, back from the room with the id the room gave it, which replies there name.
+        const std::string room_id = room_stanza_id(stanza, room);
+        if (on_reflected_ && !room_id.empty()) {
+            const xmpp::XmlNode* origin = stanza.child("origin-id", sid_ns);
+            const std::string own_id(origin != nullptr ? origin->attribute("id") : stanza.attribute("id"));
+            if (!own_id.empty())
+                on_reflected_(room, occupant, in.from.resource(), own_id, room_id);
         }
-        const xmpp::XmlNode* body = stanza.child("body");
-        if (body == nullptr)
-            return stanza.child("retract", "urn:xmpp:message-retract:1") == nullptr &&
-                   stanza.child("apply-to", "urn:xmpp:fasten:0") == nullptr;
-        // Live, or history replayed after a join (then only what the mark does not cover is new).
-        auto when = Clock::now();
-        const xmpp::XmlNode* delay = stanza.child("delay", "urn:xmpp:delay");
-        if (delay != nullptr) {
-            const auto stamp = parse_xep0082(delay->attribute("stamp"));
-            if (!stamp)
-                return true;
-            when = *stamp;
-        }
-        if (const auto catch_up = catching_up_.find({room, occupant});
-            catch_up != catching_up_.end() && delay == nullptr) {
-            // Bridged now; it moves the mark once the archive has been read.
-            CatchUp& state = catch_up->second;
-            state.live_seen = true;
-            state.live_when = when;
-            state.live_nick = in.from.resource();
-            state.live_body = body->text();
-            state.live_id = room_stanza_id(stanza, room);
-            return false;
-        }
-        if (!pass_on(room, occupant, when, in.from.resource(), stanza.child("body")->text(), delay != nullptr,
-                     room_stanza_id(stanza, room)))
+        return true;
+    }
+    const xmpp::XmlNode* body = stanza.child("body");
+    if (body == nullptr)
+        return stanza.child("retract", "urn:xmpp:message-retract:1") == nullptr &&
+               stanza.child("apply-to", "urn:xmpp:fasten:0") == nullptr;
+    // Live, or history replayed after a join (then only what the mark does not cover is new).
+    auto when = Clock::now();
+    const xmpp::XmlNode* delay = stanza.child("delay", "urn:xmpp:delay");
+    if (delay != nullptr) {
+        const auto stamp = parse_xep0082(delay->attribute("stamp"));
+        if (!stamp)
             return true;
+        when = *stamp;
+    }
+    if (const auto catch_up = catching_up_.find({room, occupant});
+        catch_up != catching_up_.end() && delay == nullptr) {
+        // Bridged now; it moves the mark once the archive has been read.
+        CatchUp& state = catch_up->second;
+        state.live_seen = true;
+        state.live_when = when;
+        state.live_nick = in.from.resource();
+        state.live_body = body->text();
+        state.live_id = room_stanza_id(stanza, room);
         return false;
     }
+    if (!pass_on(room, occupant, when, in.from.resource(), stanza.child("body")->text(), delay != nullptr,
+                 room_stanza_id(stanza, room)))
+        return true;
+    return false;
+}
+
+bool Rooms::handle_presence(const xmpp::InboundStanza& in, const std::string& room,
+                            const std::string& occupant) {
+    const xmpp::XmlNode& stanza = in.node;
     const auto found = seats_.find({room, occupant});
     if (found == seats_.end() || stanza.name() != "presence")
         return false;

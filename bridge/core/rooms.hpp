@@ -103,6 +103,12 @@ private:
     void query_archive(const std::string& room, const std::string& occupant, const std::string& after,
                        const std::string& start);
     void finish_catch_up(const std::string& room, const std::string& occupant);
+    /// What the room says: passed on (false) when it is new and reached a connector's own seat; our own
+    /// reflections and what other seats hear are taken (true).
+    bool handle_groupchat(const xmpp::InboundStanza& in, const std::string& room,
+                          const std::string& occupant);
+    /// Presences to our seats: joins, refusals (a taken nick tries a variant), removals.
+    bool handle_presence(const xmpp::InboundStanza& in, const std::string& room, const std::string& occupant);
     /// A MAM result (a message wrapping an archived one) or the end of a query page (an IQ result or error).
     bool handle_archive(const xmpp::InboundStanza& in);
 
