@@ -17,7 +17,10 @@ std::string joined(std::string_view first, std::string_view second) {
     return text;
 }
 
-constexpr std::string_view alert_infix = " alert ";
+/// Where the alerts announced to `destination` are recorded: `<destination> alert ` + a fingerprint.
+std::string alert_prefix(std::string_view destination) {
+    return std::string(destination) += " alert ";
+}
 
 } // namespace
 
@@ -44,8 +47,7 @@ MessageMapKey thread_root(std::string_view system, std::string_view channel, std
 
 MessageMapKey alert_announced(std::int64_t connector_id, std::string_view destination,
                               std::string_view fingerprint) {
-    return {connector_system(connector_id),
-            std::string(destination) += std::string(alert_infix) += fingerprint};
+    return {connector_system(connector_id), alert_prefix(destination) += fingerprint};
 }
 
 std::vector<std::string> alert_conversations(std::string_view destination,
@@ -53,7 +55,7 @@ std::vector<std::string> alert_conversations(std::string_view destination,
     std::vector<std::string> conversations;
     conversations.reserve(fingerprints.size());
     for (const std::string& fingerprint : fingerprints)
-        conversations.push_back(std::string(destination) += std::string(alert_infix) += fingerprint);
+        conversations.push_back(alert_prefix(destination) += fingerprint);
     return conversations;
 }
 
@@ -78,7 +80,7 @@ asio::awaitable<std::map<std::string, std::string>> announced_alerts(pg::Pool& p
     std::map<std::string, std::string> found;
     if (fingerprints.empty())
         co_return found;
-    std::string prefix = std::move(destination) += std::string(alert_infix);
+    std::string prefix = alert_prefix(destination);
     pg::Lease lease = co_await pool.acquire();
     const pg::Result r = co_await lease->execute_cached(
         "SELECT DISTINCT ON (conversation) substr(conversation, length($2::text) + 1), native_id "
