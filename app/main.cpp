@@ -24,7 +24,7 @@ commands:
                  (--migrate: apply pending schema migrations first)
   check-config   print the effective configuration (secrets redacted); non-zero exit on any error
   version        print the version
-  help           print this text and every option; help kinds: every connector kind and its settings
+  help           print this text and every option; help kinds [--markdown]: every connector kind and its settings
 
 store commands (need database.url):
 @STORE@
@@ -56,8 +56,10 @@ int main(int argc, char** argv) {
         run_options.migrate = true;
 
     if (command == "help" || command == "--help" || command == "-h") {
-        if (args.size() == 1 && args[0] == "kinds") {
-            std::cout << ferry::connectors::families().kinds_help();
+        if (!args.empty() && args[0] == "kinds") {
+            const bool markdown = args.size() == 2 && args[1] == "--markdown";
+            const auto& families = ferry::connectors::families();
+            std::cout << (markdown ? families.kinds_table() : families.kinds_help());
             return exit_ok;
         }
         std::cout << full_usage();

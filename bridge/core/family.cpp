@@ -95,4 +95,29 @@ std::string FamilyList::kinds_help() const {
     return out;
 }
 
+std::string FamilyList::kinds_table() const {
+    std::string out = "| kind | direction | settings | what it does |\n|---|---|---|---|\n";
+    for (const KindSpec* kind : kinds()) {
+        std::string settings;
+        for (const SettingSpec& setting : kind->settings) {
+            std::string marks;
+            if (setting.required)
+                marks += "required";
+            if (setting.secret)
+                marks += std::string(marks.empty() ? "" : ", ") + "secret";
+            settings += (settings.empty() ? "`" : ", `") + setting.name + "`" +
+                        (marks.empty() ? "" : " (" + marks + ")");
+        }
+        if (!kind->authenticated_by.empty()) {
+            std::string by;
+            for (const std::string& name : kind->authenticated_by)
+                by += (by.empty() ? "`" : " or `") + name + "`";
+            settings += "; " + by + " or `auth=none` must be set";
+        }
+        const char* direction = kind->receives && kind->sends ? "both" : kind->receives ? "in" : "out";
+        out += "| `" + kind->name + "` | " + direction + " | " + settings + " | " + kind->summary + " |\n";
+    }
+    return out;
+}
+
 } // namespace ferry::core

@@ -145,6 +145,8 @@ public:
     const Family* family_of(std::string_view kind) const;
     /// `ferry help kinds`: every kind, what it does and its settings (required and secret ones marked).
     std::string kinds_help() const;
+    /// The same as a Markdown table (`ferry help kinds --markdown`, the table in docs/cli.md).
+    std::string kinds_table() const;
 
 private:
     std::vector<const Family*> families_;
