@@ -129,7 +129,7 @@ void check_settings(const nlohmann::json& settings) {
                                     text::printable(window) + "\"");
 }
 
-core::KindSpec alert_kind(std::string name, std::string summary) {
+core::KindSpec alert_kind(const std::string& name, std::string summary) {
     core::KindSpec kind{name, std::move(summary), hook_settings(), true, false, {"token"}, {}, {}};
     kind.check_settings = check_settings;
     kind.check_mapping = [name](std::string_view direction, std::string_view remote) {
