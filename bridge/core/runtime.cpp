@@ -71,7 +71,7 @@ bool is_uuid(std::string_view text) {
 
 } // namespace
 
-struct Runtime::Parts {
+struct Runtime::Services {
     std::string owner = lease_owner(); ///< names this process's leases and its NOTIFYs
     asio::any_io_executor executor;
     Logger& logger;
@@ -98,8 +98,8 @@ struct Runtime::Parts {
     bool stopping = false;
     std::function<bool()> xmpp_online;
 
-    Parts(asio::any_io_executor executor, const Config& config, const FamilyList& family_list,
-          xmpp::StanzaDispatcher& stanzas, std::function<bool()> xmpp_online, Logger& logger)
+    Services(asio::any_io_executor executor, const Config& config, const FamilyList& family_list,
+             xmpp::StanzaDispatcher& stanzas, std::function<bool()> xmpp_online, Logger& logger)
         : executor(executor), logger(logger), stanzas(stanzas),
           pool(executor, config.database.url, pool_options(config), logger),
           store(executor, pool, config.database.url, logger),
@@ -140,7 +140,7 @@ struct Runtime::Parts {
     void report_dead_letters();
 };
 
-void Runtime::Parts::count_outcomes() {
+void Runtime::Services::count_outcomes() {
     dispatcher.on_outcome([this](const ClaimedRow& row, std::string_view outcome) {
         const std::string name = store::is_inbound_conversation(row.delivery.conversation)
                                      ? std::string("xmpp")
@@ -156,7 +156,7 @@ void Runtime::Parts::count_outcomes() {
     });
 }
 
-void Runtime::Parts::record_room_progress() {
+void Runtime::Services::record_room_progress() {
     rooms.on_mark([this](const std::string& room, const std::string& seat, const Rooms::Mark& mark) {
         const auto at = seat.find('@');
         const store::Connector* connector =
@@ -212,7 +212,7 @@ void Runtime::Parts::record_room_progress() {
     });
 }
 
-void Runtime::Parts::take_stanzas() {
+void Runtime::Services::take_stanzas() {
     rooms.on_archived([this](const xmpp::InboundStanza& message) { router.route_room(message); });
     stanzas.on_address([this](const xmpp::InboundStanza& stanza) {
         if (stanza.node.name() == "message" && xmpp::is_error_stanza(stanza.node)) {
@@ -226,7 +226,7 @@ void Runtime::Parts::take_stanzas() {
     });
 }
 
-void Runtime::Parts::report_dead_letters() {
+void Runtime::Services::report_dead_letters() {
     dispatcher.on_dead_letter([this](const core::Delivery& delivery, const std::string& reason) {
         const Message& m = delivery.message;
         if (m.source != "xmpp" || m.from.empty())
@@ -245,8 +245,9 @@ void Runtime::Parts::report_dead_letters() {
 
 Runtime::Runtime(asio::any_io_executor executor, const Config& config, const FamilyList& families,
                  xmpp::StanzaDispatcher& stanzas, std::function<bool()> xmpp_online, Logger& logger)
-    : parts_(std::make_unique<Parts>(executor, config, families, stanzas, std::move(xmpp_online), logger)) {
-    Parts& p = *parts_;
+    : services_(
+          std::make_unique<Services>(executor, config, families, stanzas, std::move(xmpp_online), logger)) {
+    Services& p = *services_;
     p.count_outcomes();
     p.outbox.on_committed([&p] { p.dispatcher.wake(); });
     p.outbox_listener.on_notification([&p](const pg::Notification& n) {
@@ -262,7 +263,7 @@ Runtime::Runtime(asio::any_io_executor executor, const Config& config, const Fam
 Runtime::~Runtime() = default;
 
 asio::awaitable<void> Runtime::run(bool migrate) {
-    Parts& p = *parts_;
+    Services& p = *services_;
     {
         pg::Lease lease = co_await p.pool.acquire();
         if (migrate)
@@ -304,7 +305,7 @@ asio::awaitable<void> Runtime::run(bool migrate) {
 }
 
 void Runtime::xmpp_established() {
-    Parts& p = *parts_;
+    Services& p = *services_;
     p.rooms.forget_all();
     // Rows for XMPP that backed off while the stream was down are due now, not after their backoff.
     asio::co_spawn(
@@ -323,7 +324,7 @@ void Runtime::xmpp_established() {
 }
 
 asio::awaitable<void> Runtime::trim_tables() {
-    Parts& p = *parts_;
+    Services& p = *services_;
     asio::steady_timer tick(co_await asio::this_coro::executor);
     auto next = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     while (!p.stopping) {
@@ -345,7 +346,7 @@ asio::awaitable<void> Runtime::trim_tables() {
 }
 
 asio::awaitable<void> Runtime::keep_room_seats() {
-    Parts& p = *parts_;
+    Services& p = *services_;
     asio::steady_timer tick(co_await asio::this_coro::executor);
     // Where each seat left off in its rooms (room_marks): its first join asks for the history since then.
     for (bool loaded = false; !loaded && !p.stopping;) {
@@ -397,20 +398,20 @@ asio::awaitable<void> Runtime::keep_room_seats() {
 }
 
 asio::awaitable<void> Runtime::serve_http() {
-    if (parts_->http_server)
-        co_await parts_->http_server->run();
+    if (services_->http_server)
+        co_await services_->http_server->run();
 }
 
 void Runtime::stop() {
-    parts_->stopping = true;
-    if (parts_->http_server)
-        parts_->http_server->stop();
-    parts_->store.stop();
-    parts_->outbox.stop();
-    parts_->dispatcher.stop();
-    parts_->vacuum.stop();
-    parts_->outbox_listener.stop();
-    parts_->families.stop();
+    services_->stopping = true;
+    if (services_->http_server)
+        services_->http_server->stop();
+    services_->store.stop();
+    services_->outbox.stop();
+    services_->dispatcher.stop();
+    services_->vacuum.stop();
+    services_->outbox_listener.stop();
+    services_->families.stop();
 }
 
 } // namespace ferry::core

@@ -49,8 +49,10 @@ private:
     boost::asio::awaitable<void> keep_room_seats();
     /// Hourly: forgets message_map entries older than 90 days and expired inbound_seen ids.
     boost::asio::awaitable<void> trim_tables();
-    struct Parts;
-    std::unique_ptr<Parts> parts_;
+    /// What the runtime runs (pool, store, outbox, dispatcher, families, rooms, router, HTTP), wired
+    /// together.
+    struct Services;
+    std::unique_ptr<Services> services_;
 };
 
 } // namespace ferry::core
