@@ -430,17 +430,8 @@ XmppDelivery::write_batch(std::vector<const core::Delivery*> deliveries) {
     // Storm control: at most `alert_rate` messages per `alert_window` seconds to one mapping; what waits
     // beyond that goes out as one digest when the window has room again. `alert_rate=0` turns it off.
     const long limit = mapping == nullptr ? 0 : option_number(mapping->options, "alert_rate", 5, 0, 1000);
-    if (mapping == nullptr || !is_alert(deliveries.front()) || limit == 0) {
-        for (const core::Delivery* delivery : deliveries) {
-            auto ticket = std::make_shared<xmpp::DeliveryTicket>(executor_);
-            DeliveryResult result = co_await write(*delivery, ticket);
-            const bool stop = result.outcome == DeliveryResult::Outcome::retry;
-            results.push_back({delivery, std::move(result), std::move(ticket)});
-            if (stop)
-                break;
-        }
-        co_return results;
-    }
+    if (mapping == nullptr || !is_alert(deliveries.front()) || limit == 0)
+        co_return co_await write_each(std::move(deliveries));
 
     const auto window = std::chrono::seconds(option_number(mapping->options, "alert_window", 60, 1, 86400));
     auto& sent = recent_alerts_[mapping->id];
@@ -476,10 +467,34 @@ XmppDelivery::write_batch(std::vector<const core::Delivery*> deliveries) {
     if (alone == alerts)
         co_return results;
 
-    // The rest of the burst as one digest: the first lines of the first few, and how many more.
-    const std::vector<const core::Delivery*> burst(deliveries.begin() + static_cast<long>(alone),
-                                                   deliveries.begin() + static_cast<long>(alerts));
-    auto addressed = address_for(*burst.front(), mapping);
+    std::vector<const core::Delivery*> burst(deliveries.begin() + static_cast<long>(alone),
+                                             deliveries.begin() + static_cast<long>(alerts));
+    std::vector<Sent> digest = co_await write_digest(std::move(burst), *mapping, limit, window);
+    results.insert(results.end(), std::make_move_iterator(digest.begin()),
+                   std::make_move_iterator(digest.end()));
+    co_return results;
+}
+
+asio::awaitable<std::vector<XmppDelivery::Sent>>
+XmppDelivery::write_each(std::vector<const core::Delivery*> deliveries) {
+    std::vector<Sent> results;
+    for (const core::Delivery* delivery : deliveries) {
+        auto ticket = std::make_shared<xmpp::DeliveryTicket>(executor_);
+        DeliveryResult result = co_await write(*delivery, ticket);
+        const bool stop = result.outcome == DeliveryResult::Outcome::retry;
+        results.push_back({delivery, std::move(result), std::move(ticket)});
+        if (stop)
+            break;
+    }
+    co_return results;
+}
+
+asio::awaitable<std::vector<XmppDelivery::Sent>>
+XmppDelivery::write_digest(std::vector<const core::Delivery*> burst, const store::Mapping& mapping,
+                           long limit, std::chrono::seconds window) {
+    // The burst as one digest: the first lines of the first few, and how many more.
+    std::vector<Sent> results;
+    auto addressed = address_for(*burst.front(), &mapping);
     if (auto* refused = std::get_if<DeliveryResult>(&addressed)) {
         results.push_back({burst.front(), std::move(*refused), nullptr});
         co_return results;
@@ -502,7 +517,7 @@ XmppDelivery::write_batch(std::vector<const core::Delivery*> deliveries) {
     auto ticket = std::make_shared<xmpp::DeliveryTicket>(executor_);
     emit(message_stanza(std::get<Addressing>(addressed), id, burst.front()->message, text, std::nullopt),
          ticket);
-    sent.push_back(now);
+    recent_alerts_[mapping.id].push_back(std::chrono::steady_clock::now());
     // Not recorded as announcing its alerts: correcting a digest with one group's resolution would wipe the
     // others' lines, so a resolution of a digested alert is a message of its own.
     for (const core::Delivery* delivery : burst)

@@ -84,6 +84,12 @@ private:
 
     /// Writes the rows' stanzas (storm control for alerts); one result per row attempted.
     boost::asio::awaitable<std::vector<Sent>> write_batch(std::vector<const core::Delivery*> deliveries);
+    /// Writes the rows one after the other, up to the first retry.
+    boost::asio::awaitable<std::vector<Sent>> write_each(std::vector<const core::Delivery*> deliveries);
+    /// Writes a burst of alert rows beyond the mapping's rate as one digest message.
+    boost::asio::awaitable<std::vector<Sent>> write_digest(std::vector<const core::Delivery*> burst,
+                                                           const store::Mapping& mapping, long limit,
+                                                           std::chrono::seconds window);
     /// Writes one row's stanzas under `ticket`.
     boost::asio::awaitable<core::DeliveryResult> write(const core::Delivery& delivery, const Ticket& ticket);
     /// Turns written rows into delivered ones once the server confirms them, or into retries (and, after
