@@ -67,6 +67,23 @@ const Family* FamilyList::family_of(std::string_view kind) const {
     return nullptr;
 }
 
+namespace {
+
+/// `required, secret, default 300`: what to know of a setting besides its name (its default when asked).
+std::string setting_marks(const SettingSpec& setting, bool with_default) {
+    std::string marks;
+    const auto mark = [&marks](const std::string& text) { marks += (marks.empty() ? "" : ", ") + text; };
+    if (setting.required)
+        mark("required");
+    if (setting.secret)
+        mark("secret");
+    if (with_default && !setting.default_value.empty())
+        mark("default " + setting.default_value);
+    return marks;
+}
+
+} // namespace
+
 std::string FamilyList::kinds_help() const {
     std::string out = "Connector kinds (ferry connector add NAME --kind KIND --setting KEY=VALUE ...):\n";
     for (const KindSpec* kind : kinds()) {
@@ -74,13 +91,7 @@ std::string FamilyList::kinds_help() const {
         out += kind->receives && kind->sends ? " (both ways)" : kind->receives ? " (receives)" : " (sends)";
         out += "\n";
         for (const SettingSpec& setting : kind->settings) {
-            std::string marks;
-            if (setting.required)
-                marks += "required";
-            if (setting.secret)
-                marks += std::string(marks.empty() ? "" : ", ") + "secret";
-            if (!setting.default_value.empty())
-                marks += std::string(marks.empty() ? "" : ", ") + "default " + setting.default_value;
+            const std::string marks = setting_marks(setting, true);
             out += "      " + setting.name + (marks.empty() ? "" : " (" + marks + ")") + ": " + setting.help +
                    "\n";
         }
@@ -100,11 +111,7 @@ std::string FamilyList::kinds_table() const {
     for (const KindSpec* kind : kinds()) {
         std::string settings;
         for (const SettingSpec& setting : kind->settings) {
-            std::string marks;
-            if (setting.required)
-                marks += "required";
-            if (setting.secret)
-                marks += std::string(marks.empty() ? "" : ", ") + "secret";
+            const std::string marks = setting_marks(setting, false);
             settings += (settings.empty() ? "`" : ", `") + setting.name + "`" +
                         (marks.empty() ? "" : " (" + marks + ")");
         }

@@ -118,6 +118,17 @@ std::variant<Response, nlohmann::json> read_token_hook(const HookCall& call, con
     }
 }
 
+SettingSpec token_setting() {
+    return {"token", false, true, "",
+            "the token senders present: Authorization: Bearer, basic-auth password, X-Ferry-Token or "
+            "/hooks/NAME/TOKEN"};
+}
+
+SettingSpec auth_setting() {
+    return {"auth", false, false, "",
+            "none: take requests without authentication (shown in every listing, warned about at start)"};
+}
+
 HookReading accepted_reading(Arrival arrival) {
     HookReading reading;
     const std::size_t count = arrival.entries.size();

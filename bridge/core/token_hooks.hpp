@@ -18,6 +18,10 @@ class Logger;
 std::variant<http::Response, nlohmann::json> read_token_hook(const HookCall& call, const KindSpec& kind,
                                                              Logger& logger);
 
+/// The settings of a kind whose hook read_token_hook checks: `token` (secret) and `auth`.
+SettingSpec token_setting();
+SettingSpec auth_setting();
+
 /// The reading of a token hook whose body became `arrival` (its `entries` messages): `{"status": "accepted",
 /// "messages": N}` once committed, `{"status": "duplicate", "messages": 0}` for a resend.
 HookReading accepted_reading(Arrival arrival);

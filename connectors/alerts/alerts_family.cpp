@@ -20,12 +20,9 @@ namespace {
 
 /// The hook's settings: those of every hook Ferry authenticates by token.
 std::vector<core::SettingSpec> hook_settings() {
-    return {{"token", false, true, "",
-             "the token senders present: Authorization: Bearer, basic-auth password, X-Ferry-Token or "
-             "/hooks/NAME/TOKEN"},
+    return {core::token_setting(),
             {"dedup_window", false, false, "300", "seconds in which a resent notification is a duplicate"},
-            {"auth", false, false, "",
-             "none: take requests without authentication (shown in every listing, warned about at start)"}};
+            core::auth_setting()};
 }
 
 core::Message alert_message(const am::Notification& notification, const std::vector<const am::Alert*>& taken,
