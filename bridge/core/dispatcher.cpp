@@ -282,7 +282,7 @@ void Dispatcher::record_message_ids(const ClaimedRow& row, const Outcome& outcom
     // a thread also the thread's first message, which a reply to this one must name on services whose
     // threads only their first message names (such as thread_ts); keyed by the reply's own id, which is
     // unique.
-    if (m.source != "xmpp" && !m.channel.empty() && (m.kind == "message" || m.kind == "reply")) {
+    if (m.source != "xmpp" && said_in_channel(m) && (m.kind == "message" || m.kind == "reply")) {
         const store::MessageMapKey said =
             message_map::service_said(row.connector_id, row.delivery.conversation, m.channel);
         add(m.source_id, said);

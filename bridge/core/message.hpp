@@ -33,6 +33,14 @@ struct Message {
 /// in a room, the bare JID otherwise. Empty for messages from elsewhere.
 std::string xmpp_author(const Message& message);
 
+/// True for a message said in a channel of a remote conversation (a chat service's message; the family that
+/// read it set `channel`): the ids it has there and in XMPP are kept in message_map, so that its replies,
+/// corrections and retractions find it. False for notifications (alerts, webhooks), which are not answered
+/// where they came from.
+inline bool said_in_channel(const Message& message) {
+    return !message.channel.empty();
+}
+
 nlohmann::json to_json(const Message& message);
 /// Reads what to_json wrote; missing fields stay empty. Throws nlohmann::json::exception on wrong types.
 Message message_from_json(const nlohmann::json& json);

@@ -178,7 +178,7 @@ asio::awaitable<DeliveryResult> XmppDelivery::write(const core::Delivery& delive
         co_return std::move(*refused);
     const Addressing address = std::get<Addressing>(addressed);
     const core::Message& m = delivery.message;
-    if (mapping != nullptr && !m.channel.empty())
+    if (mapping != nullptr && said_in_channel(m))
         co_return co_await send_service_message(delivery, *mapping, address, ticket);
     if (auto wait = unseated(address))
         co_return std::move(*wait);
