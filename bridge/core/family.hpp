@@ -82,6 +82,8 @@ struct FamilyContext {
     pg::Pool& pool;
     http::Client& http;
     Inlet& inlet;
+    /// The component's stanzas: a family that answers IQs to the domain itself (jabber:iq:gateway,
+    /// jabber:iq:register) registers them here at start with on_domain_iq.
     xmpp::StanzaDispatcher& stanzas;
     Logger& logger;
     std::string owner; ///< names this process in source leases
