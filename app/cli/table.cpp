@@ -61,10 +61,6 @@ std::size_t display_width(std::string_view text) {
     return width;
 }
 
-std::string printable(std::string_view text) {
-    return ferry::text::printable(text);
-}
-
 bool valid_utf8(std::string_view text) {
     return ferry::text::valid_utf8(text);
 }

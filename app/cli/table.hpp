@@ -1,5 +1,7 @@
 #pragma once
 
+#include "bridge/text/utf8.hpp"
+
 #include <cstddef>
 #include <iosfwd>
 #include <string>
@@ -37,7 +39,7 @@ void print_record(std::ostream& out, const std::vector<std::pair<std::string, st
 std::size_t display_width(std::string_view text);
 
 /// `text` with control characters (C0, DEL, C1) and invalid UTF-8 bytes replaced by '?'.
-std::string printable(std::string_view text);
+using text::printable;
 
 /// True when `text` is well-formed UTF-8 (no overlongs, surrogates or code points above U+10FFFF).
 bool valid_utf8(std::string_view text);

@@ -93,6 +93,7 @@ struct FamilyContext {
 struct HookCall {
     const store::MappingSnapshot& snapshot;
     const store::Connector& connector;
+    const KindSpec& kind; ///< the connector's kind
     const http::Request& request;
     std::string_view subpath; ///< what followed `/hooks/<connector>`
 };

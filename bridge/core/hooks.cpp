@@ -29,7 +29,7 @@ asio::awaitable<Response> Hooks::handle(const http::Request& request, std::strin
         co_return json_error(404, "webhook \"" + connector->name + "\" is disabled");
     HookReading reading;
     try {
-        reading = family->read_hook(HookCall{*snapshot, *connector, request, subpath});
+        reading = family->read_hook(HookCall{*snapshot, *connector, *kind, request, subpath});
     } catch (const nlohmann::json::exception& e) {
         // A value of another type than the payload's documentation gives it.
         co_return json_error(400, "the body does not have the expected shape: " + text::shortened(e.what()));

@@ -7,6 +7,7 @@
 #include "bridge/text/json_input.hpp"
 
 #include <cctype>
+#include <variant>
 
 namespace ferry::core {
 
@@ -68,8 +69,11 @@ Response accepted(std::size_t messages, bool duplicate) {
 
 } // namespace
 
-std::variant<Response, nlohmann::json> read_token_hook(const HookCall& call, const KindSpec& kind,
-                                                       Logger& logger) {
+namespace {
+
+/// The refusal of a request that fails read_token_hook's checks, or its body parsed as JSON.
+std::variant<Response, nlohmann::json> checked_body(const HookCall& call, Logger& logger) {
+    const KindSpec& kind = call.kind;
     const store::Connector& connector = call.connector;
     const http::Request& request = call.request;
     // A path under the hook is only ever its token (`/hooks/<name>/<token>`).
@@ -116,6 +120,19 @@ std::variant<Response, nlohmann::json> read_token_hook(const HookCall& call, con
     } catch (const text::JsonInputError& e) {
         return json_error(400, std::string("the body is not JSON: ") + e.what());
     }
+}
+
+} // namespace
+
+HookReading read_token_hook(const HookCall& call, Logger& logger,
+                            const std::function<HookReading(const nlohmann::json& body)>& read) {
+    auto body = checked_body(call, logger);
+    if (auto* refusal = std::get_if<Response>(&body)) {
+        HookReading reading;
+        reading.answer_now = std::move(*refusal);
+        return reading;
+    }
+    return read(std::get<nlohmann::json>(body));
 }
 
 SettingSpec token_setting() {

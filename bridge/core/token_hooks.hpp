@@ -3,8 +3,8 @@
 #include "bridge/core/family.hpp"
 
 #include <chrono>
+#include <functional>
 #include <nlohmann/json.hpp>
-#include <variant>
 
 namespace ferry::core {
 
@@ -14,9 +14,10 @@ class Logger;
 /// a POST, then the `token` presented as `Authorization: Bearer`, the password of `Authorization: Basic`,
 /// `X-Ferry-Token` or the path segment after the hook's name (`/hooks/<name>/<token>`), and, when the kind
 /// takes a `secret`, a GitHub-style `X-Hub-Signature-256` of the body; a connector with neither takes nothing
-/// unless its operator said `auth=none`. Returns the refusal (logged), or the body parsed as JSON.
-std::variant<http::Response, nlohmann::json> read_token_hook(const HookCall& call, const KindSpec& kind,
-                                                             Logger& logger);
+/// unless its operator said `auth=none`. Refuses (logged) what fails; hands the body parsed as JSON to
+/// `read`.
+HookReading read_token_hook(const HookCall& call, Logger& logger,
+                            const std::function<HookReading(const nlohmann::json& body)>& read);
 
 /// The settings of a kind whose hook read_token_hook checks: `token` (secret) and `auth`.
 SettingSpec token_setting();

@@ -94,24 +94,14 @@ HookReading read_alerts(const core::HookCall& call, const nlohmann::json& body, 
 
 class RunningAlerts final : public core::RunningFamily {
 public:
-    RunningAlerts(const AlertsFamily& family, core::Logger& logger) : family_(family), logger_(logger) {}
+    explicit RunningAlerts(core::Logger& logger) : logger_(logger) {}
 
     HookReading read_hook(const core::HookCall& call) override {
-        const core::KindSpec* kind = nullptr;
-        for (const core::KindSpec& offered : family_.kinds())
-            if (offered.name == call.connector.kind)
-                kind = &offered;
-        auto body = core::read_token_hook(call, *kind, logger_);
-        if (auto* refusal = std::get_if<http::Response>(&body)) {
-            HookReading reading;
-            reading.answer_now = std::move(*refusal);
-            return reading;
-        }
-        return read_alerts(call, std::get<nlohmann::json>(body), logger_);
+        return core::read_token_hook(
+            call, logger_, [&](const nlohmann::json& body) { return read_alerts(call, body, logger_); });
     }
 
 private:
-    const AlertsFamily& family_;
     core::Logger& logger_;
 };
 
@@ -153,7 +143,7 @@ const std::vector<core::KindSpec>& AlertsFamily::kinds() const {
 }
 
 std::unique_ptr<core::RunningFamily> AlertsFamily::start(const core::FamilyContext& context) const {
-    return std::make_unique<RunningAlerts>(*this, context.logger);
+    return std::make_unique<RunningAlerts>(context.logger);
 }
 
 } // namespace ferry::connectors::alerts

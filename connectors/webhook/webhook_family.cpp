@@ -91,20 +91,14 @@ HookReading read_json(const core::HookCall& call, const nlohmann::json& body) {
 
 class RunningWebhook final : public core::RunningFamily {
 public:
-    RunningWebhook(const core::KindSpec& kind, core::Logger& logger) : kind_(kind), logger_(logger) {}
+    explicit RunningWebhook(core::Logger& logger) : logger_(logger) {}
 
     HookReading read_hook(const core::HookCall& call) override {
-        auto body = core::read_token_hook(call, kind_, logger_);
-        if (auto* refusal = std::get_if<http::Response>(&body)) {
-            HookReading reading;
-            reading.answer_now = std::move(*refusal);
-            return reading;
-        }
-        return read_json(call, std::get<nlohmann::json>(body));
+        return core::read_token_hook(call, logger_,
+                                     [&](const nlohmann::json& body) { return read_json(call, body); });
     }
 
 private:
-    const core::KindSpec& kind_;
     core::Logger& logger_;
 };
 
@@ -169,7 +163,7 @@ const std::vector<core::KindSpec>& WebhookFamily::kinds() const {
 }
 
 std::unique_ptr<core::RunningFamily> WebhookFamily::start(const core::FamilyContext& context) const {
-    return std::make_unique<RunningWebhook>(kinds().front(), context.logger);
+    return std::make_unique<RunningWebhook>(context.logger);
 }
 
 } // namespace ferry::connectors::webhook
