@@ -1,6 +1,7 @@
 """pytest fixtures: one private server per kind for the session, a fresh Ferry per test.
 
-- `world`: the server (Prosody or ejabberd — every test using it runs against both), healed
+- `world`: the server (Prosody or ejabberd — every test using it runs against both, or against those
+  named in $FERRY_SERVERS), healed
   before each test (resumed if paused, restarted if dead).
 - `ferry_binary`: $FERRY_BIN (default build/ferry) copied at session start; missing = failure.
 - `start_ferry(**kw)`: starts a Ferry process against `world`; all of them are stopped after the test.
@@ -24,7 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "fakes"))
 import world as world_mod
 from ferry_process import Ferry, snapshot_binary
 
-SERVER_KINDS = ["prosody", "ejabberd"]
+# FERRY_SERVERS=prosody (comma-separated) narrows the run; the default is both.
+SERVER_KINDS = [k for k in os.environ.get("FERRY_SERVERS", "prosody,ejabberd").split(",") if k]
 
 
 def pytest_configure(config):
