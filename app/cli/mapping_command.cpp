@@ -122,7 +122,7 @@ asio::awaitable<int> add_command(CommandContext& ctx) {
         if (const core::KindSpec* spec = connectors::families().find_kind(text(kind, 0, 0));
             spec != nullptr && spec->check_mapping) {
             try {
-                spec->check_mapping(way, remote);
+                spec->check_mapping(xmpp, way, remote);
             } catch (const std::invalid_argument& e) {
                 throw UsageError(e.what());
             }

@@ -2,6 +2,7 @@
 
 #include "bridge/pg/conninfo.hpp"
 #include "bridge/store/accounts/secret_box.hpp"
+#include "bridge/text/utf8.hpp"
 
 #include <algorithm>
 #include <array>
@@ -51,12 +52,6 @@ std::string_view trim(std::string_view text) {
     return text.substr(first, text.find_last_not_of(blanks) - first + 1);
 }
 
-std::string lowercase(std::string_view text) {
-    std::string result(text);
-    std::ranges::transform(result, result.begin(), [](unsigned char c) { return std::tolower(c); });
-    return result;
-}
-
 std::string uppercase(std::string_view text) {
     std::string result(text);
     std::ranges::transform(result, result.begin(), [](unsigned char c) { return std::toupper(c); });
@@ -100,7 +95,7 @@ double parse_seconds(const RawValue& raw) {
 }
 
 bool parse_bool(const RawValue& raw) {
-    const std::string value = lowercase(raw.value);
+    const std::string value = text::ascii_lowercase(raw.value);
     if (value == "true" || value == "yes" || value == "on" || value == "1")
         return true;
     if (value == "false" || value == "no" || value == "off" || value == "0")

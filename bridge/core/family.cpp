@@ -37,6 +37,13 @@ boost::asio::awaitable<void> RunningFamily::run_sources() {
     co_return;
 }
 
+std::optional<OutboundRoute> RunningFamily::route_outbound(const store::MappingSnapshot& /*snapshot*/,
+                                                           const store::Connector& /*connector*/,
+                                                           std::string_view /*from*/,
+                                                           std::string_view /*remote*/) {
+    return std::nullopt;
+}
+
 bool RunningFamily::handle_stanza(const xmpp::InboundStanza& /*stanza*/) {
     return false;
 }

@@ -24,6 +24,7 @@ namespace ferry::store {
 class MappingStore;
 class MappingSnapshot;
 struct Connector;
+struct Mapping;
 } // namespace ferry::store
 namespace ferry::xmpp {
 class StanzaDispatcher;
@@ -59,9 +60,11 @@ struct KindSpec {
     /// What `ferry connector add|set` checks beyond names, presence and non-empty values; throws
     /// std::invalid_argument with the reason. May be empty.
     std::function<void(const nlohmann::json& settings)> check_settings;
-    /// What `ferry mapping add` checks of a mapping to a connector of this kind: its direction (in, out,
-    /// both) and its remote address; throws std::invalid_argument with the reason. May be empty.
-    std::function<void(std::string_view direction, std::string_view remote)> check_mapping;
+    /// What `ferry mapping add` checks of a mapping to a connector of this kind: its XMPP address (a bare
+    /// JID), its direction (in, out, both) and its remote address; throws std::invalid_argument with the
+    /// reason. May be empty.
+    std::function<void(std::string_view xmpp, std::string_view direction, std::string_view remote)>
+        check_mapping;
 
     /// The setting named `name`, or null.
     const SettingSpec* setting(std::string_view name) const;
@@ -87,6 +90,17 @@ struct FamilyContext {
     xmpp::StanzaDispatcher& stanzas;
     Logger& logger;
     std::string owner; ///< names this process in source leases
+    /// The component secret, which every process of a deployment shares: a family derives the keys of what
+    /// it signs from it (HMAC with a label of its own), so that they hold across restarts and processes.
+    /// Never sent or logged as is.
+    std::string secret;
+};
+
+/// Where an XMPP user's message to a remote address goes, when a family routes its connectors' messages
+/// itself.
+struct OutboundRoute {
+    const store::Mapping* mapping = nullptr; ///< the mapping that carries it; null: none does
+    std::string destination;                 ///< the remote address to deliver to
 };
 
 /// A request to `/hooks/<connector>[/…]` of a connector of the family's kinds (found and enabled).
@@ -121,6 +135,13 @@ public:
     /// Sources that fetch hold a SourceLease so that one process of a deployment runs each.
     virtual boost::asio::awaitable<void> run_sources();
     virtual void stop() {}
+    /// The route of a message from the user `from` (a bare JID) to `remote` of `connector` (one of the
+    /// family's), for families whose mappings bind a user to their own address on the remote system (mail:
+    /// one sender address, any correspondent) rather than to one remote address. nullopt, the default: the
+    /// mapping table decides (a mapping from `from` to exactly `remote`).
+    virtual std::optional<OutboundRoute> route_outbound(const store::MappingSnapshot& snapshot,
+                                                        const store::Connector& connector,
+                                                        std::string_view from, std::string_view remote);
     /// A stanza addressed to one of the family's own addresses (an IQ to a gateway JID); true when it took
     /// it.
     virtual bool handle_stanza(const xmpp::InboundStanza& stanza);

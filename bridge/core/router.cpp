@@ -4,6 +4,7 @@
 #include "bridge/core/message.hpp"
 #include "bridge/core/message_references.hpp"
 #include "bridge/core/outbox.hpp"
+#include "bridge/core/running_families.hpp"
 #include "bridge/core/signatures.hpp"
 #include "bridge/store/conversations.hpp"
 #include "bridge/store/mapping_store.hpp"
@@ -78,9 +79,24 @@ std::optional<std::pair<std::string, std::string>> split_remote_local(std::strin
     return std::pair{xmpp::unescape_node(local.substr(0, percent)), std::string(local.substr(percent + 1))};
 }
 
-Router::Router(asio::any_io_executor executor, const store::MappingStore& store, Outbox& outbox,
-               xmpp::StanzaDispatcher& dispatcher, Logger& logger)
-    : executor_(executor), store_(store), outbox_(outbox), dispatcher_(dispatcher), logger_(logger) {}
+Router::Router(asio::any_io_executor executor, const store::MappingStore& store, RunningFamilies& families,
+               Outbox& outbox, xmpp::StanzaDispatcher& dispatcher, Logger& logger)
+    : executor_(executor), store_(store), families_(families), outbox_(outbox), dispatcher_(dispatcher),
+      logger_(logger) {}
+
+OutboundRoute Router::outbound_route(const store::MappingSnapshot& snapshot, std::string_view from,
+                                     std::string_view connector_name, std::string_view remote) {
+    if (const store::Connector* connector = snapshot.connector(connector_name); connector != nullptr)
+        if (RunningFamily* family = families_.of_kind(connector->kind); family != nullptr)
+            if (auto route = family->route_outbound(snapshot, *connector, from, remote))
+                return std::move(*route);
+    const store::Mapping* mapping = snapshot.outbound(from, connector_name, remote);
+    if (mapping == nullptr)
+        mapping = case_folded_match(snapshot, from, connector_name, remote);
+    if (mapping == nullptr)
+        return {};
+    return {mapping, mapping->remote_address};
+}
 
 bool Router::route(const xmpp::InboundStanza& in) {
     const xmpp::XmlNode& stanza = in.node;
@@ -94,9 +110,9 @@ bool Router::route(const xmpp::InboundStanza& in) {
     if (!remote)
         return false;
     const auto snapshot = store_.snapshot();
-    const store::Mapping* mapping = snapshot->outbound(in.from.bare_string(), remote->second, remote->first);
-    if (mapping == nullptr)
-        mapping = case_folded_match(*snapshot, in.from.bare_string(), remote->second, remote->first);
+    const OutboundRoute route =
+        outbound_route(*snapshot, in.from.bare_string(), remote->second, remote->first);
+    const store::Mapping* mapping = route.mapping;
     if (mapping == nullptr)
         return false;
     Message message;
@@ -114,7 +130,7 @@ bool Router::route(const xmpp::InboundStanza& in) {
     OutboxEntry entry;
     entry.connector_id = mapping->connector_id;
     entry.conversation = store::outbound_conversation(mapping->id);
-    entry.destination = mapping->remote_address;
+    entry.destination = route.destination;
     entry.payload = to_json(message);
     std::vector<OutboxEntry> entries;
     entries.push_back(std::move(entry));

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "bridge/core/family.hpp"
 #include "bridge/xmpp/stanza_dispatcher.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -16,6 +17,7 @@ namespace ferry::core {
 
 class Logger;
 class Outbox;
+class RunningFamilies;
 
 /// The component-side JID of a remote address: XEP-0106-escaped remote address, '%', connector name, '@' our
 /// domain (`ops\40example.org%mail@ferry.example.org`); the reverse of split_remote_local(). Whitespace
@@ -31,14 +33,15 @@ std::string remote_jid(std::string_view remote_address, std::string_view connect
 std::optional<std::pair<std::string, std::string>> split_remote_local(std::string_view local);
 
 /// XMPP → remote: a message from a user to a remote JID on our domain becomes a Message, is looked up in the
-/// mapping snapshot (no database round trip) and written to the outbox. A receipt (XEP-0184) is sent only
+/// mapping snapshot (no database round trip; or routed by the connector's family, see
+/// RunningFamily::route_outbound) and written to the outbox. A receipt (XEP-0184) is sent only
 /// after the commit; a message the store cannot take gets an error back. What is said in a bridged MUC room
 /// reaches the connector's seat there (`<connector>@<domain>/ferry`) and goes to the room's outbound mappings
 /// of that connector, with the speaker's nick as the sender.
 class Router {
 public:
-    Router(boost::asio::any_io_executor executor, const store::MappingStore& store, Outbox& outbox,
-           xmpp::StanzaDispatcher& dispatcher, Logger& logger);
+    Router(boost::asio::any_io_executor executor, const store::MappingStore& store, RunningFamilies& families,
+           Outbox& outbox, xmpp::StanzaDispatcher& dispatcher, Logger& logger);
     Router(const Router&) = delete;
     Router& operator=(const Router&) = delete;
 
@@ -50,8 +53,13 @@ public:
     std::uint64_t accepted() const { return accepted_; }
 
 private:
+    /// The family's route when it routes the connector's messages itself, else the mapping table's.
+    OutboundRoute outbound_route(const store::MappingSnapshot& snapshot, std::string_view from,
+                                 std::string_view connector_name, std::string_view remote);
+
     boost::asio::any_io_executor executor_;
     const store::MappingStore& store_;
+    RunningFamilies& families_;
     Outbox& outbox_;
     xmpp::StanzaDispatcher& dispatcher_;
     Logger& logger_;

@@ -104,8 +104,9 @@ struct Runtime::Services {
           pool(executor, config.database.url, pool_options(config), logger),
           store(executor, pool, config.database.url, logger),
           outbox(executor, pool, logger, OutboxOptions{.origin = owner}), http_client(executor),
-          inlet(outbox, metrics, logger), family_context{executor, store,   pool,   http_client,
-                                                         inlet,    stanzas, logger, owner},
+          inlet(outbox, metrics, logger), family_context{executor,    store, pool,
+                                                         http_client, inlet, stanzas,
+                                                         logger,      owner, config.component.secret},
           families(family_list, family_context), registry(store, families, logger), rooms(stanzas, logger),
           xmpp_delivery(executor, stanzas, store, pool, rooms, xmpp_online,
                         {.max_stanza_size = config.component.server_max_stanza_size}),
@@ -114,7 +115,7 @@ struct Runtime::Services {
               DispatcherOptions{.owner = owner}),
           outbox_listener(executor, config.database.url, "ferry_outbox", "outbox listener", logger),
           vacuum(executor, pool, logger, [this] { return dispatcher.delivered(); }),
-          router(executor, store, outbox, stanzas, logger), hooks(store, families, inlet, logger),
+          router(executor, store, families, outbox, stanzas, logger), hooks(store, families, inlet, logger),
           http_api(hooks, metrics, pool, xmpp_online, [this] { return this->stanzas.rejected(); }),
           http_config(config.http), xmpp_online(std::move(xmpp_online)) {}
 

@@ -2,6 +2,7 @@
 
 #include "bridge/base/logger.hpp"
 #include "bridge/text/log_text.hpp"
+#include "bridge/text/utf8.hpp"
 
 #include <array>
 #include <boost/asio/as_tuple.hpp>
@@ -67,13 +68,6 @@ std::string loggable_path(std::string_view path) {
            (cut == std::string_view::npos ? "" : "/…");
 }
 
-std::string lowercase(std::string_view text) {
-    std::string out(text);
-    for (char& c : out)
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
-}
-
 template <typename Body>
 void set_fields(bhttp::response<Body>& out, const Response& response, bool keep_alive) {
     out.set(bhttp::field::server, "ferry");
@@ -119,7 +113,7 @@ asio::awaitable<void> write(Stream& stream, const Response& response, unsigned v
 /// A codings header's value other than what Ferry reads (`chunked` for Transfer-Encoding, `identity` or none
 /// for Content-Encoding), or empty.
 std::string unsupported_coding(std::string_view value, std::string_view understood) {
-    std::string codings = lowercase(value);
+    std::string codings = text::ascii_lowercase(value);
     std::erase_if(codings, [](char c) { return c == ' ' || c == '\t'; });
     return codings.empty() || codings == understood ? std::string() : codings;
 }
@@ -203,7 +197,7 @@ asio::awaitable<void> serve(std::shared_ptr<ServerState> state, Stream& stream, 
         request.method = std::string(message.method_string());
         request.target = target;
         for (const auto& field : message)
-            request.headers[lowercase(field.name_string())] = std::string(field.value());
+            request.headers[text::ascii_lowercase(field.name_string())] = std::string(field.value());
         request.body = message.body();
         request.remote = remote;
         const bool keep_alive = message.keep_alive() && !state->stopping;

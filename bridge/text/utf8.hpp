@@ -19,6 +19,9 @@ bool valid_utf8(std::string_view text);
 /// terminal or an error message.
 std::string printable(std::string_view text);
 
+/// `text` with ASCII letters lowercased; other bytes unchanged (whatever the locale).
+std::string ascii_lowercase(std::string_view text);
+
 /// Appends the UTF-8 encoding of `code_point` (which must be a Unicode scalar value).
 void append_utf8(std::string& out, char32_t code_point);
 

@@ -128,15 +128,6 @@ Reason check_domain(std::string_view domain) {
     return std::nullopt;
 }
 
-std::string ascii_lower(std::string_view text) {
-    std::string lower(text);
-    for (char& c : lower) {
-        if (c >= 'A' && c <= 'Z')
-            c = static_cast<char>(c - 'A' + 'a');
-    }
-    return lower;
-}
-
 // XEP-0106 escapes, in the order of the spec's table.
 constexpr std::array<std::pair<char, std::string_view>, 10> escapes{{
     {' ', "20"},
@@ -188,7 +179,8 @@ std::variant<Jid, std::string> Jid::make(std::optional<std::string_view> local, 
                 check_part(*resource, "resourcepart", [](char32_t) -> Reason { return std::nullopt; }))
             return std::move(*reason);
     }
-    return Jid(ascii_lower(local.value_or("")), ascii_lower(domain), std::string(resource.value_or("")));
+    return Jid(text::ascii_lowercase(local.value_or("")), text::ascii_lowercase(domain),
+               std::string(resource.value_or("")));
 }
 
 std::variant<Jid, std::string> Jid::parse_or_reason(std::string_view text) {

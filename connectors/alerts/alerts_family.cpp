@@ -119,7 +119,8 @@ void check_settings(const nlohmann::json& settings) {
 core::KindSpec alert_kind(const std::string& name, std::string summary) {
     core::KindSpec kind{name, std::move(summary), hook_settings(), true, false, {"token"}, {}, {}};
     kind.check_settings = check_settings;
-    kind.check_mapping = [name](std::string_view direction, std::string_view remote) {
+    kind.check_mapping = [name](std::string_view /*xmpp*/, std::string_view direction,
+                                std::string_view remote) {
         if (!am::Matcher::parse(std::string(remote)))
             throw std::invalid_argument(
                 "--remote \"" + text::printable(remote) +

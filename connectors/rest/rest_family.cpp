@@ -84,7 +84,8 @@ std::vector<core::KindSpec> preset_kinds() {
         const auto& common = common_settings();
         kind.settings.insert(kind.settings.end(), common.begin(), common.end());
         kind.check_settings = [&preset](const nlohmann::json& settings) { check_settings(preset, settings); };
-        kind.check_mapping = [&preset](std::string_view direction, std::string_view /*remote*/) {
+        kind.check_mapping = [&preset](std::string_view /*xmpp*/, std::string_view direction,
+                                       std::string_view /*remote*/) {
             if (!preset.receive && direction != "out")
                 throw std::invalid_argument("a " + preset.kind +
                                             " connector only sends messages: use --direction out");

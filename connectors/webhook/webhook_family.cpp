@@ -128,7 +128,7 @@ void check_settings(const nlohmann::json& settings) {
     }
 }
 
-void check_mapping(std::string_view direction, std::string_view /*remote*/) {
+void check_mapping(std::string_view /*xmpp*/, std::string_view direction, std::string_view /*remote*/) {
     if (direction != "in")
         throw std::invalid_argument("a webhook connector only receives messages: use --direction in");
 }

@@ -169,7 +169,7 @@ BAD_CONNECTOR_INPUT = [
     (["connector", "add", "Ops!", "--kind", "log"], "invalid connector name \"Ops!\""),
     (["connector", "add", "ops", "--kind", "irc"],
      "unknown connector kind \"irc\" (known: log, alertmanager, grafana, webhook, discord, http-json, matrix, "
-     "mattermost, rocketchat, slack-webhook, slack, telegram)"),
+     "mattermost, rocketchat, slack-webhook, slack, telegram, email)"),
     (["connector", "add", "ops", "--kind", "slack"], "connector kind slack needs --setting token=..."),
     (["connector", "add", "ops"], "--kind is required"),
     (["connector", "add", "am", "--kind", "alertmanager", "--setting", "dedup_window=5m"],

@@ -54,15 +54,27 @@ TEST(Families, MappingChecksComeFromTheKind) {
     const core::KindSpec* webhook = families().find_kind("webhook");
     ASSERT_NE(webhook, nullptr);
     ASSERT_TRUE(webhook->check_mapping);
-    EXPECT_NO_THROW(webhook->check_mapping("in", "*"));
-    EXPECT_THROW(webhook->check_mapping("both", "*"), std::invalid_argument);
+    EXPECT_NO_THROW(webhook->check_mapping("ops@example.org", "in", "*"));
+    EXPECT_THROW(webhook->check_mapping("ops@example.org", "both", "*"), std::invalid_argument);
     const core::KindSpec* alerts = families().find_kind("alertmanager");
     ASSERT_NE(alerts, nullptr);
-    EXPECT_NO_THROW(alerts->check_mapping("in", "severity=critical,team!=ops"));
-    EXPECT_THROW(alerts->check_mapping("in", "not a matcher"), std::invalid_argument);
+    EXPECT_NO_THROW(alerts->check_mapping("ops@example.org", "in", "severity=critical,team!=ops"));
+    EXPECT_THROW(alerts->check_mapping("ops@example.org", "in", "not a matcher"), std::invalid_argument);
     const core::KindSpec* discord = families().find_kind("discord");
     ASSERT_NE(discord, nullptr);
-    EXPECT_THROW(discord->check_mapping("in", "x"), std::invalid_argument) << "discord only sends";
+    EXPECT_THROW(discord->check_mapping("ops@example.org", "in", "x"), std::invalid_argument)
+        << "discord only sends";
+    const core::KindSpec* email = families().find_kind("email");
+    ASSERT_NE(email, nullptr);
+    EXPECT_NO_THROW(email->check_mapping("*@example.org", "both", "*@chat.example.org"));
+    EXPECT_NO_THROW(email->check_mapping("carol@example.org", "both", "c.jones@chat.example.org"));
+    EXPECT_THROW(email->check_mapping("*@example.org", "both", "alice@chat.example.org"),
+                 std::invalid_argument)
+        << "an organisation mapping is *@ on both sides";
+    EXPECT_THROW(email->check_mapping("alice@example.org", "both", "*@chat.example.org"),
+                 std::invalid_argument);
+    EXPECT_THROW(email->check_mapping("*@example.org", "both", "*@not a domain"), std::invalid_argument);
+    EXPECT_THROW(email->check_mapping("alice@example.org", "both", "alice"), std::invalid_argument);
 }
 
 } // namespace

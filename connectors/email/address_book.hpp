@@ -1,0 +1,56 @@
+#pragma once
+
+#include "connectors/email/mail_address.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace ferry::store {
+class MappingSnapshot;
+struct Mapping;
+} // namespace ferry::store
+
+namespace ferry::connectors::email {
+
+/// Who is who on both sides, for one mail connector, from its mappings:
+/// - an organisation mapping binds every user of an XMPP domain to the same local part at a mail domain
+///   (`*@example.org` ↔ `*@chat.example.org`);
+/// - a user's own mapping overrides it (`carol@example.org` ↔ `c.jones@chat.example.org`), and while it
+///   is disabled that user is not bridged at all.
+/// A mapping's direction says which way it carries (out: the user may send mail, in: mail reaches them).
+/// Addresses compare case-blind; the result is what the snapshot held when the book was made.
+class AddressBook {
+public:
+    AddressBook(const store::MappingSnapshot& snapshot, std::int64_t connector_id);
+
+    /// The mail address the user `bare_jid` sends from, and the mapping that allows it; nullopt when
+    /// they may not send.
+    struct Sender {
+        MailAddress address;
+        const store::Mapping* mapping = nullptr;
+    };
+    std::optional<Sender> sender(std::string_view bare_jid) const;
+    /// The XMPP user mail to `address` is for, and the mapping that allows it; nullopt when none.
+    struct Recipient {
+        std::string bare_jid;
+        const store::Mapping* mapping = nullptr;
+    };
+    std::optional<Recipient> recipient(const MailAddress& address) const;
+
+    /// True for a mapping that binds a whole domain: `*@domain` on both sides.
+    static bool is_organisation(std::string_view address) { return address.starts_with("*@"); }
+
+private:
+    bool usable(const store::Mapping& mapping) const;
+
+    bool connector_enabled_ = false;
+    std::unordered_map<std::string, const store::Mapping*> own_by_jid_;     ///< user rows, by bare JID
+    std::unordered_map<std::string, const store::Mapping*> own_by_address_; ///< user rows, by address key
+    std::unordered_map<std::string, const store::Mapping*> organisation_by_xmpp_domain_;
+    std::unordered_map<std::string, const store::Mapping*> organisation_by_mail_domain_;
+};
+
+} // namespace ferry::connectors::email
