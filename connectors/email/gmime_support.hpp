@@ -1,0 +1,34 @@
+#pragma once
+
+#include <gmime/gmime.h>
+#include <memory>
+
+namespace ferry::connectors::email {
+
+/// GMime started once for the process (g_mime_init registers its types; nothing parses without it) and
+/// shut down at exit. Every use of GMime calls this first. GMime objects never leave the thread that made
+/// them.
+void use_gmime();
+
+struct GObjectUnref {
+    void operator()(gpointer object) const noexcept {
+        if (object != nullptr)
+            g_object_unref(object);
+    }
+};
+/// Owns one reference to a GObject (what a `*_new*` or `construct` call returned); getters' results are
+/// borrowed and stay raw pointers.
+template <class T> using GPtr = std::unique_ptr<T, GObjectUnref>;
+
+struct FormatOptionsFree {
+    void operator()(GMimeFormatOptions* options) const noexcept { g_mime_format_options_free(options); }
+};
+using FormatOptions = std::unique_ptr<GMimeFormatOptions, FormatOptionsFree>;
+
+struct GFree {
+    void operator()(gpointer memory) const noexcept { g_free(memory); }
+};
+/// A string GMime or GLib allocated for the caller.
+using GString = std::unique_ptr<char, GFree>;
+
+} // namespace ferry::connectors::email
