@@ -2,7 +2,7 @@
 # Fails when the layers of the source tree lean the wrong way (docs/architecture.md draws them):
 #  - bridge/ is the protocol-blind core: no file there names a service a family serves, and none includes
 #    from connectors/ or app/;
-#  - inside bridge/, each layer includes only the layers below it: text, base, then xmpp/http/pg, store, core;
+#  - inside bridge/, each layer includes only the layers below it: text, base, net, then xmpp/http/pg, store, core;
 #  - a family (connectors/<family>/) includes bridge/, connectors/formats/ and its own folder, never another
 #    family; only connectors/families.cpp lists them all;
 #  - nothing but app/ includes app/.
@@ -30,11 +30,12 @@ found=$(includes_of connectors 'app/')
 declare -A below=(
   [text]=''
   [base]='text'
-  [xmpp]='text|base'
-  [http]='text|base'
+  [net]='text|base'
+  [xmpp]='text|base|net'
+  [http]='text|base|net'
   [pg]='text|base'
   [store]='text|base|xmpp|pg'
-  [core]='text|base|xmpp|http|pg|store'
+  [core]='text|base|net|xmpp|http|pg|store'
 )
 for layer in "${!below[@]}"; do
   [ -d "bridge/$layer" ] || { fail "bridge/$layer is listed here but does not exist"; continue; }

@@ -13,7 +13,7 @@ packages=(
   # real servers for the demo and the integration tests
   prosody ejabberd postgresql prometheus-alertmanager
   # test drivers
-  python3-slixmpp python3-pytest procps iproute2 curl
+  python3-slixmpp python3-pytest python3-aiosmtpd procps iproute2 curl
 )
 
 missing=()

@@ -1,9 +1,9 @@
 #include "bridge/xmpp/component_stream.hpp"
 
 #include "bridge/base/logger.hpp"
+#include "bridge/net/transport.hpp"
 #include "bridge/xmpp/handshake.hpp"
 #include "bridge/xmpp/namespaces.hpp"
-#include "bridge/xmpp/transport.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>

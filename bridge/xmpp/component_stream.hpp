@@ -21,9 +21,13 @@ namespace ferry::core {
 class Logger;
 }
 
+namespace ferry::net {
+class Transport;
+}
+
 namespace ferry::xmpp {
 
-class Transport;
+using net::Transport;
 
 struct ComponentSettings {
     std::string domain;

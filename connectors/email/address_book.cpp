@@ -1,6 +1,7 @@
 #include "connectors/email/address_book.hpp"
 
 #include "bridge/store/mapping_snapshot.hpp"
+#include "bridge/store/mapping_store.hpp"
 #include "bridge/xmpp/jid.hpp"
 
 #include <unordered_set>
@@ -93,6 +94,27 @@ std::optional<AddressBook::Recipient> AddressBook::recipient(const MailAddress& 
     if (own_by_jid_.contains(bare))
         return std::nullopt; // the user has an address of their own (or is not bridged)
     return Recipient{std::move(bare), &mapping};
+}
+
+std::shared_ptr<const AddressBook> AddressBooks::of(const store::MappingSnapshot& snapshot,
+                                                    std::int64_t connector_id) {
+    if (&snapshot != books_of_.get()) {
+        books_.clear();
+        books_of_ = store_.snapshot();
+        if (books_of_.get() != &snapshot) { // an older or newer snapshot than the store's: not kept
+            books_of_.reset();
+            return std::make_shared<const AddressBook>(snapshot, connector_id);
+        }
+    }
+    auto& made = books_[connector_id];
+    if (!made)
+        made = std::make_shared<const AddressBook>(snapshot, connector_id);
+    return made;
+}
+
+std::shared_ptr<const AddressBook> AddressBooks::current(std::int64_t connector_id) {
+    const auto snapshot = store_.snapshot();
+    return of(*snapshot, connector_id);
 }
 
 } // namespace ferry::connectors::email

@@ -3,6 +3,7 @@
 #include "connectors/email/mail_address.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -10,6 +11,8 @@
 
 namespace ferry::store {
 class MappingSnapshot;
+class MappingStore;
+struct Connector;
 struct Mapping;
 } // namespace ferry::store
 
@@ -51,6 +54,22 @@ private:
     std::unordered_map<std::string, const store::Mapping*> own_by_address_; ///< user rows, by address key
     std::unordered_map<std::string, const store::Mapping*> organisation_by_xmpp_domain_;
     std::unordered_map<std::string, const store::Mapping*> organisation_by_mail_domain_;
+};
+
+/// The address books of the mail connectors, made once per snapshot of the mapping store.
+class AddressBooks {
+public:
+    explicit AddressBooks(const store::MappingStore& store) : store_(store) {}
+
+    /// The book of `connector_id` in `snapshot` (kept when it is the store's current one).
+    std::shared_ptr<const AddressBook> of(const store::MappingSnapshot& snapshot, std::int64_t connector_id);
+    /// The book of `connector_id` in the store's current snapshot.
+    std::shared_ptr<const AddressBook> current(std::int64_t connector_id);
+
+private:
+    const store::MappingStore& store_;
+    std::shared_ptr<const store::MappingSnapshot> books_of_; ///< held, so that its address is not reused
+    std::unordered_map<std::int64_t, std::shared_ptr<const AddressBook>> books_;
 };
 
 } // namespace ferry::connectors::email

@@ -1,13 +1,13 @@
 #include "connectors/email/email_family.hpp"
 
 #include "bridge/store/mapping_snapshot.hpp"
-#include "bridge/store/mapping_store.hpp"
 #include "bridge/text/utf8.hpp"
 #include "connectors/email/address_book.hpp"
+#include "connectors/email/email_connector.hpp"
 #include "connectors/email/email_settings.hpp"
+#include "connectors/email/mail_tokens.hpp"
 
 #include <nlohmann/json.hpp>
-#include <unordered_map>
 
 namespace ferry::connectors::email {
 
@@ -15,42 +15,33 @@ namespace {
 
 class RunningEmail final : public core::RunningFamily {
 public:
-    explicit RunningEmail(const core::FamilyContext& context) : store_(context.store) {}
+    explicit RunningEmail(const core::FamilyContext& context)
+        : executor_(context.executor), books_(context.store), logger_(context.logger),
+          secret_(context.secret) {}
+
+    std::unique_ptr<core::Connector> make_connector(const store::Connector& row) override {
+        return std::make_unique<EmailConnector>(executor_, row, read_settings(row.settings),
+                                                MailTokens(secret_, row.name), books_, logger_);
+    }
 
     std::optional<core::OutboundRoute> route_outbound(const store::MappingSnapshot& snapshot,
                                                       const store::Connector& connector,
                                                       std::string_view from,
                                                       std::string_view remote) override {
         const auto correspondent = parse_mail_address(remote);
-        if (!correspondent)
-            return core::OutboundRoute{};
-        const auto sender = book(snapshot, connector)->sender(from);
+        if (!correspondent || store::text_setting(connector.settings, "relay").empty())
+            return core::OutboundRoute{}; // no relay: the connector only receives
+        const auto sender = books_.of(snapshot, connector.id)->sender(from);
         if (!sender)
             return core::OutboundRoute{};
         return core::OutboundRoute{sender->mapping, correspondent->text()};
     }
 
 private:
-    /// The connector's address book of this snapshot, made once per snapshot the store holds.
-    std::shared_ptr<const AddressBook> book(const store::MappingSnapshot& snapshot,
-                                            const store::Connector& connector) {
-        if (&snapshot != books_of_.get()) {
-            books_.clear();
-            books_of_ = store_.snapshot();
-            if (books_of_.get() != &snapshot) { // an older or newer snapshot than the store's: not kept
-                books_of_.reset();
-                return std::make_shared<const AddressBook>(snapshot, connector.id);
-            }
-        }
-        auto& made = books_[connector.id];
-        if (!made)
-            made = std::make_shared<const AddressBook>(snapshot, connector.id);
-        return made;
-    }
-
-    const store::MappingStore& store_;
-    std::shared_ptr<const store::MappingSnapshot> books_of_; ///< held, so that its address is not reused
-    std::unordered_map<std::int64_t, std::shared_ptr<const AddressBook>> books_;
+    boost::asio::any_io_executor executor_;
+    AddressBooks books_;
+    core::Logger& logger_;
+    std::string secret_;
 };
 
 void check_mapping(std::string_view xmpp, std::string_view /*direction*/, std::string_view remote) {
@@ -72,7 +63,7 @@ core::KindSpec email_kind() {
     core::KindSpec kind{
         "email",
         "mail to and from any address; mappings give users their mail addresses, a whole domain at once "
-        "(being built: sending and receiving come next)",
+        "(being built: sending works, receiving comes next)",
         setting_specs(),
         true,
         true,

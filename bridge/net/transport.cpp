@@ -1,4 +1,4 @@
-#include "bridge/xmpp/transport.hpp"
+#include "bridge/net/transport.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
@@ -11,7 +11,7 @@
 #include <openssl/ssl.h>
 #include <tuple>
 
-namespace ferry::xmpp {
+namespace ferry::net {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
@@ -44,21 +44,34 @@ asio::awaitable<void> Transport::connect(std::string host, std::uint16_t port, b
     if (endpoint.address().to_string() != host)
         peer_ += " (" + endpoint.address().to_string() + ")";
 
-    if (!tls)
-        co_return;
+    host_ = host;
+    if (tls)
+        co_await start_tls(verify, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       deadline.expiry() - asio::steady_timer::clock_type::now()));
+}
+
+asio::awaitable<void> Transport::start_tls(bool verify, std::chrono::milliseconds timeout) {
+    asio::steady_timer deadline(executor_, timeout);
+    const auto expired = [&]() -> asio::awaitable<void> {
+        co_await deadline.async_wait(asio::use_awaitable);
+        throw boost::system::system_error(asio::error::timed_out, "TLS handshake with " + host_);
+    };
     tls_context_ = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
-    tls_context_->set_default_verify_paths();
+    if (ca_file_.empty())
+        tls_context_->set_default_verify_paths();
+    else
+        tls_context_->load_verify_file(ca_file_);
     tls_context_->set_verify_mode(verify ? asio::ssl::verify_peer : asio::ssl::verify_none);
     if (verify)
-        tls_context_->set_verify_callback(asio::ssl::host_name_verification(host));
+        tls_context_->set_verify_callback(asio::ssl::host_name_verification(host_));
     tls_ = std::make_unique<asio::ssl::stream<tcp::socket>>(std::move(socket_), *tls_context_);
-    if (!SSL_set_tlsext_host_name(tls_->native_handle(), host.c_str()))
-        throw boost::system::system_error(asio::error::invalid_argument, "TLS server name " + host);
+    if (!SSL_set_tlsext_host_name(tls_->native_handle(), host_.c_str()))
+        throw boost::system::system_error(asio::error::invalid_argument, "TLS server name " + host_);
     const auto handshake = co_await (
         tls_->async_handshake(asio::ssl::stream_base::client, asio::as_tuple(asio::use_awaitable)) ||
         expired());
     if (const auto [tls_error] = std::get<0>(handshake); tls_error)
-        throw boost::system::system_error(tls_error, "TLS handshake with " + host);
+        throw boost::system::system_error(tls_error, "TLS handshake with " + host_);
 }
 
 asio::awaitable<std::size_t> Transport::read_some(asio::mutable_buffer buffer) {
@@ -98,4 +111,4 @@ void Transport::close() {
     socket.close(ignored);
 }
 
-} // namespace ferry::xmpp
+} // namespace ferry::net
