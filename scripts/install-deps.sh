@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libboost1.81-dev libboost-program-options1.81-dev libboost-url1.81-dev
   libssl-dev libcurl4-openssl-dev libexpat1-dev nlohmann-json3-dev libpq-dev
-  libgmime-3.0-dev libidn-dev libgtest-dev libgmock-dev googletest libbenchmark-dev
+  libgmime-3.0-dev libxml2-dev libidn-dev libgtest-dev libgmock-dev googletest libbenchmark-dev
   clang-format clang-tidy
   # real servers for the demo and the integration tests
   prosody ejabberd postgresql prometheus-alertmanager

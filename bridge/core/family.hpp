@@ -101,6 +101,10 @@ struct FamilyContext {
 struct OutboundRoute {
     const store::Mapping* mapping = nullptr; ///< the mapping that carries it; null: none does
     std::string destination;                 ///< the remote address to deliver to
+    /// The outbox conversation (rows of one are delivered in order, one at a time); empty: the mapping's
+    /// outbound conversation. A mapping that many users share (a whole domain's) gives each pair of sender
+    /// and destination its own, so that one slow recipient holds up nobody else.
+    std::string conversation;
 };
 
 /// A request to `/hooks/<connector>[/…]` of a connector of the family's kinds (found and enabled).

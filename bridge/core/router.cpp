@@ -95,7 +95,7 @@ OutboundRoute Router::outbound_route(const store::MappingSnapshot& snapshot, std
         mapping = case_folded_match(snapshot, from, connector_name, remote);
     if (mapping == nullptr)
         return {};
-    return {mapping, mapping->remote_address};
+    return {mapping, mapping->remote_address, {}};
 }
 
 bool Router::route(const xmpp::InboundStanza& in) {
@@ -110,8 +110,7 @@ bool Router::route(const xmpp::InboundStanza& in) {
     if (!remote)
         return false;
     const auto snapshot = store_.snapshot();
-    const OutboundRoute route =
-        outbound_route(*snapshot, in.from.bare_string(), remote->second, remote->first);
+    OutboundRoute route = outbound_route(*snapshot, in.from.bare_string(), remote->second, remote->first);
     const store::Mapping* mapping = route.mapping;
     if (mapping == nullptr)
         return false;
@@ -129,7 +128,8 @@ bool Router::route(const xmpp::InboundStanza& in) {
 
     OutboxEntry entry;
     entry.connector_id = mapping->connector_id;
-    entry.conversation = store::outbound_conversation(mapping->id);
+    entry.conversation = route.conversation.empty() ? store::outbound_conversation(mapping->id)
+                                                    : std::move(route.conversation);
     entry.destination = route.destination;
     entry.payload = to_json(message);
     std::vector<OutboxEntry> entries;

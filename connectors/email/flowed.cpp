@@ -58,4 +58,42 @@ std::string to_flowed(std::string_view text, std::size_t width) {
     return out;
 }
 
+std::string from_flowed(std::string_view body, bool delsp) {
+    std::string out;
+    std::string paragraph; // the logical line being joined
+    std::size_t paragraph_depth = 0;
+    bool open = false; // the last line ended in a soft break
+    const auto flush = [&] {
+        out += (paragraph_depth > 0 ? std::string(paragraph_depth, '>') + " " : std::string()) + paragraph +
+               "\n";
+        paragraph.clear();
+        open = false;
+    };
+    while (!body.empty()) {
+        const std::size_t end = body.find('\n');
+        std::string_view line = body.substr(0, end);
+        body.remove_prefix(end == std::string_view::npos ? body.size() : end + 1);
+        std::size_t depth = 0;
+        while (depth < line.size() && line[depth] == '>')
+            ++depth;
+        line.remove_prefix(depth);
+        if (line.starts_with(' '))
+            line.remove_prefix(1); // space-stuffing
+        if (open && depth != paragraph_depth)
+            flush(); // a soft break never joins lines of different depths
+        paragraph_depth = depth;
+        const bool soft = line.ends_with(' ') && line != "-- ";
+        if (soft && delsp)
+            line.remove_suffix(1);
+        paragraph += line;
+        if (soft)
+            open = true;
+        else
+            flush();
+    }
+    if (open)
+        flush();
+    return out;
+}
+
 } // namespace ferry::connectors::email

@@ -13,4 +13,9 @@ namespace ferry::connectors::email {
 /// in the signature separator `-- `. Lines end in LF (the writer of the mail turns them into CRLF).
 std::string to_flowed(std::string_view text, std::size_t width = 72);
 
+/// The text a `format=flowed` body holds (LF line ends): soft-broken lines of one quote depth joined into
+/// one, space-stuffing removed, quotes written back as XEP-0393 `> ` lines; `delsp` (DelSp=yes) drops the
+/// space of each soft break.
+std::string from_flowed(std::string_view body, bool delsp);
+
 } // namespace ferry::connectors::email

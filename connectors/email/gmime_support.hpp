@@ -29,6 +29,6 @@ struct GFree {
     void operator()(gpointer memory) const noexcept { g_free(memory); }
 };
 /// A string GMime or GLib allocated for the caller.
-using GString = std::unique_ptr<char, GFree>;
+using GChars = std::unique_ptr<char, GFree>;
 
 } // namespace ferry::connectors::email

@@ -1,19 +1,22 @@
 """The mail family (issue 14, first parts): an organisation mapping gives every user of an XMPP domain the
 same name at a mail domain, a user's own mapping overrides it, and an XMPP user's message to any mail address
 (`bob\\40example.com%mail@<component>`) becomes a mail from their address, sent through the relay (here
-aiosmtpd, which can answer 451 once): 4xx retried, 5xx told to the sender. Receiving mail over LMTP, Postfix
-and Dovecot end to end come with the next parts of the issue.
+aiosmtpd, which can answer 451 once): 4xx retried, 5xx told to the sender. Mail the MTA hands over by LMTP
+reaches the XMPP user once, with enhanced status codes for what is refused. Postfix and Dovecot end to end
+come with the next parts of the issue.
 """
 
 from __future__ import annotations
 
 import re
+import socket
 
 import pytest
 
 from ferry_cli import Cli
 from pg_world import pg_world  # noqa: F401  (module-scoped fixture)
-from xmpp_client import Client, run, stanza_error
+from world_base import free_ports
+from xmpp_client import Client, q, run, stanza_error
 
 RESET_SQL = ("DELETE FROM outbox; DELETE FROM dead_letters; DELETE FROM message_map; DELETE FROM inbound_seen; "
              "DELETE FROM mappings; DELETE FROM connectors;")
@@ -161,3 +164,126 @@ def test_a_4xx_is_tried_again_and_a_5xx_comes_back_to_the_sender_with_the_relays
     got = relay.wait_for(1, timeout=20)
     assert [r.rcpt_tos for r in got] == [["slow@example.com"]], "delivered after the 451, and only once"
     assert got[0].message().get_body(("plain",)).get_content().replace("\r\n", "\n") == "patience\n"
+
+
+class Lmtp:
+    """An MTA's side of LMTP (RFC 2033), command by command, so that each reply can be checked."""
+
+    def __init__(self, port: int, greet: bool = True) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.buffer = b""
+        assert self.reply().startswith("220 ")
+        if greet:
+            assert self.command("LHLO mta.test").startswith("250")
+
+    def reply(self) -> str:
+        """One reply (all its lines), as text."""
+        lines = []
+        while True:
+            while b"\r\n" not in self.buffer:
+                chunk = self.sock.recv(65536)
+                assert chunk, "the listener closed the connection"
+                self.buffer += chunk
+            line, self.buffer = self.buffer.split(b"\r\n", 1)
+            lines.append(line.decode())
+            if len(line) < 4 or line[3:4] == b" ":
+                return "\n".join(lines)
+
+    def command(self, line: str) -> str:
+        self.sock.sendall(line.encode() + b"\r\n")
+        return self.reply()
+
+    def send(self, sender: str, recipients: list[str], mail: bytes) -> list[str]:
+        """MAIL, RCPT each, DATA: the RCPT replies, then one reply per accepted recipient after the data."""
+        assert self.command(f"MAIL FROM:<{sender}>").startswith("250 ")
+        rcpt = [self.command(f"RCPT TO:<{r}>") for r in recipients]
+        accepted = sum(1 for r in rcpt if r.startswith("250"))
+        if accepted == 0:
+            assert self.command("RSET").startswith("250")
+            return rcpt
+        assert self.command("DATA").startswith("354")
+        body = b"\r\n".join((b"." + line if line.startswith(b".") else line) for line in mail.split(b"\r\n"))
+        self.sock.sendall(body + b"\r\n.\r\n")
+        return rcpt + [self.reply() for _ in range(accepted)]
+
+    def close(self) -> None:
+        self.command("QUIT")
+        self.sock.close()
+
+
+def a_mail(message_id: str, text: str = "Hi Alice,\r\nsee you at 10.\r\n", subject: str = "Meeting") -> bytes:
+    return (f"From: Bob Example <bob@example.com>\r\nTo: alice@chat.test\r\nSubject: {subject}\r\n"
+            f"Message-ID: <{message_id}>\r\nDate: Mon, 07 Dec 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n\r\n" + text).encode()
+
+
+@pytest.fixture
+def receiving(cli, world, pg_world, start_ferry):  # noqa: F811
+    """The mail connector takes mail over LMTP; every user of the XMPP domain is <name>@chat.test."""
+    port = free_ports(1)[0]
+    cli.ok("connector", "set", "mail", "--setting", f"listen=127.0.0.1:{port}", "--setting", "max_size=65536")
+    cli.ok("mapping", "add", "--xmpp", f"*@{world.domain}", "--connector", "mail", "--remote", "*@chat.test")
+    ferry = start_ferry(env={"FERRY_DATABASE_URL": pg_world.url})
+    ferry.wait_connected(timeout=10)
+    ferry.wait_for_log(r"mail connector mail: taking mail over LMTP on 127\.0\.0\.1:%d" % port, timeout=10)
+    return port
+
+
+def test_mail_reaches_the_xmpp_user_from_the_senders_address_once(receiving, world):
+    component = world.component_domain
+
+    async def scenario():
+        async with Client(world, "alice") as alice:
+            lmtp = Lmtp(receiving)
+            replies = lmtp.send("bob@example.com", ["alice@chat.test", "nobody@elsewhere.test"],
+                                a_mail("m1@example.com"))
+            assert replies[0] == "250 2.1.5 Ok"
+            assert replies[1].startswith("550 5.1.1 <nobody@elsewhere.test>")
+            assert replies[2] == f"250 2.0.0 <alice@chat.test> delivered to alice@{world.domain}"
+            message = await alice.next_message(timeout=10)
+            assert message.get("from") == f"bob\\40example.com%mail@{component}"
+            assert message.findtext(q("body")) == "Hi Alice,\nsee you at 10."
+            assert message.findtext(q("subject")) == "Meeting"
+            # The MTA lost the 250 and delivers again: taken, not shown twice.
+            assert lmtp.send("bob@example.com", ["alice@chat.test"], a_mail("m1@example.com"))[1].startswith("250 ")
+            await alice.no_message(1.5)
+            lmtp.close()
+
+    run(scenario())
+
+
+def test_the_listener_refuses_what_it_cannot_take_with_enhanced_codes(receiving):
+    lmtp = Lmtp(receiving, greet=False)
+    assert lmtp.command("HELO mta.test").startswith("500 5.5.1")
+    assert lmtp.command("MAIL FROM:<bob@example.com>").startswith("503 5.5.1")
+    lhlo = lmtp.command("LHLO mta.test")
+    assert "250-PIPELINING" in lhlo and "250-ENHANCEDSTATUSCODES" in lhlo and "250 SIZE 65536" in lhlo
+    assert lmtp.command("MAIL FROM:<bob@example.com> SIZE=100000").startswith("552 5.3.4")
+    assert lmtp.command("RCPT TO:<alice@chat.test>").startswith("503 5.5.1")
+    assert lmtp.command("DATA").startswith("503 5.5.1")
+    assert lmtp.command("MAIL FROM:<bob@example.com>").startswith("250 2.1.0")
+    assert lmtp.command("RCPT TO:<not an address>").startswith("501 5.1.3")
+    assert lmtp.command("DATA").startswith("503 5.5.1 no valid recipients")
+    assert lmtp.command("RSET").startswith("250 2.0.0")
+    assert lmtp.command("BDAT 10").startswith("500 5.5.2")
+    replies = lmtp.send("bob@example.com", ["alice@chat.test"], a_mail("big@example.com", "x" * 70000 + "\r\n"))
+    assert replies[1].startswith("552 5.3.4"), "too big, read to its end and refused"
+    assert lmtp.command("NOOP").startswith("250"), "the session goes on"
+    lmtp.close()
+
+
+def test_an_html_only_mail_is_shown_as_readable_text(receiving, world):
+    html = ("<html><head><style>p{color:red}</style></head><body><p>Hello <b>Alice</b>,</p>"
+            "<p>the <a href=\"https://example.com/agenda\">agenda</a> is ready.</p><script>x()</script></body></html>")
+    mail = (b"From: bob@example.com\r\nTo: alice@chat.test\r\nSubject: Agenda\r\nMessage-ID: <h1@example.com>\r\n"
+            b"MIME-Version: 1.0\r\nContent-Type: text/html; charset=iso-8859-1\r\n\r\n" + html.encode() + b"\r\n")
+
+    async def scenario():
+        async with Client(world, "alice") as alice:
+            lmtp = Lmtp(receiving)
+            assert lmtp.send("bob@example.com", ["alice@chat.test"], mail)[1].startswith("250 ")
+            message = await alice.next_message(timeout=10)
+            assert message.findtext(q("body")) == "Hello Alice,\nthe agenda <https://example.com/agenda> is ready."
+            lmtp.close()
+
+    run(scenario())

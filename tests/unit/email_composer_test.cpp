@@ -124,10 +124,10 @@ TEST(MailComposer, WritesTheHeadersAClientReadsBack) {
     GMimeObject* plain = g_mime_multipart_get_part(GMIME_MULTIPART(body), 0);
     EXPECT_EQ(std::string(g_mime_object_get_content_type_parameter(plain, "format")), "flowed");
     EXPECT_EQ(std::string(g_mime_object_get_content_type_parameter(plain, "charset")), "utf-8");
-    const GString plain_text(g_mime_text_part_get_text(GMIME_TEXT_PART(plain)));
+    const GChars plain_text(g_mime_text_part_get_text(GMIME_TEXT_PART(plain)));
     EXPECT_EQ(std::string(plain_text.get()), "Hello *Bob*, caf\xc3\xa9?\r\n> what you said\r\n");
     GMimeObject* html = g_mime_multipart_get_part(GMIME_MULTIPART(body), 1);
-    const GString html_text(g_mime_text_part_get_text(GMIME_TEXT_PART(html)));
+    const GChars html_text(g_mime_text_part_get_text(GMIME_TEXT_PART(html)));
     EXPECT_NE(std::string(html_text.get())
                   .find("Hello <strong>Bob</strong>, caf\xc3\xa9?<br><blockquote>what you said</blockquote>"),
               std::string::npos)

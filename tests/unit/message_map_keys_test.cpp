@@ -17,6 +17,13 @@ TEST(Conversations, InboundAndOutboundOfAMapping) {
     EXPECT_FALSE(is_inbound_conversation(outbound_conversation(1)));
 }
 
+TEST(Conversations, AMappingManyShareHasOnePerPart) {
+    EXPECT_EQ(inbound_conversation(42, "alice@example.org"), "mapping:42:alice@example.org:in");
+    EXPECT_EQ(inbound_conversation_mapping(inbound_conversation(42, "alice@example.org")), 42);
+    EXPECT_EQ(inbound_conversation_mapping(inbound_conversation(42, "a:in")), 42);
+    EXPECT_TRUE(is_inbound_conversation(inbound_conversation(42, "alice@example.org")));
+}
+
 TEST(Conversations, AnythingElseNamesNoMapping) {
     for (const char* text : {"mapping:7:out", "mapping::in", "mapping:x:in", "mapping:7 :in", "mapping:-:in",
                              "mapping:99999999999999999999:in", "other:7:in", ""})

@@ -1,0 +1,102 @@
+#include "connectors/email/mail_intake.hpp"
+
+#include "bridge/base/logger.hpp"
+#include "bridge/core/inlet.hpp"
+#include "bridge/core/message.hpp"
+#include "bridge/core/signatures.hpp"
+#include "bridge/store/conversations.hpp"
+#include "bridge/store/mapping_snapshot.hpp"
+#include "bridge/store/mapping_store.hpp"
+#include "bridge/text/log_text.hpp"
+#include "bridge/text/utf8.hpp"
+#include "connectors/email/address_book.hpp"
+#include "connectors/email/mail_reader.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace ferry::connectors::email {
+
+namespace {
+
+/// How long a Message-ID counts as seen: far longer than any MTA retries (Postfix gives up after 5 days).
+constexpr std::chrono::hours dedup_window(24 * 30);
+
+SmtpReply reply_to(std::string_view recipient, int code, std::string enhanced, std::string_view text) {
+    return SmtpReply{code, std::move(enhanced), {"<" + std::string(recipient) + "> " + std::string(text)}};
+}
+
+} // namespace
+
+EmailIntake::EmailIntake(std::int64_t connector_id, const store::MappingStore& store, AddressBooks& books,
+                         core::Inlet& inlet, core::Logger& logger)
+    : connector_id_(connector_id), store_(store), books_(books), inlet_(inlet), logger_(logger) {}
+
+std::optional<SmtpReply> EmailIntake::check_recipient(std::string_view address) {
+    auto parsed = parse_mail_address_or_reason(address);
+    if (const auto* reason = std::get_if<std::string>(&parsed))
+        return SmtpReply{501, "5.1.3", {"<" + text::printable(address) + ">: " + *reason}};
+    if (!books_.current(connector_id_)->recipient(std::get<MailAddress>(parsed)))
+        return reply_to(text::printable(address), 550, "5.1.1", "no such user here");
+    return std::nullopt;
+}
+
+boost::asio::awaitable<std::vector<SmtpReply>> EmailIntake::deliver(const MailEnvelope& envelope,
+                                                                    std::string mail) {
+    const auto snapshot = store_.snapshot();
+    const store::Connector* connector = snapshot->connector(connector_id_);
+    const auto book = books_.of(*snapshot, connector_id_);
+    const ReadMail read = read_mail(mail);
+    const std::string author = !read.from.empty()         ? read.from
+                               : !envelope.sender.empty() ? envelope.sender
+                                                          : std::string("mailer-daemon");
+    std::vector<SmtpReply> replies;
+    core::Arrival arrival;
+    for (const std::string& address : envelope.recipients) {
+        const auto parsed = parse_mail_address(address);
+        const auto recipient = parsed ? book->recipient(*parsed) : std::nullopt;
+        if (!recipient || connector == nullptr) { // unmapped since RCPT
+            replies.push_back(reply_to(address, 550, "5.1.1", "no such user here"));
+            continue;
+        }
+        core::Message message;
+        message.source = connector->name;
+        message.source_id = read.message_id;
+        message.from = author;
+        message.sender_name = read.from_name;
+        message.to = recipient->bare_jid;
+        message.subject = read.subject;
+        message.text = read.text;
+        message.timestamp = core::utc_timestamp();
+        arrival.entries.push_back({connector_id_,
+                                   store::inbound_conversation(recipient->mapping->id, recipient->bare_jid),
+                                   recipient->bare_jid, to_json(message)});
+        replies.push_back(reply_to(address, 250, "2.0.0", "delivered to " + recipient->bare_jid));
+    }
+    if (arrival.entries.empty())
+        co_return replies;
+    const std::string id = read.message_id.empty()
+                               ? "sha256 " + core::hmac_sha256_hex("ferry mail without id", mail)
+                               : read.message_id;
+    arrival.source = core::SourceKey{connector_id_, "mail " + id, dedup_window};
+    arrival.summary = "mail " + text::quoted(text::shortened(id, 120)) + " from " +
+                      text::quoted(text::shortened(author, 120));
+    for (const std::string& problem : read.problems)
+        logger_.info("mail " + text::quoted(text::shortened(id, 120)) + ": " + problem);
+
+    std::optional<SmtpReply> failure;
+    try {
+        const core::InletOutcome outcome = co_await inlet_.take(*connector, "lmtp", std::move(arrival));
+        if (outcome == core::InletOutcome::store_slow)
+            failure = SmtpReply{451, "4.3.0", {"the store is slow: try again later"}};
+    } catch (const std::exception& e) {
+        logger_.warning(std::string("mail not taken, the MTA will try again: ") + e.what());
+        failure = SmtpReply{451, "4.3.0", {"the store is unavailable: try again later"}};
+    }
+    if (failure)
+        for (SmtpReply& reply : replies)
+            if (reply.positive())
+                reply = *failure;
+    co_return replies;
+}
+
+} // namespace ferry::connectors::email
