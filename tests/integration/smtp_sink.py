@@ -32,11 +32,13 @@ class Received:
 class SmtpSink:
     refuse: set[str] = field(default_factory=set)      # recipients answered 550 5.1.1
     defer_once: set[str] = field(default_factory=set)  # recipients answered 451 4.3.0 the first time
+    defer_for: dict[str, float] = field(default_factory=dict)  # answered 451 for so many seconds from the first try
     received: list[Received] = field(default_factory=list)
     sessions: int = 0
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
+        self._first_try: dict[str, float] = {}
         self.port = free_ports(1)[0]
         self._controller = Controller(self, hostname=HOST, port=self.port)
 
@@ -60,6 +62,10 @@ class SmtpSink:
             if address in self.defer_once:
                 self.defer_once.discard(address)
                 return "451 4.3.0 try again later"
+            if address in self.defer_for:
+                first = self._first_try.setdefault(address, time.monotonic())
+                if time.monotonic() - first < self.defer_for[address]:
+                    return "451 4.3.0 try again later"
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 

@@ -103,7 +103,8 @@ def test_a_connector_without_a_relay_takes_no_message(cli, world, pg_world, star
 @pytest.fixture
 def relay():
     from smtp_sink import SmtpSink
-    with SmtpSink(refuse={"nobody@example.com"}, defer_once={"slow@example.com"}) as sink:
+    with SmtpSink(refuse={"nobody@example.com"}, defer_once={"slow@example.com"},
+                  defer_for={"slower@example.com": 3.0}) as sink:
         yield sink
 
 
@@ -287,3 +288,20 @@ def test_an_html_only_mail_is_shown_as_readable_text(receiving, world):
             lmtp.close()
 
     run(scenario())
+
+
+def test_one_slow_recipient_holds_up_no_other_mail(sending, relay, world):
+    component = world.component_domain
+
+    async def scenario():
+        async with Client(world, "alice") as alice, Client(world, "bob") as bob:
+            await alice.send_message(f"slower\\40example.com%mail@{component}", "first, retried", id="s1")
+            await alice.send_message(f"carol\\40example.com%mail@{component}", "second, to carol", id="c1")
+            await bob.send_message(f"dave\\40example.com%mail@{component}", "third, from bob", id="d1")
+
+    run(scenario())
+    got = relay.wait_for(3, timeout=30)
+    order = [r.rcpt_tos[0] for r in got]
+    assert sorted(order[:2]) == ["carol@example.com", "dave@example.com"], \
+        f"the mails after a 451 go out while the 451 waits for its retry: {order}"
+    assert order[2:] == ["slower@example.com"]
