@@ -1,9 +1,9 @@
 #include "connectors/email/header_text.hpp"
 
+#include "bridge/store/accounts/base64.hpp"
 #include "bridge/text/utf8.hpp"
 
 #include <algorithm>
-#include <openssl/evp.h>
 
 namespace ferry::connectors::email {
 
@@ -11,15 +11,6 @@ namespace {
 
 bool breaks_a_line(char32_t c) {
     return c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0) || c == 0x2028 || c == 0x2029;
-}
-
-std::string base64(std::string_view bytes) {
-    std::string out(4 * ((bytes.size() + 2) / 3), '\0');
-    const int written =
-        EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                        reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
-    out.resize(static_cast<std::size_t>(std::max(written, 0)));
-    return out;
 }
 
 } // namespace
@@ -58,7 +49,7 @@ std::string header_phrase(std::string_view text, std::size_t max_bytes) {
     std::string_view rest = safe;
     while (!rest.empty()) {
         const std::string_view chunk = text::utf8_prefix(rest, 45);
-        words += (words.empty() ? "" : " ") + std::string("=?utf-8?b?") + base64(chunk) + "?=";
+        words += (words.empty() ? "" : " ") + std::string("=?utf-8?b?") + store::to_base64(chunk) + "?=";
         rest.remove_prefix(chunk.size());
     }
     return words;

@@ -1,6 +1,7 @@
 #include "connectors/email/smtp_client.hpp"
 
 #include "bridge/net/transport.hpp"
+#include "bridge/store/accounts/base64.hpp"
 
 #include <array>
 #include <boost/asio/as_tuple.hpp>
@@ -9,7 +10,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cctype>
-#include <openssl/evp.h>
 #include <optional>
 
 namespace ferry::connectors::email {
@@ -24,15 +24,6 @@ namespace {
 struct RelayRefusal {
     SmtpReply reply;
 };
-
-std::string base64(std::string_view bytes) {
-    std::string out(4 * ((bytes.size() + 2) / 3), '\0');
-    const int written =
-        EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                        reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
-    out.resize(static_cast<std::size_t>(std::max(written, 0)));
-    return out;
-}
 
 bool offers(const SmtpReply& ehlo, std::string_view extension) {
     for (std::size_t i = 1; i < ehlo.lines.size(); ++i) {
@@ -74,7 +65,7 @@ public:
             if (!offers(ehlo, "AUTH"))
                 throw RelayRefusal{{530, "5.7.0", {"the relay offers no AUTH, but a user is set"}}};
             const std::string credentials = std::string(1, '\0') + settings_.user + '\0' + settings_.password;
-            co_await command("AUTH PLAIN " + base64(credentials), 235);
+            co_await command("AUTH PLAIN " + store::to_base64(credentials), 235);
         }
         opened_at_ = Clock::now();
     }
