@@ -11,7 +11,7 @@ packages=(
   libgmime-3.0-dev libxml2-dev libidn-dev libgtest-dev libgmock-dev googletest libbenchmark-dev
   clang-format clang-tidy
   # real servers for the demo and the integration tests
-  prosody ejabberd postgresql prometheus-alertmanager
+  prosody ejabberd postgresql prometheus-alertmanager postfix dovecot-imapd dovecot-lmtpd
   # test drivers
   python3-slixmpp python3-pytest python3-aiosmtpd procps iproute2 curl
 )
@@ -34,6 +34,8 @@ if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
 
 export DEBIAN_FRONTEND=noninteractive
 if [ ${#missing[@]} -gt 0 ]; then
+  # Postfix without a system-wide configuration: the tests and the demo run private instances only.
+  echo "postfix postfix/main_mailer_type select No configuration" | "${sudo_cmd[@]}" debconf-set-selections
   echo "install-deps: installing ${missing[*]}"
   "${sudo_cmd[@]}" apt-get update -q
   # Debian's packages start system-wide servers on install; keep them from taking the ports.
@@ -44,7 +46,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Servers started by package installs on an earlier run (without policy-rc.d) must not hold ports.
-for svc in prosody ejabberd postgresql prometheus-alertmanager; do
+for svc in prosody ejabberd postgresql prometheus-alertmanager postfix dovecot; do
   if command -v service >/dev/null 2>&1; then
     "${sudo_cmd[@]}" service "$svc" stop >/dev/null 2>&1 || true
   fi

@@ -18,7 +18,9 @@ struct Message {
     std::string text;
     std::string subject;
     std::string thread;
-    std::string refers_to; ///< edit, reply, retraction: the source_id of the message it is about
+    /// edit, reply, retraction: the source_id of the message it is about; a reply not said in a channel (a
+    /// mail's) names the XMPP id of the message it answers, which its family found.
+    std::string refers_to;
     std::string timestamp; ///< when Ferry accepted it, ISO 8601 UTC with milliseconds
     // Alerts: the firing and the resolved alerts the message lists, each as `<fingerprint>@<startsAt>` (one
     // episode of the alert), space-separated, and the short line that tells what resolved.

@@ -134,6 +134,27 @@ asio::awaitable<std::optional<std::string>> service_counterpart(pg::Pool& pool, 
     co_return std::string(*found.get(0, 0));
 }
 
+asio::awaitable<std::optional<DeliveredFromXmpp>>
+delivered_from_xmpp(pg::Pool& pool, std::int64_t connector_id, std::string message_key) {
+    // The XMPP side is under xmpp_said(): the delivery's conversation, a space, the author; a chat's author
+    // is a bare JID, which has no space in it.
+    pg::Lease lease = co_await pool.acquire();
+    const pg::Result found = co_await lease->execute_cached(
+        "SELECT x.native_id, x.conversation, p.conversation, p.native_id FROM message_map x "
+        "JOIN message_map p ON p.message_key = x.message_key AND p.system = $2 "
+        "WHERE x.message_key = $1::uuid AND x.system = 'xmpp' ORDER BY x.id LIMIT 1",
+        pg::params(std::move(message_key), connector_system(connector_id)));
+    if (found.rows() == 0)
+        co_return std::nullopt;
+    DeliveredFromXmpp delivered;
+    delivered.xmpp_id = std::string(*found.get(0, 0));
+    const std::string said(*found.get(0, 1));
+    delivered.author = said.substr(said.rfind(' ') + 1);
+    delivered.posted_to = std::string(*found.get(0, 2));
+    delivered.posted_id = std::string(*found.get(0, 3));
+    co_return delivered;
+}
+
 asio::awaitable<void> record(pg::Pool& pool, std::string message_key, MessageMapKey key,
                              std::string native_id) {
     pg::Lease lease = co_await pool.acquire();

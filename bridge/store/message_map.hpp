@@ -80,6 +80,18 @@ boost::asio::awaitable<std::optional<std::string>>
 service_counterpart(pg::Pool& pool, std::int64_t connector_id, std::string outbound_conversation,
                     std::string xmpp_id, std::string author, bool thread_root);
 
+/// What became of an XMPP chat message (not a room's) Ferry delivered to a connector's service, found by its
+/// outbox key.
+struct DeliveredFromXmpp {
+    std::string xmpp_id;   ///< the id its author gave it
+    std::string author;    ///< its author's bare JID
+    std::string posted_to; ///< the conversation it was posted under there (the delivery's destination)
+    std::string posted_id; ///< the id it got there
+};
+/// nullopt when message_map does not (or no longer) know the message.
+boost::asio::awaitable<std::optional<DeliveredFromXmpp>>
+delivered_from_xmpp(pg::Pool& pool, std::int64_t connector_id, std::string message_key);
+
 /// Records `native_id` for the message with outbox key `message_key` (kept when already there).
 boost::asio::awaitable<void> record(pg::Pool& pool, std::string message_key, MessageMapKey key,
                                     std::string native_id);

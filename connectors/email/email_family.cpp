@@ -34,8 +34,8 @@ struct Listening {
 class RunningEmail final : public core::RunningFamily {
 public:
     explicit RunningEmail(const core::FamilyContext& context)
-        : executor_(context.executor), store_(context.store), inlet_(context.inlet), books_(context.store),
-          logger_(context.logger), secret_(context.secret), tick_(context.executor) {}
+        : executor_(context.executor), store_(context.store), pool_(context.pool), inlet_(context.inlet),
+          books_(context.store), logger_(context.logger), secret_(context.secret), tick_(context.executor) {}
 
     std::unique_ptr<core::Connector> make_connector(const store::Connector& row) override {
         return std::make_unique<EmailConnector>(executor_, row, read_settings(row.settings),
@@ -109,7 +109,9 @@ private:
             const auto& [connector, settings] = entry;
             auto listening = std::make_shared<Listening>();
             listening->made_from = made_from(settings);
-            listening->intake = std::make_unique<EmailIntake>(id, store_, books_, inlet_, logger_);
+            listening->intake =
+                std::make_unique<EmailIntake>(id, settings.mail_domain, MailTokens(secret_, connector->name),
+                                              store_, books_, inlet_, pool_, logger_);
             const boost::asio::ip::tcp::endpoint endpoint(
                 boost::asio::ip::make_address(settings.listen_address), settings.listen_port);
             MailListenerOptions options;
@@ -167,6 +169,7 @@ private:
 
     boost::asio::any_io_executor executor_;
     const store::MappingStore& store_;
+    pg::Pool& pool_;
     core::Inlet& inlet_;
     AddressBooks books_;
     core::Logger& logger_;

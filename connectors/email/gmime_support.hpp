@@ -2,6 +2,8 @@
 
 #include <gmime/gmime.h>
 #include <memory>
+#include <string>
+#include <string_view>
 
 namespace ferry::connectors::email {
 
@@ -30,5 +32,13 @@ struct GFree {
 };
 /// A string GMime or GLib allocated for the caller.
 using GChars = std::unique_ptr<char, GFree>;
+
+/// A mail (RFC 5322 bytes) as GMime reads it, with undeclared 8-bit header text taken as UTF-8, then
+/// windows-1252; null when GMime finds no message at all.
+GPtr<GMimeMessage> parse_message(std::string_view bytes);
+
+/// The part's content with its transfer encoding (base64, quoted-printable) undone; bad base64 yields what
+/// could be decoded.
+std::string decoded_bytes(GMimePart* part);
 
 } // namespace ferry::connectors::email

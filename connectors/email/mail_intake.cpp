@@ -7,9 +7,12 @@
 #include "bridge/store/conversations.hpp"
 #include "bridge/store/mapping_snapshot.hpp"
 #include "bridge/store/mapping_store.hpp"
+#include "bridge/store/message_map.hpp"
 #include "bridge/text/log_text.hpp"
 #include "bridge/text/utf8.hpp"
 #include "connectors/email/address_book.hpp"
+#include "connectors/email/delivery_failure.hpp"
+#include "connectors/email/delivery_report.hpp"
 #include "connectors/email/mail_reader.hpp"
 
 #include <nlohmann/json.hpp>
@@ -27,17 +30,59 @@ SmtpReply reply_to(std::string_view recipient, int code, std::string enhanced, s
 
 } // namespace
 
-EmailIntake::EmailIntake(std::int64_t connector_id, const store::MappingStore& store, AddressBooks& books,
-                         core::Inlet& inlet, core::Logger& logger)
-    : connector_id_(connector_id), store_(store), books_(books), inlet_(inlet), logger_(logger) {}
+EmailIntake::EmailIntake(std::int64_t connector_id, std::string mail_domain, MailTokens tokens,
+                         const store::MappingStore& store, AddressBooks& books, core::Inlet& inlet,
+                         pg::Pool& pool, core::Logger& logger)
+    : connector_id_(connector_id), mail_domain_(text::ascii_lowercase(mail_domain)),
+      tokens_(std::move(tokens)), store_(store), books_(books), inlet_(inlet), pool_(pool), logger_(logger) {}
+
+std::optional<std::string> EmailIntake::bounce_key(const MailAddress& address) const {
+    if (address.domain != mail_domain_)
+        return std::nullopt;
+    return tokens_.key_of_return_path(address);
+}
 
 std::optional<SmtpReply> EmailIntake::check_recipient(std::string_view address) {
     auto parsed = parse_mail_address_or_reason(address);
     if (const auto* reason = std::get_if<std::string>(&parsed))
         return SmtpReply{501, "5.1.3", {"<" + text::printable(address) + ">: " + *reason}};
-    if (!books_.current(connector_id_)->recipient(std::get<MailAddress>(parsed)))
+    const auto& mail_address = std::get<MailAddress>(parsed);
+    if (mail_address.domain == mail_domain_ && MailTokens::has_return_path_form(mail_address))
+        return bounce_key(mail_address) ? std::nullopt
+                                        : std::optional(reply_to(text::printable(address), 550, "5.1.1",
+                                                                 "not a return path of this gateway"));
+    if (!books_.current(connector_id_)->recipient(mail_address))
         return reply_to(text::printable(address), 550, "5.1.1", "no such user here");
     return std::nullopt;
+}
+
+boost::asio::awaitable<bool> EmailIntake::add_report(const store::Connector& connector,
+                                                     const std::string& key, const std::string& mail,
+                                                     core::Arrival& arrival) {
+    const auto delivered = co_await store::message_map::delivered_from_xmpp(pool_, connector_id_, key);
+    if (!delivered) {
+        logger_.info("mail connector " + connector.name + ": a delivery report on message " + key +
+                     ", which message_map no longer knows: nobody to tell");
+        co_return false;
+    }
+    const auto sender = books_.current(connector_id_)->sender(delivered->author);
+    if (!sender) {
+        logger_.info("mail connector " + connector.name + ": a delivery report for " + delivered->author +
+                     ", who is no longer mapped: nobody to tell");
+        co_return false;
+    }
+    const auto report = read_delivery_report(mail);
+    const ReadMail read = report ? ReadMail{} : read_mail(mail);
+    auto message = delivery_failure(SentMail{delivered->xmpp_id, delivered->author, delivered->posted_to},
+                                    report ? &*report : nullptr, read.text);
+    if (!message)
+        co_return false;
+    message->source = connector.name;
+    message->timestamp = core::utc_timestamp();
+    arrival.entries.push_back({connector_id_,
+                               store::inbound_conversation(sender->mapping->id, delivered->author),
+                               delivered->author, to_json(*message)});
+    co_return true;
 }
 
 boost::asio::awaitable<std::vector<SmtpReply>> EmailIntake::deliver(const MailEnvelope& envelope,
@@ -53,7 +98,25 @@ boost::asio::awaitable<std::vector<SmtpReply>> EmailIntake::deliver(const MailEn
     core::Arrival arrival;
     for (const std::string& address : envelope.recipients) {
         const auto parsed = parse_mail_address(address);
-        const auto recipient = parsed ? book->recipient(*parsed) : std::nullopt;
+        if (const auto key = parsed ? bounce_key(*parsed) : std::nullopt; key && connector != nullptr) {
+            std::optional<bool> told;
+            try {
+                told = co_await add_report(*connector, *key, mail, arrival);
+            } catch (const std::exception& e) {
+                logger_.warning(std::string("delivery report not taken, the MTA will try again: ") +
+                                e.what());
+            }
+            if (!told)
+                replies.push_back(SmtpReply{451, "4.3.0", {"the store is unavailable: try again later"}});
+            else
+                replies.push_back(
+                    reply_to(address, 250, "2.0.0",
+                             *told ? "delivery report taken" : "delivery report taken, nobody to tell"));
+            continue;
+        }
+        const bool reserved =
+            parsed && parsed->domain == mail_domain_ && MailTokens::has_return_path_form(*parsed);
+        const auto recipient = parsed && !reserved ? book->recipient(*parsed) : std::nullopt;
         if (!recipient || connector == nullptr) { // unmapped since RCPT
             replies.push_back(reply_to(address, 550, "5.1.1", "no such user here"));
             continue;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "connectors/email/lmtp_server.hpp"
+#include "connectors/email/mail_tokens.hpp"
 
 #include <cstdint>
 #include <string>
@@ -8,10 +9,15 @@
 namespace ferry::core {
 class Inlet;
 class Logger;
+struct Arrival;
 } // namespace ferry::core
+namespace ferry::pg {
+class Pool;
+}
 namespace ferry::store {
 class MappingStore;
-}
+struct Connector;
+} // namespace ferry::store
 
 namespace ferry::connectors::email {
 
@@ -22,20 +28,36 @@ class AddressBooks;
 /// through the inlet together, with its Message-ID (or a hash of it) as the source id, so that a mail the MTA
 /// delivers again is recognised. Every recipient gets 250 only after that commit, 451 when the store could
 /// not take it.
+///
+/// Mail to one of the connector's return paths (`bounces+<token>@<mail domain>`, a genuine token) is a
+/// delivery report on a mail Ferry sent: it becomes a failure (or delay) report to the XMPP author of that
+/// message, about its id, in the same commit.
 class EmailIntake final : public MailIntake {
 public:
-    EmailIntake(std::int64_t connector_id, const store::MappingStore& store, AddressBooks& books,
-                core::Inlet& inlet, core::Logger& logger);
+    EmailIntake(std::int64_t connector_id, std::string mail_domain, MailTokens tokens,
+                const store::MappingStore& store, AddressBooks& books, core::Inlet& inlet, pg::Pool& pool,
+                core::Logger& logger);
 
     std::optional<SmtpReply> check_recipient(std::string_view address) override;
     boost::asio::awaitable<std::vector<SmtpReply>> deliver(const MailEnvelope& envelope,
                                                            std::string mail) override;
 
 private:
+    /// The message key of a return path of this connector; nullopt for any other address.
+    std::optional<std::string> bounce_key(const MailAddress& address) const;
+    /// The report on the message `key` for its author, added to `arrival`; false when there is nobody to
+    /// tell (message_map forgot the message, its author is no longer mapped, the report says it arrived).
+    /// Errors of the store propagate.
+    boost::asio::awaitable<bool> add_report(const store::Connector& connector, const std::string& key,
+                                            const std::string& mail, core::Arrival& arrival);
+
     std::int64_t connector_id_;
+    std::string mail_domain_;
+    MailTokens tokens_;
     const store::MappingStore& store_;
     AddressBooks& books_;
     core::Inlet& inlet_;
+    pg::Pool& pool_;
     core::Logger& logger_;
 };
 

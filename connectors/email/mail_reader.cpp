@@ -18,27 +18,12 @@ constexpr int max_depth = 32;            // deeper parts are not looked into (GM
 constexpr std::size_t max_parts = 512;   // parts looked at
 constexpr std::size_t max_text = 262144; // bytes of text kept: more than any XMPP server carries in a message
 
-struct ParserOptionsFree {
-    void operator()(GMimeParserOptions* options) const noexcept { g_mime_parser_options_free(options); }
-};
 struct ReferencesFree {
     void operator()(GMimeReferences* references) const noexcept { g_mime_references_free(references); }
 };
 struct XmlDocFree {
     void operator()(xmlDoc* doc) const noexcept { xmlFreeDoc(doc); }
 };
-
-/// The part's content with its transfer encoding (base64, quoted-printable) undone; bad base64 yields what
-/// could be decoded.
-std::string decoded_bytes(GMimePart* part) {
-    GMimeDataWrapper* content = g_mime_part_get_content(part);
-    if (content == nullptr)
-        return {};
-    const GPtr<GMimeStream> out(g_mime_stream_mem_new());
-    g_mime_data_wrapper_write_to_stream(content, out.get());
-    const GByteArray* bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(out.get()));
-    return {reinterpret_cast<const char*>(bytes->data), bytes->len};
-}
 
 std::optional<std::string> converted(const std::string& bytes, const char* from) {
     gsize written = 0;
@@ -199,14 +184,8 @@ std::string html_to_text(std::string_view html) {
 }
 
 ReadMail read_mail(std::string_view bytes) {
-    use_gmime();
     ReadMail read;
-    const GPtr<GMimeStream> stream(g_mime_stream_mem_new_with_buffer(bytes.data(), bytes.size()));
-    const GPtr<GMimeParser> parser(g_mime_parser_new_with_stream(stream.get()));
-    const std::unique_ptr<GMimeParserOptions, ParserOptionsFree> options(g_mime_parser_options_new());
-    const char* fallback[] = {"utf-8", "windows-1252", nullptr};
-    g_mime_parser_options_set_fallback_charsets(options.get(), fallback);
-    const GPtr<GMimeMessage> message(g_mime_parser_construct_message(parser.get(), options.get()));
+    const GPtr<GMimeMessage> message = parse_message(bytes);
     if (!message) {
         read.problems.emplace_back("not a mail message");
         return read;

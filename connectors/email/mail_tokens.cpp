@@ -62,6 +62,10 @@ std::optional<std::string> MailTokens::key_of_message_id(std::string_view messag
     return message_key(message_id.substr(message_id_prefix.size(), at - message_id_prefix.size()));
 }
 
+bool MailTokens::has_return_path_form(const MailAddress& address) {
+    return text::ascii_lowercase(address.local).starts_with(return_path_prefix);
+}
+
 std::optional<std::string> MailTokens::key_of_return_path(const MailAddress& address) const {
     const std::string local = text::ascii_lowercase(address.local);
     if (!local.starts_with(return_path_prefix))

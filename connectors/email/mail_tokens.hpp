@@ -29,6 +29,9 @@ public:
     std::optional<std::string> key_of_message_id(std::string_view message_id) const;
     /// The message key of one of Ferry's return paths; nullopt for any other address.
     std::optional<std::string> key_of_return_path(const MailAddress& address) const;
+    /// True for an address of a return path's form (`bounces+…`), whether its token is genuine or not: such
+    /// local parts of the mail domain are Ferry's, never a user's.
+    static bool has_return_path_form(const MailAddress& address);
 
 private:
     std::string key_;

@@ -264,6 +264,8 @@ def test_the_listener_refuses_what_it_cannot_take_with_enhanced_codes(receiving)
     assert lmtp.command("DATA").startswith("503 5.5.1")
     assert lmtp.command("MAIL FROM:<bob@example.com>").startswith("250 2.1.0")
     assert lmtp.command("RCPT TO:<not an address>").startswith("501 5.1.3")
+    # A return path with a token Ferry never made: no delivery report goes through it.
+    assert lmtp.command(f"RCPT TO:<bounces+{'0' * 48}@chat.test>").startswith("550 5.1.1")
     assert lmtp.command("DATA").startswith("503 5.5.1 no valid recipients")
     assert lmtp.command("RSET").startswith("250 2.0.0")
     assert lmtp.command("BDAT 10").startswith("500 5.5.2")

@@ -1,0 +1,126 @@
+"""The mail gateway end to end through a real Postfix and real Dovecot mailboxes (issue 14): Postfix relays
+Ferry's mail to Dovecot, where the test reads it over IMAP; mail for the bridge's domain (`chat.test`) goes
+from Postfix to Ferry's LMTP; and what cannot be delivered comes back as Postfix's own bounces.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import smtplib
+from email.message import EmailMessage
+
+import pytest
+
+from ferry_cli import Cli
+from mail_world import BRIDGE_DOMAIN, mail_world  # noqa: F401  (module-scoped fixture)
+from pg_world import pg_world  # noqa: F401  (module-scoped fixture)
+from xmpp_client import Client, q, run
+
+RESET_SQL = ("DELETE FROM outbox; DELETE FROM dead_letters; DELETE FROM message_map; DELETE FROM inbound_seen; "
+             "DELETE FROM mappings; DELETE FROM connectors;")
+
+
+@pytest.fixture
+def gateway(pg_world, ferry_binary, world, start_ferry, mail_world):  # noqa: F811
+    """Every user of the XMPP domain but carol is <name>@chat.test; Ferry sends through Postfix and takes
+    chat.test's mail from it over LMTP."""
+    mail_world.clear_mailboxes()
+    cli = Cli(ferry_binary, pg_world.url)
+    assert cli("db", "migrate").returncode == 0
+    pg_world.sql(RESET_SQL)
+    cli.ok("connector", "add", "mail", "--kind", "email", "--setting", f"mail_domain={BRIDGE_DOMAIN}",
+           "--setting", f"relay=127.0.0.1:{mail_world.smtp_port}", "--setting", "relay_tls=none",
+           "--setting", f"listen=127.0.0.1:{mail_world.ferry_lmtp_port}")
+    cli.ok("mapping", "add", "--xmpp", f"*@{world.domain}", "--connector", "mail", "--remote", f"*@{BRIDGE_DOMAIN}")
+    # carol's own mapping is disabled: she is not bridged.
+    cli.ok("mapping", "add", "--xmpp", f"carol@{world.domain}", "--connector", "mail",
+           "--remote", f"carol@{BRIDGE_DOMAIN}", "--disabled")
+    ferry = start_ferry(env={"FERRY_DATABASE_URL": pg_world.url})
+    ferry.wait_connected(timeout=10)
+    ferry.wait_for_log(r"mail connector mail: taking mail over LMTP", timeout=10)
+    ferry.cli = cli
+    return ferry
+
+
+def submit(mail_world, mail: EmailMessage) -> None:  # noqa: F811
+    """Hands a mail to Postfix as a mail client's server would."""
+    with smtplib.SMTP("127.0.0.1", mail_world.smtp_port, timeout=10) as smtp:
+        smtp.send_message(mail)
+
+
+def test_a_chat_becomes_mail_in_a_real_mailbox_and_the_reply_comes_back(gateway, mail_world, world):  # noqa: F811
+    component = world.component_domain
+    bob_jid = f"bob\\40example.com%mail@{component}"
+
+    async def scenario():
+        async with Client(world, "alice") as alice:
+            await alice.send_message(bob_jid, "Lunch at *noon*?", id="l1")
+            mails = await asyncio.to_thread(mail_world.wait_for_mail, "bob", 1)
+            mail = mails[0]
+            assert mail["From"] == "alice <alice@chat.test>"
+            assert mail["To"] == "bob@example.com"
+            assert mail["Subject"] == "Chat with alice"
+            token = re.fullmatch(r"<ferry\.([0-9a-f]{48})@chat\.test>", mail["Message-ID"]).group(1)
+            assert mail["Return-Path"] == f"<bounces+{token}@chat.test>", "the envelope sender Postfix kept"
+            assert mail.get_content_type() == "multipart/alternative"
+            assert mail.get_body(("plain",)).get_content().replace("\r\n", "\n") == "Lunch at *noon*?\n"
+            assert "<strong>noon</strong>" in mail.get_body(("html",)).get_content()
+
+            reply = EmailMessage()
+            reply["From"] = "Bob Example <bob@example.com>"
+            reply["To"] = mail["From"]
+            reply["Subject"] = "Re: " + mail["Subject"]
+            reply["Message-ID"] = "<reply-1@example.com>"
+            reply["In-Reply-To"] = mail["Message-ID"]
+            reply["References"] = mail["Message-ID"]
+            reply.set_content("Yes, see you there.\n")
+            await asyncio.to_thread(submit, mail_world, reply)
+            message = await alice.next_message(timeout=20)
+            assert message.get("from") == bob_jid
+            assert message.findtext(q("body")) == "Yes, see you there."
+            assert message.findtext(q("subject")) == "Re: Chat with alice"
+
+    run(scenario())
+
+
+def test_a_mail_postfix_bounces_comes_back_to_the_xmpp_sender_as_a_reply_to_that_message(
+        gateway, mail_world, world):  # noqa: F811
+    component = world.component_domain
+    nobody = f"nobody\\40example.com%mail@{component}"
+
+    async def scenario():
+        async with Client(world, "alice") as alice:
+            await alice.send_message(nobody, "anyone there?", id="lost1")
+            told = await alice.next_message(timeout=30)
+            assert told.get("from") == nobody
+            reply = told.find("{urn:xmpp:reply:0}reply")
+            assert reply is not None and reply.get("id") == "lost1", "shown beside the message that bounced"
+            body = told.findtext(q("body"))
+            assert body.startswith("Your message to nobody@example.com could not be delivered: 550 5.1.1 "
+                                   "<nobody@example.com> User doesn't exist"), body
+            assert body.endswith("(status 5.1.1, permanent: it will not be delivered)"), body
+            await alice.no_message(1.0)
+
+    run(scenario())
+    gateway.wait_for_log(r'lmtp mail: mail .* from "MAILER-DAEMON@mx\.test" → 1 message', timeout=5)
+    mail_world.wait_for_log(r"to=<bounces\+[0-9a-f]{48}@chat\.test>.*status=sent", timeout=5)
+
+
+def test_mail_for_a_user_who_is_not_bridged_is_refused_and_postfix_tells_the_sender(
+        gateway, mail_world, world):  # noqa: F811
+    mail = EmailMessage()
+    mail["From"] = "bob@example.com"
+    mail["To"] = "carol@chat.test"
+    mail["Subject"] = "hello carol"
+    mail["Message-ID"] = "<to-carol@example.com>"
+    mail.set_content("Are you there?\n")
+    submit(mail_world, mail)
+    bounce = mail_world.wait_for_mail("bob", 1)[0]
+    assert bounce.get_content_type() == "multipart/report"
+    status = [p for p in bounce.walk() if p.get_content_type() == "message/delivery-status"]
+    assert status, bounce.as_string()
+    report = status[0].as_string()
+    assert "Final-Recipient: rfc822; carol@chat.test" in report
+    assert "Status: 5.1.1" in report
+    assert "550 5.1.1 <carol@chat.test> no such user here" in report
