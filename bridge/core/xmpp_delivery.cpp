@@ -186,6 +186,8 @@ asio::awaitable<DeliveryResult> XmppDelivery::write(const core::Delivery& delive
     if (mapping != nullptr && (m.kind == "alert" || m.kind == "alert-resolved"))
         co_return co_await send_alert(delivery, *mapping, address, ticket);
     xmpp::XmlNode stanza = message_stanza(address, delivery.idempotency_key, m, m.text, std::nullopt);
+    if (!m.thread.empty())
+        stanza.add_child("thread").set_text(m.thread);
     if (m.kind == "reply" && !m.refers_to.empty()) // to the XMPP user's own message (XEP-0461)
         stanza.add_child("reply", "urn:xmpp:reply:0")
             .set_attribute("to", address.to)

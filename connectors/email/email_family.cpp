@@ -200,7 +200,7 @@ core::KindSpec email_kind() {
     core::KindSpec kind{
         "email",
         "mail to and from any address; mappings give users their mail addresses, a whole domain at once "
-        "(being built: plain mail crosses both ways; threads, bounces, attachments come next)",
+        "(being built: mail crosses both ways in threads and bounces come back; attachments come next)",
         setting_specs(),
         true,
         true,

@@ -4,6 +4,7 @@
 #include "bridge/core/inlet.hpp"
 #include "bridge/core/message.hpp"
 #include "bridge/core/signatures.hpp"
+#include "bridge/pg/within.hpp"
 #include "bridge/store/conversations.hpp"
 #include "bridge/store/mapping_snapshot.hpp"
 #include "bridge/store/mapping_store.hpp"
@@ -23,6 +24,8 @@ namespace {
 
 /// How long a Message-ID counts as seen: far longer than any MTA retries (Postfix gives up after 5 days).
 constexpr std::chrono::hours dedup_window(24 * 30);
+/// How long a look-up in message_map may keep the MTA waiting before it is told to try again (451).
+constexpr std::chrono::seconds lookup_limit(10);
 
 SmtpReply reply_to(std::string_view recipient, int code, std::string enhanced, std::string_view text) {
     return SmtpReply{code, std::move(enhanced), {"<" + std::string(recipient) + "> " + std::string(text)}};
@@ -40,6 +43,21 @@ std::optional<std::string> EmailIntake::bounce_key(const MailAddress& address) c
     if (address.domain != mail_domain_)
         return std::nullopt;
     return tokens_.key_of_return_path(address);
+}
+
+boost::asio::awaitable<std::optional<store::message_map::DeliveredFromXmpp>>
+EmailIntake::answered_message(const ReadMail& read) {
+    for (auto it = read.references.rbegin(); it != read.references.rend(); ++it)
+        if (const auto key = tokens_.key_of_message_id(*it))
+            co_return co_await store::message_map::delivered_from_xmpp(pool_, connector_id_, *key);
+    co_return std::nullopt;
+}
+
+std::string EmailIntake::thread_of(const ReadMail& read) {
+    const std::string& root = read.references.empty() ? read.message_id : read.references.front();
+    if (root.empty())
+        return {};
+    return "mail-" + core::hmac_sha256_hex("ferry mail thread", text::ascii_lowercase(root)).substr(0, 16);
 }
 
 std::optional<SmtpReply> EmailIntake::check_recipient(std::string_view address) {
@@ -95,13 +113,26 @@ boost::asio::awaitable<std::vector<SmtpReply>> EmailIntake::deliver(const MailEn
                                : !envelope.sender.empty() ? envelope.sender
                                                           : std::string("mailer-daemon");
     std::vector<SmtpReply> replies;
+    // The XMPP message this mail answers, when it names one of Ferry's mails (the newest it names).
+    std::optional<std::optional<store::message_map::DeliveredFromXmpp>> looked_up;
+    try {
+        looked_up = co_await pg::within(lookup_limit, answered_message(read));
+    } catch (const std::exception& e) {
+        logger_.warning(std::string("mail not taken, the MTA will try again: ") + e.what());
+    }
+    if (!looked_up)
+        co_return std::vector<SmtpReply>(
+            envelope.recipients.size(),
+            SmtpReply{451, "4.3.0", {"the store is unavailable: try again later"}});
+    const auto& answers = *looked_up;
+    const std::string thread = thread_of(read);
     core::Arrival arrival;
     for (const std::string& address : envelope.recipients) {
         const auto parsed = parse_mail_address(address);
         if (const auto key = parsed ? bounce_key(*parsed) : std::nullopt; key && connector != nullptr) {
             std::optional<bool> told;
             try {
-                told = co_await add_report(*connector, *key, mail, arrival);
+                told = co_await pg::within(lookup_limit, add_report(*connector, *key, mail, arrival));
             } catch (const std::exception& e) {
                 logger_.warning(std::string("delivery report not taken, the MTA will try again: ") +
                                 e.what());
@@ -127,8 +158,14 @@ boost::asio::awaitable<std::vector<SmtpReply>> EmailIntake::deliver(const MailEn
         message.from = author;
         message.sender_name = read.from_name;
         message.to = recipient->bare_jid;
-        message.subject = read.subject;
-        message.text = read.text;
+        message.thread = thread;
+        if (answers && answers->author == recipient->bare_jid) {
+            message.kind = "reply";
+            message.refers_to = answers->xmpp_id;
+        }
+        if (read.references.empty()) // a thread's first mail: its subject opens the chat's thread
+            message.subject = read.subject;
+        message.text = read.automatic ? "[automatic reply] " + read.text : read.text;
         message.timestamp = core::utc_timestamp();
         arrival.entries.push_back({connector_id_,
                                    store::inbound_conversation(recipient->mapping->id, recipient->bare_jid),
@@ -140,7 +177,14 @@ boost::asio::awaitable<std::vector<SmtpReply>> EmailIntake::deliver(const MailEn
     const std::string id = read.message_id.empty()
                                ? "sha256 " + core::hmac_sha256_hex("ferry mail without id", mail)
                                : read.message_id;
-    arrival.source = core::SourceKey{connector_id_, "mail " + id, dedup_window};
+    // An auto-reply (out of office, a list's notice) is shown once a day per sender and thread (or per
+    // sender, when it answers nothing), however often it comes.
+    const std::string answered_thread = read.references.empty() ? std::string() : thread;
+    arrival.source =
+        read.automatic ? core::SourceKey{connector_id_,
+                                         "automatic " + text::ascii_lowercase(author) + " " + answered_thread,
+                                         std::chrono::hours(24)}
+                       : core::SourceKey{connector_id_, "mail " + id, dedup_window};
     arrival.summary = "mail " + text::quoted(text::shortened(id, 120)) + " from " +
                       text::quoted(text::shortened(author, 120));
     for (const std::string& problem : read.problems)

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "bridge/store/message_map.hpp"
 #include "connectors/email/lmtp_server.hpp"
 #include "connectors/email/mail_tokens.hpp"
 
@@ -22,12 +23,15 @@ struct Connector;
 namespace ferry::connectors::email {
 
 class AddressBooks;
+struct ReadMail;
 
 /// Mail → XMPP for one connector: recipients are the users the connector's address book gives (others are
 /// refused at RCPT with 550 5.1.1); a mail is read once and becomes one message per recipient, committed
 /// through the inlet together, with its Message-ID (or a hash of it) as the source id, so that a mail the MTA
 /// delivers again is recognised. Every recipient gets 250 only after that commit, 451 when the store could
-/// not take it.
+/// not take it. A mail answering one Ferry sent is a reply (XEP-0461) to that XMPP message for its author;
+/// all mails of one thread share an XMPP thread; an automatic mail (RFC 3834) is marked and shown once a
+/// day per sender and thread.
 ///
 /// Mail to one of the connector's return paths (`bounces+<token>@<mail domain>`, a genuine token) is a
 /// delivery report on a mail Ferry sent: it becomes a failure (or delay) report to the XMPP author of that
@@ -43,6 +47,13 @@ public:
                                                            std::string mail) override;
 
 private:
+    /// The XMPP message the mail answers: the newest of its references that is one of Ferry's Message-IDs,
+    /// as message_map knows it. Errors of the store propagate.
+    boost::asio::awaitable<std::optional<store::message_map::DeliveredFromXmpp>>
+    answered_message(const ReadMail& read);
+    /// The XMPP thread of the mail's thread: named after its first message (the root of References), so
+    /// that every mail of the thread, from either side, is in one.
+    static std::string thread_of(const ReadMail& read);
     /// The message key of a return path of this connector; nullopt for any other address.
     std::optional<std::string> bounce_key(const MailAddress& address) const;
     /// The report on the message `key` for its author, added to `arrival`; false when there is nobody to

@@ -79,7 +79,26 @@ def test_a_chat_becomes_mail_in_a_real_mailbox_and_the_reply_comes_back(gateway,
             message = await alice.next_message(timeout=20)
             assert message.get("from") == bob_jid
             assert message.findtext(q("body")) == "Yes, see you there."
-            assert message.findtext(q("subject")) == "Re: Chat with alice"
+            reply_to = message.find("{urn:xmpp:reply:0}reply")
+            assert reply_to is not None and reply_to.get("id") == "l1", "a reply to alice's message (XEP-0461)"
+            thread = message.findtext(q("thread"))
+            assert thread, "the mail thread is an XMPP thread"
+            assert message.find(q("subject")) is None, "the thread's subject came with its first mail"
+
+            # bob writes again in the same mail thread: the same XMPP thread.
+            again = EmailMessage()
+            again["From"] = "bob@example.com"
+            again["To"] = "alice@chat.test"
+            again["Subject"] = "Re: Chat with alice"
+            again["Message-ID"] = "<reply-2@example.com>"
+            again["In-Reply-To"] = "<reply-1@example.com>"
+            again["References"] = mail["Message-ID"] + " <reply-1@example.com>"
+            again.set_content("Or rather half past.\n")
+            await asyncio.to_thread(submit, mail_world, again)
+            message = await alice.next_message(timeout=20)
+            assert message.findtext(q("body")) == "Or rather half past."
+            assert message.findtext(q("thread")) == thread
+            assert message.find("{urn:xmpp:reply:0}reply").get("id") == "l1", "the newest of Ferry's it names"
 
     run(scenario())
 
@@ -124,3 +143,56 @@ def test_mail_for_a_user_who_is_not_bridged_is_refused_and_postfix_tells_the_sen
     assert "Final-Recipient: rfc822; carol@chat.test" in report
     assert "Status: 5.1.1" in report
     assert "550 5.1.1 <carol@chat.test> no such user here" in report
+
+
+def test_an_auto_reply_is_marked_and_shown_once_a_day_per_thread(gateway, mail_world, world):  # noqa: F811
+    component = world.component_domain
+
+    def out_of_office(number: int) -> EmailMessage:
+        mail = EmailMessage()
+        mail["From"] = "bob@example.com"
+        mail["To"] = "alice@chat.test"
+        mail["Subject"] = "Out of office"
+        mail["Message-ID"] = f"<ooo-{number}@example.com>"
+        mail["Auto-Submitted"] = "auto-replied"
+        mail.set_content("I am away until Monday.\n")
+        return mail
+
+    async def scenario():
+        async with Client(world, "alice") as alice:
+            await asyncio.to_thread(submit, mail_world, out_of_office(1))
+            message = await alice.next_message(timeout=20)
+            assert message.get("from") == f"bob\\40example.com%mail@{component}"
+            assert message.findtext(q("body")) == "[automatic reply] I am away until Monday."
+            await asyncio.to_thread(submit, mail_world, out_of_office(2))
+            await asyncio.to_thread(gateway.wait_for_log, r'mail "ooo-2@example\.com".* already seen', 20)
+            await alice.no_message(1.0)
+
+    run(scenario())
+
+
+def test_mail_that_comes_while_postgresql_is_down_waits_in_postfix_and_arrives_once(
+        gateway, mail_world, world, pg_world):  # noqa: F811
+    mail = EmailMessage()
+    mail["From"] = "bob@example.com"
+    mail["To"] = "alice@chat.test"
+    mail["Subject"] = "while the store was down"
+    mail["Message-ID"] = "<pg-down@example.com>"
+    mail.set_content("Did this survive?\n")
+
+    async def scenario():
+        async with Client(world, "alice") as alice:
+            await asyncio.to_thread(pg_world.stop)
+            try:
+                await asyncio.to_thread(submit, mail_world, mail)
+                # Ferry cannot commit it: Postfix is told 451 and keeps the mail in its queue.
+                await asyncio.to_thread(mail_world.wait_for_log,
+                                        r"to=<alice@chat\.test>.*status=deferred.*451 4\.3\.0", 40)
+            finally:
+                await asyncio.to_thread(pg_world.start)
+            message = await alice.next_message(timeout=60)
+            assert message.findtext(q("body")) == "Did this survive?"
+            await alice.no_message(2.0)
+
+    run(scenario(), timeout=120)
+    mail_world.wait_for_log(r"to=<alice@chat\.test>.*status=sent \(250 2\.0\.0", timeout=5)
