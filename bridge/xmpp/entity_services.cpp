@@ -4,6 +4,7 @@
 #include "bridge/xmpp/stanza_dispatcher.hpp"
 #include "bridge/xmpp/stanza_error.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -55,7 +56,17 @@ void register_entity_services(StanzaDispatcher& dispatcher, EntityIdentity ident
             .set_attribute("category", shared_identity->category)
             .set_attribute("type", shared_identity->type)
             .set_attribute("name", shared_identity->name);
-        for (auto& feature : advertised_features())
+        for (const auto& extra : dispatcher.advertised_identities())
+            answer.add_child("identity")
+                .set_attribute("category", extra.category)
+                .set_attribute("type", extra.type)
+                .set_attribute("name", extra.name);
+        std::vector<std::string> features = advertised_features();
+        features.insert(features.end(), dispatcher.advertised_features().begin(),
+                        dispatcher.advertised_features().end());
+        std::sort(features.begin(), features.end());
+        features.erase(std::unique(features.begin(), features.end()), features.end());
+        for (auto& feature : features)
             answer.add_child("feature").set_attribute("var", std::move(feature));
         dispatcher.send(reply);
     });

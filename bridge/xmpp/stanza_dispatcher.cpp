@@ -28,6 +28,11 @@ void StanzaDispatcher::send(const XmlNode& stanza, const std::shared_ptr<Deliver
         send_(stanza);
 }
 
+void StanzaDispatcher::advertise(Identity identity, std::string feature) {
+    identities_.push_back(std::move(identity));
+    features_.push_back(std::move(feature));
+}
+
 void StanzaDispatcher::refuse(const XmlNode& head, std::string_view reason) {
     const auto from = Jid::parse(head.attribute("from"));
     if (!from) {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ferry::core {
 class Logger;
@@ -46,6 +47,17 @@ public:
 
     /// Registers the handler for IQs of type "get" or "set" to the domain whose payload has this namespace.
     void on_domain_iq(std::string_view type, std::string_view xmlns, IqHandler handler);
+    /// What the domain says it is and does in disco#info beyond the entity services (XEP-0030): a family
+    /// that answers on the domain (jabber:iq:gateway) names its identity (gateway/smtp) and feature here.
+    struct Identity {
+        std::string category;
+        std::string type;
+        std::string name;
+    };
+    void advertise(Identity identity, std::string feature);
+    const std::vector<Identity>& advertised_identities() const { return identities_; }
+    const std::vector<std::string>& advertised_features() const { return features_; }
+
     /// Registers the handler for everything else that carries a known meaning (messages, presence, IQs to
     /// local parts). Without one, every such stanza is an unknown address.
     void on_address(AddressHandler handler) { address_handler_ = std::move(handler); }
@@ -76,6 +88,8 @@ private:
     std::map<std::string, IqHandler, std::less<>> get_handlers_; ///< by payload namespace
     std::map<std::string, IqHandler, std::less<>> set_handlers_;
     AddressHandler address_handler_;
+    std::vector<Identity> identities_;
+    std::vector<std::string> features_;
 };
 
 } // namespace ferry::xmpp

@@ -5,10 +5,12 @@
 #include "bridge/store/mapping_snapshot.hpp"
 #include "bridge/store/mapping_store.hpp"
 #include "bridge/text/utf8.hpp"
+#include "bridge/xmpp/stanza_dispatcher.hpp"
 #include "connectors/email/address_book.hpp"
 #include "connectors/email/email_connector.hpp"
 #include "connectors/email/email_settings.hpp"
 #include "connectors/email/lmtp_server.hpp"
+#include "connectors/email/mail_gateway_xmpp.hpp"
 #include "connectors/email/mail_intake.hpp"
 #include "connectors/email/mail_tokens.hpp"
 
@@ -35,7 +37,12 @@ class RunningEmail final : public core::RunningFamily {
 public:
     explicit RunningEmail(const core::FamilyContext& context)
         : executor_(context.executor), store_(context.store), pool_(context.pool), inlet_(context.inlet),
-          books_(context.store), logger_(context.logger), secret_(context.secret), tick_(context.executor) {}
+          books_(context.store), gateway_(context.stanzas, context.store, books_), logger_(context.logger),
+          secret_(context.secret), tick_(context.executor) {}
+
+    bool handle_stanza(const xmpp::InboundStanza& stanza) override {
+        return stanza.node.name() == "presence" && gateway_.handle_presence(stanza);
+    }
 
     std::unique_ptr<core::Connector> make_connector(const store::Connector& row) override {
         return std::make_unique<EmailConnector>(executor_, row, read_settings(row.settings),
@@ -172,6 +179,7 @@ private:
     pg::Pool& pool_;
     core::Inlet& inlet_;
     AddressBooks books_;
+    MailGatewayXmpp gateway_;
     core::Logger& logger_;
     std::string secret_;
     boost::asio::steady_timer tick_;

@@ -196,3 +196,42 @@ def test_mail_that_comes_while_postgresql_is_down_waits_in_postfix_and_arrives_o
 
     run(scenario(), timeout=120)
     mail_world.wait_for_log(r"to=<alice@chat\.test>.*status=sent \(250 2\.0\.0", timeout=5)
+
+
+def test_a_client_turns_a_typed_mail_address_into_a_contact_and_subscribes_to_it(gateway, world):
+    component = world.component_domain
+    disco = "{http://jabber.org/protocol/disco#info}"
+    gw = "{jabber:iq:gateway}"
+    roster = "{jabber:iq:roster}"
+
+    async def scenario():
+        async with Client(world, "alice") as alice:
+            info = await alice.iq("get", component, "<query xmlns='http://jabber.org/protocol/disco#info'/>")
+            assert ("gateway", "smtp") in [(i.get("category"), i.get("type")) for i in info.iter(disco + "identity")]
+            assert "jabber:iq:gateway" in [f.get("var") for f in info.iter(disco + "feature")]
+
+            asked = await alice.iq("get", component, "<query xmlns='jabber:iq:gateway'/>")
+            assert asked.findtext(f"{gw}query/{gw}prompt") == "Mail address"
+            told = await alice.iq("set", component,
+                                  "<query xmlns='jabber:iq:gateway'><prompt> carol.o@example.com </prompt></query>")
+            contact = told.findtext(f"{gw}query/{gw}jid")
+            assert contact == f"carol.o\\40example.com%mail@{component}"
+            refused = await alice.iq("set", component,
+                                     "<query xmlns='jabber:iq:gateway'><prompt>not an address</prompt></query>")
+            assert refused.get("type") == "error"
+            assert refused.find("{jabber:client}error/{urn:ietf:params:xml:ns:xmpp-stanzas}not-acceptable") \
+                is not None
+
+            # The contact goes into alice's roster: her subscription is approved at once, not left pending.
+            await alice.send_raw(f"<presence type='subscribe' to='{contact}'/>")
+            subscription = None
+            for _ in range(50):
+                items = await alice.iq("get", world.jid("alice"), "<query xmlns='jabber:iq:roster'/>")
+                found = [i for i in items.iter(roster + "item") if i.get("jid") == contact]
+                subscription = found[0].get("subscription") if found else None
+                if subscription in ("to", "both"):
+                    break
+                await asyncio.sleep(0.1)
+            assert subscription in ("to", "both")
+
+    run(scenario())

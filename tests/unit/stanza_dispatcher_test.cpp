@@ -64,6 +64,21 @@ TEST_F(StanzaDispatcherTest, DiscoInfoAdvertisesGatewayIdentityAndExactlyTheImpl
               "</query></iq>");
 }
 
+TEST_F(StanzaDispatcherTest, DiscoInfoAddsWhatAFamilyAdvertises) {
+    dispatcher.advertise({"gateway", "smtp", "Mail"}, "jabber:iq:gateway");
+    EXPECT_EQ(reply_to("<iq type='get' id='d2' from='alice@localhost/x' to='ferry.localhost'>"
+                       "<query xmlns='http://jabber.org/protocol/disco#info'/></iq>"),
+              "<iq from='ferry.localhost' to='alice@localhost/x' id='d2' type='result'>"
+              "<query xmlns='http://jabber.org/protocol/disco#info'>"
+              "<identity category='gateway' type='generic' name='Ferry'/>"
+              "<identity category='gateway' type='smtp' name='Mail'/>"
+              "<feature var='http://jabber.org/protocol/disco#info'/>"
+              "<feature var='http://jabber.org/protocol/disco#items'/>"
+              "<feature var='jabber:iq:gateway'/>"
+              "<feature var='jabber:iq:version'/><feature var='urn:xmpp:ping'/><feature var='urn:xmpp:time'/>"
+              "</query></iq>");
+}
+
 TEST_F(StanzaDispatcherTest, DiscoInfoOnAnUnknownNodeIsItemNotFound) {
     const std::string reply =
         reply_to("<iq type='get' id='d2' from='alice@localhost/x' to='ferry.localhost'>"
