@@ -116,9 +116,10 @@ private:
             const auto& [connector, settings] = entry;
             auto listening = std::make_shared<Listening>();
             listening->made_from = made_from(settings);
-            listening->intake =
-                std::make_unique<EmailIntake>(id, settings.mail_domain, MailTokens(secret_, connector->name),
-                                              store_, books_, inlet_, pool_, logger_);
+            listening->intake = std::make_unique<EmailIntake>(
+                id, settings.mail_domain,
+                EmailIntake::SenderChecks{settings.authserv_id, settings.mark_dmarc_failures},
+                MailTokens(secret_, connector->name), store_, books_, inlet_, pool_, logger_);
             const boost::asio::ip::tcp::endpoint endpoint(
                 boost::asio::ip::make_address(settings.listen_address), settings.listen_port);
             MailListenerOptions options;
@@ -154,7 +155,8 @@ private:
     static std::string made_from(const EmailSettings& settings) {
         return settings.listen_address + " " + std::to_string(settings.listen_port) + " " +
                (settings.listen_smtp ? "smtp " : "lmtp ") + std::to_string(settings.max_size) + " " +
-               settings.mail_domain;
+               settings.mail_domain + " " + settings.authserv_id +
+               (settings.mark_dmarc_failures ? " mark" : "");
     }
 
     static std::string failure_text(const std::exception_ptr& failure) {

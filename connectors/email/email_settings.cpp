@@ -66,6 +66,12 @@ std::vector<core::SettingSpec> setting_specs() {
          "ADDRESS:PORT where Ferry takes mail from your MTA, e.g. 127.0.0.1:2424"},
         {"listen_protocol", false, false, "lmtp", "lmtp or smtp: how your MTA delivers to Ferry"},
         {"max_size", false, false, "26214400", "the largest mail Ferry takes, in bytes"},
+        {"authserv_id", false, false, "",
+         "the name your MTA writes its Authentication-Results under (e.g. mx.example.org): mail failing "
+         "DMARC "
+         "there is refused"},
+        {"dmarc_failed", false, false, "refuse",
+         "refuse (550 5.7.1) or mark: what becomes of mail failing DMARC"},
     };
 }
 
@@ -114,6 +120,15 @@ EmailSettings read_settings(const nlohmann::json& settings) {
                                         text::printable(size) + "\"");
         read.max_size = value;
     }
+    read.authserv_id = text::ascii_lowercase(text("authserv_id"));
+    if (!read.authserv_id.empty() && read.authserv_id.find_first_of(" \t;()\"") != std::string::npos)
+        throw std::invalid_argument("authserv_id: \"" + text::printable(read.authserv_id) +
+                                    "\" is not an authserv-id (a host name, as in the MTA's configuration)");
+    if (const std::string failed = text("dmarc_failed"); failed == "mark")
+        read.mark_dmarc_failures = true;
+    else if (!failed.empty() && failed != "refuse")
+        throw std::invalid_argument("dmarc_failed is refuse or mark, not \"" + text::printable(failed) +
+                                    "\"");
     return read;
 }
 

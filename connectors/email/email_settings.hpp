@@ -27,6 +27,9 @@ struct EmailSettings {
     std::uint16_t listen_port = 0;
     bool listen_smtp = false; ///< the listener speaks SMTP instead of LMTP
     std::size_t max_size = 26214400;
+    /// The authserv-id under which the MTA writes Authentication-Results (RFC 8601); empty: none is read.
+    std::string authserv_id;
+    bool mark_dmarc_failures = false; ///< show mail that fails DMARC, marked, rather than refuse it
 };
 
 /// The settings the email kind takes, for `ferry help kinds` and the command line's checks.

@@ -12,6 +12,7 @@
 #include "bridge/text/log_text.hpp"
 #include "bridge/text/utf8.hpp"
 #include "connectors/email/address_book.hpp"
+#include "connectors/email/authentication_results.hpp"
 #include "connectors/email/delivery_failure.hpp"
 #include "connectors/email/delivery_report.hpp"
 #include "connectors/email/mail_reader.hpp"
@@ -33,11 +34,12 @@ SmtpReply reply_to(std::string_view recipient, int code, std::string enhanced, s
 
 } // namespace
 
-EmailIntake::EmailIntake(std::int64_t connector_id, std::string mail_domain, MailTokens tokens,
-                         const store::MappingStore& store, AddressBooks& books, core::Inlet& inlet,
-                         pg::Pool& pool, core::Logger& logger)
+EmailIntake::EmailIntake(std::int64_t connector_id, std::string mail_domain, SenderChecks checks,
+                         MailTokens tokens, const store::MappingStore& store, AddressBooks& books,
+                         core::Inlet& inlet, pg::Pool& pool, core::Logger& logger)
     : connector_id_(connector_id), mail_domain_(text::ascii_lowercase(mail_domain)),
-      tokens_(std::move(tokens)), store_(store), books_(books), inlet_(inlet), pool_(pool), logger_(logger) {}
+      checks_(std::move(checks)), tokens_(std::move(tokens)), store_(store), books_(books), inlet_(inlet),
+      pool_(pool), logger_(logger) {}
 
 std::optional<std::string> EmailIntake::bounce_key(const MailAddress& address) const {
     if (address.domain != mail_domain_)
@@ -112,6 +114,19 @@ boost::asio::awaitable<std::vector<SmtpReply>> EmailIntake::deliver(const MailEn
     const std::string author = !read.from.empty()         ? read.from
                                : !envelope.sender.empty() ? envelope.sender
                                                           : std::string("mailer-daemon");
+    bool unverified = false;
+    if (!checks_.authserv_id.empty() &&
+        authentication_result(read.authentication_results, checks_.authserv_id, "dmarc") == "fail") {
+        if (!checks_.mark_dmarc_failures) {
+            logger_.info("mail " + text::quoted(text::shortened(read.message_id, 120)) + " from " +
+                         text::quoted(text::shortened(author, 120)) + " refused: DMARC failed at " +
+                         checks_.authserv_id);
+            co_return std::vector<SmtpReply>(
+                envelope.recipients.size(),
+                SmtpReply{550, "5.7.1", {"the sender's domain does not vouch for this mail (DMARC failed)"}});
+        }
+        unverified = true;
+    }
     std::vector<SmtpReply> replies;
     // The XMPP message this mail answers, when it names one of Ferry's mails (the newest it names).
     std::optional<std::optional<store::message_map::DeliveredFromXmpp>> looked_up;
@@ -166,6 +181,8 @@ boost::asio::awaitable<std::vector<SmtpReply>> EmailIntake::deliver(const MailEn
         if (read.references.empty()) // a thread's first mail: its subject opens the chat's thread
             message.subject = read.subject;
         message.text = read.automatic ? "[automatic reply] " + read.text : read.text;
+        if (unverified)
+            message.text = "[unverified sender: DMARC failed] " + message.text;
         message.timestamp = core::utc_timestamp();
         arrival.entries.push_back({connector_id_,
                                    store::inbound_conversation(recipient->mapping->id, recipient->bare_jid),

@@ -38,7 +38,14 @@ struct ReadMail;
 /// message, about its id, in the same commit.
 class EmailIntake final : public MailIntake {
 public:
-    EmailIntake(std::int64_t connector_id, std::string mail_domain, MailTokens tokens,
+    /// How the MTA's word on the sender counts: Authentication-Results under `authserv_id` (empty: none
+    /// are read); mail failing DMARC there is refused with 550 5.7.1, or shown marked.
+    struct SenderChecks {
+        std::string authserv_id;
+        bool mark_dmarc_failures = false;
+    };
+
+    EmailIntake(std::int64_t connector_id, std::string mail_domain, SenderChecks checks, MailTokens tokens,
                 const store::MappingStore& store, AddressBooks& books, core::Inlet& inlet, pg::Pool& pool,
                 core::Logger& logger);
 
@@ -64,6 +71,7 @@ private:
 
     std::int64_t connector_id_;
     std::string mail_domain_;
+    SenderChecks checks_;
     MailTokens tokens_;
     const store::MappingStore& store_;
     AddressBooks& books_;

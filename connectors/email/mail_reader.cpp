@@ -147,6 +147,14 @@ void read_headers(GMimeMessage* message, ReadMail& read) {
                 read.references.push_back(id);
         }
     }
+    GMimeHeaderList* fields = g_mime_object_get_header_list(object);
+    for (int i = 0; fields != nullptr && i < g_mime_header_list_get_count(fields); ++i) {
+        GMimeHeader* field = g_mime_header_list_get_header_at(fields, i);
+        if (const char* value = g_mime_header_get_value(field);
+            value != nullptr &&
+            g_ascii_strcasecmp(g_mime_header_get_name(field), "Authentication-Results") == 0)
+            read.authentication_results.emplace_back(value);
+    }
     const char* auto_submitted = g_mime_object_get_header(object, "Auto-Submitted");
     const std::string author = text::ascii_lowercase(read.from.substr(0, read.from.find('@')));
     read.automatic = (auto_submitted != nullptr && text::ascii_lowercase(auto_submitted).find("no") != 0) ||

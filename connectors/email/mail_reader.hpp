@@ -16,6 +16,7 @@ struct ReadMail {
         references;         ///< References then In-Reply-To, without angle brackets, oldest first
     std::string text;       ///< the readable text, UTF-8 with LF line ends
     bool automatic = false; ///< an auto-reply, a list, a bounce (RFC 3834 Auto-Submitted, Precedence, …)
+    std::vector<std::string> authentication_results; ///< every Authentication-Results field, topmost first
     std::vector<std::string> problems; ///< what was wrong with the mail and how it was read anyway
 };
 

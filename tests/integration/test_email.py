@@ -54,6 +54,9 @@ def test_bad_settings_are_refused_with_the_reason(cli):
     assert "listen: \"localhost\" is not an IP address" in refused
     refused = cli.fails(2, "connector", "add", "mail2", "--kind", "email")
     assert "needs --setting mail_domain" in refused
+    refused = cli.fails(2, "connector", "add", "mail2", "--kind", "email", "--setting", "mail_domain=chat.test",
+                        "--setting", "dmarc_failed=ignore")
+    assert "dmarc_failed is refuse or mark, not \"ignore\"" in refused
 
 
 def test_a_message_to_any_mail_address_is_accepted_and_a_disabled_user_is_refused(
@@ -307,3 +310,40 @@ def test_one_slow_recipient_holds_up_no_other_mail(sending, relay, world):
     assert sorted(order[:2]) == ["carol@example.com", "dave@example.com"], \
         f"the mails after a 451 go out while the 451 waits for its retry: {order}"
     assert order[2:] == ["slower@example.com"]
+
+
+@pytest.mark.parametrize("policy", ["refuse", "mark"])
+def test_mail_failing_dmarc_at_the_trusted_mta_is_refused_or_marked(cli, world, pg_world, start_ferry,
+                                                                    policy):  # noqa: F811
+    port = free_ports(1)[0]
+    cli.ok("connector", "set", "mail", "--setting", f"listen=127.0.0.1:{port}",
+           "--setting", "authserv_id=mx.chat.test", "--setting", f"dmarc_failed={policy}")
+    cli.ok("mapping", "add", "--xmpp", f"*@{world.domain}", "--connector", "mail", "--remote", "*@chat.test")
+    ferry = start_ferry(env={"FERRY_DATABASE_URL": pg_world.url})
+    ferry.wait_connected(timeout=10)
+    ferry.wait_for_log(r"mail connector mail: taking mail over LMTP", timeout=10)
+
+    def signed(message_id: str, results: str) -> bytes:
+        return b"Authentication-Results: " + results.encode() + b"\r\n" + a_mail(message_id, "It is me, your bank.\r\n")
+
+    async def scenario():
+        async with Client(world, "alice") as alice:
+            lmtp = Lmtp(port)
+            failed = lmtp.send("bob@example.com", ["alice@chat.test"],
+                               signed("d1@example.com", "mx.chat.test; dmarc=fail header.from=example.com"))
+            if policy == "refuse":
+                assert failed[1].startswith("550 5.7.1 "), failed
+                assert "DMARC" in failed[1]
+            else:
+                assert failed[1].startswith("250 "), failed
+                marked = await alice.next_message(timeout=10)
+                assert marked.findtext(q("body")) == "[unverified sender: DMARC failed] It is me, your bank."
+            # A field under another authserv-id is anyone's word: ignored, the mail is shown as it is.
+            forged = lmtp.send("bob@example.com", ["alice@chat.test"],
+                               signed("d2@example.com", "mx.elsewhere.test; dmarc=fail"))
+            assert forged[1].startswith("250 "), forged
+            shown = await alice.next_message(timeout=10)
+            assert shown.findtext(q("body")) == "It is me, your bank."
+            lmtp.close()
+
+    run(scenario())
