@@ -118,7 +118,8 @@ private:
             listening->made_from = made_from(settings);
             listening->intake = std::make_unique<EmailIntake>(
                 id, settings.mail_domain,
-                EmailIntake::SenderChecks{settings.authserv_id, settings.mark_dmarc_failures},
+                EmailIntake::Options{settings.authserv_id, settings.mark_dmarc_failures,
+                                     settings.trim_replies},
                 MailTokens(secret_, connector->name), store_, books_, inlet_, pool_, logger_);
             const boost::asio::ip::tcp::endpoint endpoint(
                 boost::asio::ip::make_address(settings.listen_address), settings.listen_port);
@@ -156,7 +157,7 @@ private:
         return settings.listen_address + " " + std::to_string(settings.listen_port) + " " +
                (settings.listen_smtp ? "smtp " : "lmtp ") + std::to_string(settings.max_size) + " " +
                settings.mail_domain + " " + settings.authserv_id +
-               (settings.mark_dmarc_failures ? " mark" : "");
+               (settings.mark_dmarc_failures ? " mark" : "") + (settings.trim_replies ? " trim" : "");
     }
 
     static std::string failure_text(const std::exception_ptr& failure) {

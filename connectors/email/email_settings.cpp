@@ -72,6 +72,8 @@ std::vector<core::SettingSpec> setting_specs() {
          "there is refused"},
         {"dmarc_failed", false, false, "refuse",
          "refuse (550 5.7.1) or mark: what becomes of mail failing DMARC"},
+        {"trim_replies", false, false, "yes",
+         "yes or no: show replies without the quoted mail and the signature (a note says how much was cut)"},
     };
 }
 
@@ -129,6 +131,10 @@ EmailSettings read_settings(const nlohmann::json& settings) {
     else if (!failed.empty() && failed != "refuse")
         throw std::invalid_argument("dmarc_failed is refuse or mark, not \"" + text::printable(failed) +
                                     "\"");
+    if (const std::string trim = text("trim_replies"); trim == "no")
+        read.trim_replies = false;
+    else if (!trim.empty() && trim != "yes")
+        throw std::invalid_argument("trim_replies is yes or no, not \"" + text::printable(trim) + "\"");
     return read;
 }
 

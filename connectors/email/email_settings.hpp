@@ -30,6 +30,7 @@ struct EmailSettings {
     /// The authserv-id under which the MTA writes Authentication-Results (RFC 8601); empty: none is read.
     std::string authserv_id;
     bool mark_dmarc_failures = false; ///< show mail that fails DMARC, marked, rather than refuse it
+    bool trim_replies = true;         ///< replies shown without the quoted mail and the signature
 };
 
 /// The settings the email kind takes, for `ferry help kinds` and the command line's checks.

@@ -16,6 +16,7 @@
 #include "connectors/email/delivery_failure.hpp"
 #include "connectors/email/delivery_report.hpp"
 #include "connectors/email/mail_reader.hpp"
+#include "connectors/email/reply_trimmer.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -34,11 +35,11 @@ SmtpReply reply_to(std::string_view recipient, int code, std::string enhanced, s
 
 } // namespace
 
-EmailIntake::EmailIntake(std::int64_t connector_id, std::string mail_domain, SenderChecks checks,
+EmailIntake::EmailIntake(std::int64_t connector_id, std::string mail_domain, Options options,
                          MailTokens tokens, const store::MappingStore& store, AddressBooks& books,
                          core::Inlet& inlet, pg::Pool& pool, core::Logger& logger)
     : connector_id_(connector_id), mail_domain_(text::ascii_lowercase(mail_domain)),
-      checks_(std::move(checks)), tokens_(std::move(tokens)), store_(store), books_(books), inlet_(inlet),
+      options_(std::move(options)), tokens_(std::move(tokens)), store_(store), books_(books), inlet_(inlet),
       pool_(pool), logger_(logger) {}
 
 std::optional<std::string> EmailIntake::bounce_key(const MailAddress& address) const {
@@ -115,12 +116,12 @@ boost::asio::awaitable<std::vector<SmtpReply>> EmailIntake::deliver(const MailEn
                                : !envelope.sender.empty() ? envelope.sender
                                                           : std::string("mailer-daemon");
     bool unverified = false;
-    if (!checks_.authserv_id.empty() &&
-        authentication_result(read.authentication_results, checks_.authserv_id, "dmarc") == "fail") {
-        if (!checks_.mark_dmarc_failures) {
+    if (!options_.authserv_id.empty() &&
+        authentication_result(read.authentication_results, options_.authserv_id, "dmarc") == "fail") {
+        if (!options_.mark_dmarc_failures) {
             logger_.info("mail " + text::quoted(text::shortened(read.message_id, 120)) + " from " +
                          text::quoted(text::shortened(author, 120)) + " refused: DMARC failed at " +
-                         checks_.authserv_id);
+                         options_.authserv_id);
             co_return std::vector<SmtpReply>(
                 envelope.recipients.size(),
                 SmtpReply{550, "5.7.1", {"the sender's domain does not vouch for this mail (DMARC failed)"}});
@@ -141,6 +142,12 @@ boost::asio::awaitable<std::vector<SmtpReply>> EmailIntake::deliver(const MailEn
             SmtpReply{451, "4.3.0", {"the store is unavailable: try again later"}});
     const auto& answers = *looked_up;
     const std::string thread = thread_of(read);
+    std::string text = read.text;
+    if (options_.trim_replies) {
+        if (TrimmedReply trimmed = trim_reply(read.text); trimmed.lines_cut > 0)
+            text = std::move(trimmed.text) + "\n[" + std::to_string(trimmed.lines_cut) +
+                   " lines of quote and signature not shown]";
+    }
     core::Arrival arrival;
     for (const std::string& address : envelope.recipients) {
         const auto parsed = parse_mail_address(address);
@@ -180,7 +187,7 @@ boost::asio::awaitable<std::vector<SmtpReply>> EmailIntake::deliver(const MailEn
         }
         if (read.references.empty()) // a thread's first mail: its subject opens the chat's thread
             message.subject = read.subject;
-        message.text = read.automatic ? "[automatic reply] " + read.text : read.text;
+        message.text = read.automatic ? "[automatic reply] " + text : text;
         if (unverified)
             message.text = "[unverified sender: DMARC failed] " + message.text;
         message.timestamp = core::utc_timestamp();

@@ -38,14 +38,16 @@ struct ReadMail;
 /// message, about its id, in the same commit.
 class EmailIntake final : public MailIntake {
 public:
-    /// How the MTA's word on the sender counts: Authentication-Results under `authserv_id` (empty: none
-    /// are read); mail failing DMARC there is refused with 550 5.7.1, or shown marked.
-    struct SenderChecks {
+    struct Options {
+        /// How the MTA's word on the sender counts: Authentication-Results under `authserv_id` (empty: none
+        /// are read); mail failing DMARC there is refused with 550 5.7.1, or shown marked.
         std::string authserv_id;
         bool mark_dmarc_failures = false;
+        /// Replies shown without the quote of the answered mail and the signature (trim_reply).
+        bool trim_replies = true;
     };
 
-    EmailIntake(std::int64_t connector_id, std::string mail_domain, SenderChecks checks, MailTokens tokens,
+    EmailIntake(std::int64_t connector_id, std::string mail_domain, Options options, MailTokens tokens,
                 const store::MappingStore& store, AddressBooks& books, core::Inlet& inlet, pg::Pool& pool,
                 core::Logger& logger);
 
@@ -71,7 +73,7 @@ private:
 
     std::int64_t connector_id_;
     std::string mail_domain_;
-    SenderChecks checks_;
+    Options options_;
     MailTokens tokens_;
     const store::MappingStore& store_;
     AddressBooks& books_;

@@ -74,11 +74,12 @@ def test_a_chat_becomes_mail_in_a_real_mailbox_and_the_reply_comes_back(gateway,
             reply["Message-ID"] = "<reply-1@example.com>"
             reply["In-Reply-To"] = mail["Message-ID"]
             reply["References"] = mail["Message-ID"]
-            reply.set_content("Yes, see you there.\n")
+            reply.set_content("Yes, see you there.\n\nOn Tue, 8 Dec 2026 at 10:00, alice <alice@chat.test> wrote:\n"
+                              "> Lunch at *noon*?\n\n-- \nBob Example, ACME\n")
             await asyncio.to_thread(submit, mail_world, reply)
             message = await alice.next_message(timeout=20)
             assert message.get("from") == bob_jid
-            assert message.findtext(q("body")) == "Yes, see you there."
+            assert message.findtext(q("body")) == "Yes, see you there.\n[4 lines of quote and signature not shown]"
             reply_to = message.find("{urn:xmpp:reply:0}reply")
             assert reply_to is not None and reply_to.get("id") == "l1", "a reply to alice's message (XEP-0461)"
             thread = message.findtext(q("thread"))
