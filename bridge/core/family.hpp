@@ -36,6 +36,7 @@ struct InboundStanza;
 namespace ferry::core {
 
 class Logger;
+class Metrics;
 
 /// One setting a connector kind takes (`ferry connector add|set NAME --setting name=value`).
 struct SettingSpec {
@@ -85,6 +86,7 @@ struct FamilyContext {
     pg::Pool& pool;
     http::Client& http;
     Inlet& inlet;
+    Metrics& metrics; ///< a family counts what only it sees (connector_event)
     /// The component's stanzas: a family that answers IQs to the domain itself (jabber:iq:gateway,
     /// jabber:iq:register) registers them here at start with on_domain_iq.
     xmpp::StanzaDispatcher& stanzas;

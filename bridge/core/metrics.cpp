@@ -50,6 +50,12 @@ std::string Metrics::render(const Gauges& gauges) const {
             retries_);
     counter(out, "ferry_dead_letters_total", "Messages given up on (moved to dead_letters) by this process.",
             dead_);
+    out << "# HELP ferry_connector_events_total What connectors' families report, by connector and event "
+           "(mail: refusals by enhanced status code, delivery reports taken).\n"
+           "# TYPE ferry_connector_events_total counter\n";
+    for (const auto& [key, value] : events_)
+        out << "ferry_connector_events_total{connector=\"" << label_value(key.first) << "\",event=\""
+            << label_value(key.second) << "\"} " << value << '\n';
     out << "# HELP ferry_http_requests_total HTTP requests answered, by status code.\n"
            "# TYPE ferry_http_requests_total counter\n";
     for (const auto& [status, value] : http_)

@@ -37,8 +37,8 @@ class RunningEmail final : public core::RunningFamily {
 public:
     explicit RunningEmail(const core::FamilyContext& context)
         : executor_(context.executor), store_(context.store), pool_(context.pool), inlet_(context.inlet),
-          books_(context.store), gateway_(context.stanzas, context.store, books_), logger_(context.logger),
-          secret_(context.secret), tick_(context.executor) {}
+          metrics_(context.metrics), books_(context.store), gateway_(context.stanzas, context.store, books_),
+          logger_(context.logger), secret_(context.secret), tick_(context.executor) {}
 
     bool handle_stanza(const xmpp::InboundStanza& stanza) override {
         return stanza.node.name() == "presence" && gateway_.handle_presence(stanza);
@@ -120,7 +120,7 @@ private:
                 id, settings.mail_domain,
                 EmailIntake::Options{settings.authserv_id, settings.mark_dmarc_failures,
                                      settings.trim_replies},
-                MailTokens(secret_, connector->name), store_, books_, inlet_, pool_, logger_);
+                MailTokens(secret_, connector->name), store_, books_, inlet_, metrics_, pool_, logger_);
             const boost::asio::ip::tcp::endpoint endpoint(
                 boost::asio::ip::make_address(settings.listen_address), settings.listen_port);
             MailListenerOptions options;
@@ -181,6 +181,7 @@ private:
     const store::MappingStore& store_;
     pg::Pool& pool_;
     core::Inlet& inlet_;
+    core::Metrics& metrics_;
     AddressBooks books_;
     MailGatewayXmpp gateway_;
     core::Logger& logger_;

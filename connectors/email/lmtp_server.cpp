@@ -168,6 +168,7 @@ private:
             const auto [end, error] =
                 std::from_chars(size->second.data(), size->second.data() + size->second.size(), announced);
             if (error == std::errc() && announced > options_.max_size) {
+                intake_.refused(SmtpReply{552, "5.3.4", {}});
                 reply(552, "5.3.4",
                       "message size exceeds the limit of " + std::to_string(options_.max_size) + " bytes");
                 return;
@@ -193,6 +194,7 @@ private:
         }
         const std::string& address = std::get<SmtpPath>(path).address;
         if (auto refusal = intake_.check_recipient(address)) {
+            intake_.refused(*refusal);
             reply(*refusal);
             return;
         }
@@ -217,6 +219,9 @@ private:
             replies = co_await intake_.deliver(envelope, std::move(reader.mail()));
             replies.resize(recipients_.size(), SmtpReply{451, "4.3.0", {"no answer for this recipient"}});
         }
+        for (const SmtpReply& r : replies)
+            if (!r.positive())
+                intake_.refused(r);
         if (options_.smtp) { // one reply for all: the first that is not a success, or else the first
             const auto failed = std::find_if(replies.begin(), replies.end(),
                                              [](const SmtpReply& r) { return !r.positive(); });

@@ -35,6 +35,8 @@ public:
     /// committed for that recipient (or known to be a duplicate).
     virtual boost::asio::awaitable<std::vector<SmtpReply>> deliver(const MailEnvelope& envelope,
                                                                    std::string mail) = 0;
+    /// A recipient or a mail the session refused (at MAIL, RCPT or after the data), for the counters.
+    virtual void refused(const SmtpReply& /*reply*/) {}
 };
 
 struct MailListenerOptions {

@@ -3,6 +3,7 @@
 #include "bridge/base/logger.hpp"
 #include "bridge/core/inlet.hpp"
 #include "bridge/core/message.hpp"
+#include "bridge/core/metrics.hpp"
 #include "bridge/core/signatures.hpp"
 #include "bridge/pg/within.hpp"
 #include "bridge/store/conversations.hpp"
@@ -35,12 +36,12 @@ SmtpReply reply_to(std::string_view recipient, int code, std::string enhanced, s
 
 } // namespace
 
-EmailIntake::EmailIntake(std::int64_t connector_id, std::string mail_domain, Options options,
+EmailIntake::EmailIntake(std::int64_t connector_id, std::string_view mail_domain, Options options,
                          MailTokens tokens, const store::MappingStore& store, AddressBooks& books,
-                         core::Inlet& inlet, pg::Pool& pool, core::Logger& logger)
+                         core::Inlet& inlet, core::Metrics& metrics, pg::Pool& pool, core::Logger& logger)
     : connector_id_(connector_id), mail_domain_(text::ascii_lowercase(mail_domain)),
       options_(std::move(options)), tokens_(std::move(tokens)), store_(store), books_(books), inlet_(inlet),
-      pool_(pool), logger_(logger) {}
+      metrics_(metrics), pool_(pool), logger_(logger) {}
 
 std::optional<std::string> EmailIntake::bounce_key(const MailAddress& address) const {
     if (address.domain != mail_domain_)
@@ -50,8 +51,8 @@ std::optional<std::string> EmailIntake::bounce_key(const MailAddress& address) c
 
 boost::asio::awaitable<std::optional<store::message_map::DeliveredFromXmpp>>
 EmailIntake::answered_message(const ReadMail& read) {
-    for (auto it = read.references.rbegin(); it != read.references.rend(); ++it)
-        if (const auto key = tokens_.key_of_message_id(*it))
+    for (std::size_t i = read.references.size(); i-- > 0;) // the newest first
+        if (const auto key = tokens_.key_of_message_id(read.references[i]))
             co_return co_await store::message_map::delivered_from_xmpp(pool_, connector_id_, *key);
     co_return std::nullopt;
 }
@@ -61,6 +62,11 @@ std::string EmailIntake::thread_of(const ReadMail& read) {
     if (root.empty())
         return {};
     return "mail-" + core::hmac_sha256_hex("ferry mail thread", text::ascii_lowercase(root)).substr(0, 16);
+}
+
+void EmailIntake::refused(const SmtpReply& reply) {
+    if (const store::Connector* connector = store_.snapshot()->connector(connector_id_))
+        metrics_.connector_event(connector->name, "refused " + reply.enhanced);
 }
 
 std::optional<SmtpReply> EmailIntake::check_recipient(std::string_view address) {
@@ -100,6 +106,7 @@ boost::asio::awaitable<bool> EmailIntake::add_report(const store::Connector& con
         co_return false;
     message->source = connector.name;
     message->timestamp = core::utc_timestamp();
+    metrics_.connector_event(connector.name, "delivery report");
     arrival.entries.push_back({connector_id_,
                                store::inbound_conversation(sender->mapping->id, delivered->author),
                                delivered->author, to_json(*message)});

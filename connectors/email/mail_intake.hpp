@@ -10,6 +10,7 @@
 namespace ferry::core {
 class Inlet;
 class Logger;
+class Metrics;
 struct Arrival;
 } // namespace ferry::core
 namespace ferry::pg {
@@ -47,13 +48,15 @@ public:
         bool trim_replies = true;
     };
 
-    EmailIntake(std::int64_t connector_id, std::string mail_domain, Options options, MailTokens tokens,
-                const store::MappingStore& store, AddressBooks& books, core::Inlet& inlet, pg::Pool& pool,
-                core::Logger& logger);
+    EmailIntake(std::int64_t connector_id, std::string_view mail_domain, Options options, MailTokens tokens,
+                const store::MappingStore& store, AddressBooks& books, core::Inlet& inlet,
+                core::Metrics& metrics, pg::Pool& pool, core::Logger& logger);
 
     std::optional<SmtpReply> check_recipient(std::string_view address) override;
     boost::asio::awaitable<std::vector<SmtpReply>> deliver(const MailEnvelope& envelope,
                                                            std::string mail) override;
+    /// Counted as ferry_connector_events_total{event="refused <enhanced status>"}.
+    void refused(const SmtpReply& reply) override;
 
 private:
     /// The XMPP message the mail answers: the newest of its references that is one of Ferry's Message-IDs,
@@ -78,6 +81,7 @@ private:
     const store::MappingStore& store_;
     AddressBooks& books_;
     core::Inlet& inlet_;
+    core::Metrics& metrics_;
     pg::Pool& pool_;
     core::Logger& logger_;
 };

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import re
 import smtplib
+import urllib.request
 from email.message import EmailMessage
 
 import pytest
@@ -15,6 +16,7 @@ import pytest
 from ferry_cli import Cli
 from mail_world import BRIDGE_DOMAIN, mail_world  # noqa: F401  (module-scoped fixture)
 from pg_world import pg_world  # noqa: F401  (module-scoped fixture)
+from world_base import free_ports
 from xmpp_client import Client, q, run
 
 RESET_SQL = ("DELETE FROM outbox; DELETE FROM dead_letters; DELETE FROM message_map; DELETE FROM inbound_seen; "
@@ -36,11 +38,18 @@ def gateway(pg_world, ferry_binary, world, start_ferry, mail_world):  # noqa: F8
     # carol's own mapping is disabled: she is not bridged.
     cli.ok("mapping", "add", "--xmpp", f"carol@{world.domain}", "--connector", "mail",
            "--remote", f"carol@{BRIDGE_DOMAIN}", "--disabled")
-    ferry = start_ferry(env={"FERRY_DATABASE_URL": pg_world.url})
+    http_port = free_ports(1)[0]
+    ferry = start_ferry(env={"FERRY_DATABASE_URL": pg_world.url, "FERRY_HTTP_PORT": str(http_port)})
     ferry.wait_connected(timeout=10)
     ferry.wait_for_log(r"mail connector mail: taking mail over LMTP", timeout=10)
     ferry.cli = cli
+    ferry.metrics_url = f"http://127.0.0.1:{http_port}/metrics"
     return ferry
+
+
+def metrics(ferry) -> str:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    return opener.open(ferry.metrics_url, timeout=10).read().decode()
 
 
 def submit(mail_world, mail: EmailMessage) -> None:  # noqa: F811
@@ -125,6 +134,9 @@ def test_a_mail_postfix_bounces_comes_back_to_the_xmpp_sender_as_a_reply_to_that
     run(scenario())
     gateway.wait_for_log(r'lmtp mail: mail .* from "MAILER-DAEMON@mx\.test" → 1 message', timeout=5)
     mail_world.wait_for_log(r"to=<bounces\+[0-9a-f]{48}@chat\.test>.*status=sent", timeout=5)
+    counters = metrics(gateway)
+    assert 'ferry_connector_events_total{connector="mail",event="delivery report"} 1' in counters, counters
+    assert 'ferry_messages_out_total{connector="mail"} 1' in counters, counters
 
 
 def test_mail_for_a_user_who_is_not_bridged_is_refused_and_postfix_tells_the_sender(
@@ -144,6 +156,7 @@ def test_mail_for_a_user_who_is_not_bridged_is_refused_and_postfix_tells_the_sen
     assert "Final-Recipient: rfc822; carol@chat.test" in report
     assert "Status: 5.1.1" in report
     assert "550 5.1.1 <carol@chat.test> no such user here" in report
+    assert 'ferry_connector_events_total{connector="mail",event="refused 5.1.1"} 1' in metrics(gateway)
 
 
 def test_an_auto_reply_is_marked_and_shown_once_a_day_per_thread(gateway, mail_world, world):  # noqa: F811
