@@ -29,7 +29,20 @@ cleanup() {
   [ "$cleaned" = 0 ] || return 0
   cleaned=1
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  # Up to 10 s for everything to stop on its own; whatever is still there then is killed.
+  for _ in $(seq 1 50); do
+    alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.2
+  done
+  for pid in "${pids[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "demo: $(ps -o args= -p "$pid" 2>/dev/null | cut -c1-80) did not stop within 10 s: killed" >&2
+      kill -9 "$pid" 2>/dev/null || true
+    fi
+  done
+  wait "${pids[@]}" 2>/dev/null || true
   bash scripts/testworld/postgres.sh stop "$demo_dir/pg" >/dev/null 2>&1 || true
   rm -rf "$demo_dir"
   echo "demo: stopped; Ferry, Prosody, PostgreSQL and the fake Slack are gone, and $demo_dir with them"

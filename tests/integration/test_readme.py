@@ -31,6 +31,7 @@ def readme_blocks() -> dict[str, str]:
 
 class Demo:
     def __init__(self, ferry_binary: str):
+        self.still_running = ""
         self.binary = ferry_binary
         env = dict(os.environ, FERRY_BIN=ferry_binary)
         self.proc = subprocess.Popen(["bash", "scripts/demo.sh", "--no-install"], cwd=ROOT, env=env,
@@ -71,6 +72,9 @@ class Demo:
         try:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
+            # What is still running, for the failure message.
+            self.still_running = subprocess.run(["ps", "-o", "pid,ppid,etime,stat,args", "--sid", str(self.proc.pid)],
+                                                capture_output=True, text=True).stdout
             return None
         finally:
             self.reader.join(5)
@@ -167,5 +171,5 @@ def test_readme_block_runs_next_to_the_demo(demo, name, tmp_path):
 
 
 def test_demo_stops_on_ctrl_c_and_says_so(demo):
-    assert demo.interrupt() == 0, demo.output[-2000:]
+    assert demo.interrupt() == 0, demo.output[-2000:] + "\n--- still running:\n" + demo.still_running
     assert DEMO_STOPPED in demo.output, demo.output[-2000:]
