@@ -36,7 +36,10 @@ class Demo:
         env = dict(os.environ, FERRY_BIN=ferry_binary)
         self.proc = subprocess.Popen(["bash", "scripts/demo.sh", "--no-install"], cwd=ROOT, env=env,
                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True, start_new_session=True)
+                                     text=True, start_new_session=True,
+                                     # As from a terminal: a shell started with SIGINT ignored (a background
+                                     # job of a script) could not trap Ctrl-C at all.
+                                     preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         self.lines: list[str] = []
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
