@@ -41,20 +41,17 @@ MailGatewayXmpp::MailGatewayXmpp(xmpp::StanzaDispatcher& stanzas, const store::M
                                  AddressBooks& books)
     : stanzas_(stanzas), store_(store), books_(books), self_(std::make_shared<MailGatewayXmpp*>(this)) {
     const std::weak_ptr<MailGatewayXmpp*> self = self_;
-    stanzas_.on_domain_iq("get", gateway_ns, [self, &stanzas](const xmpp::InboundStanza& iq) {
-        if (const auto alive = self.lock())
-            (*alive)->answer_prompt(iq);
-        else
-            stanzas.send(
-                xmpp::make_error_reply(iq.node, "service-unavailable", "the mail gateway has stopped"));
-    });
-    stanzas_.on_domain_iq("set", gateway_ns, [self, &stanzas](const xmpp::InboundStanza& iq) {
-        if (const auto alive = self.lock())
-            (*alive)->translate(iq);
-        else
-            stanzas.send(
-                xmpp::make_error_reply(iq.node, "service-unavailable", "the mail gateway has stopped"));
-    });
+    const auto while_alive = [self, &stanzas](void (MailGatewayXmpp::*answer)(const xmpp::InboundStanza&)) {
+        return [self, &stanzas, answer](const xmpp::InboundStanza& iq) {
+            if (const auto alive = self.lock())
+                ((*alive)->*answer)(iq);
+            else
+                stanzas.send(
+                    xmpp::make_error_reply(iq.node, "service-unavailable", "the mail gateway has stopped"));
+        };
+    };
+    stanzas_.on_domain_iq("get", gateway_ns, while_alive(&MailGatewayXmpp::answer_prompt));
+    stanzas_.on_domain_iq("set", gateway_ns, while_alive(&MailGatewayXmpp::translate));
     stanzas_.advertise({"gateway", "smtp", "Mail"}, std::string(gateway_ns));
 }
 

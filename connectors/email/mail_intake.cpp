@@ -43,8 +43,12 @@ EmailIntake::EmailIntake(std::int64_t connector_id, std::string_view mail_domain
       options_(std::move(options)), tokens_(std::move(tokens)), store_(store), books_(books), inlet_(inlet),
       metrics_(metrics), pool_(pool), logger_(logger) {}
 
+bool EmailIntake::reserved(const MailAddress& address) const {
+    return address.domain == mail_domain_ && MailTokens::has_return_path_form(address);
+}
+
 std::optional<std::string> EmailIntake::bounce_key(const MailAddress& address) const {
-    if (address.domain != mail_domain_)
+    if (!reserved(address))
         return std::nullopt;
     return tokens_.key_of_return_path(address);
 }
@@ -74,7 +78,7 @@ std::optional<SmtpReply> EmailIntake::check_recipient(std::string_view address) 
     if (const auto* reason = std::get_if<std::string>(&parsed))
         return SmtpReply{501, "5.1.3", {"<" + text::printable(address) + ">: " + *reason}};
     const auto& mail_address = std::get<MailAddress>(parsed);
-    if (mail_address.domain == mail_domain_ && MailTokens::has_return_path_form(mail_address))
+    if (reserved(mail_address))
         return bounce_key(mail_address) ? std::nullopt
                                         : std::optional(reply_to(text::printable(address), 550, "5.1.1",
                                                                  "not a return path of this gateway"));
@@ -85,7 +89,7 @@ std::optional<SmtpReply> EmailIntake::check_recipient(std::string_view address) 
 
 boost::asio::awaitable<bool> EmailIntake::add_report(const store::Connector& connector,
                                                      const std::string& key, const std::string& mail,
-                                                     core::Arrival& arrival) {
+                                                     const ReadMail& read, core::Arrival& arrival) {
     const auto delivered = co_await store::message_map::delivered_from_xmpp(pool_, connector_id_, key);
     if (!delivered) {
         logger_.info("mail connector " + connector.name + ": a delivery report on message " + key +
@@ -99,7 +103,6 @@ boost::asio::awaitable<bool> EmailIntake::add_report(const store::Connector& con
         co_return false;
     }
     const auto report = read_delivery_report(mail);
-    const ReadMail read = report ? ReadMail{} : read_mail(mail);
     auto message = delivery_failure(SentMail{delivered->xmpp_id, delivered->author, delivered->posted_to},
                                     report ? &*report : nullptr, read.text);
     if (!message)
@@ -161,7 +164,7 @@ boost::asio::awaitable<std::vector<SmtpReply>> EmailIntake::deliver(const MailEn
         if (const auto key = parsed ? bounce_key(*parsed) : std::nullopt; key && connector != nullptr) {
             std::optional<bool> told;
             try {
-                told = co_await pg::within(lookup_limit, add_report(*connector, *key, mail, arrival));
+                told = co_await pg::within(lookup_limit, add_report(*connector, *key, mail, read, arrival));
             } catch (const std::exception& e) {
                 logger_.warning(std::string("delivery report not taken, the MTA will try again: ") +
                                 e.what());
@@ -174,9 +177,7 @@ boost::asio::awaitable<std::vector<SmtpReply>> EmailIntake::deliver(const MailEn
                              *told ? "delivery report taken" : "delivery report taken, nobody to tell"));
             continue;
         }
-        const bool reserved =
-            parsed && parsed->domain == mail_domain_ && MailTokens::has_return_path_form(*parsed);
-        const auto recipient = parsed && !reserved ? book->recipient(*parsed) : std::nullopt;
+        const auto recipient = parsed && !reserved(*parsed) ? book->recipient(*parsed) : std::nullopt;
         if (!recipient || connector == nullptr) { // unmapped since RCPT
             replies.push_back(reply_to(address, 550, "5.1.1", "no such user here"));
             continue;

@@ -66,13 +66,16 @@ private:
     /// The XMPP thread of the mail's thread: named after its first message (the root of References), so
     /// that every mail of the thread, from either side, is in one.
     static std::string thread_of(const ReadMail& read);
+    /// True for an address of a return path's form at the mail domain: the gateway's, never a user's.
+    bool reserved(const MailAddress& address) const;
     /// The message key of a return path of this connector; nullopt for any other address.
     std::optional<std::string> bounce_key(const MailAddress& address) const;
     /// The report on the message `key` for its author, added to `arrival`; false when there is nobody to
     /// tell (message_map forgot the message, its author is no longer mapped, the report says it arrived).
-    /// Errors of the store propagate.
+    /// `read` is the mail as read_mail read it. Errors of the store propagate.
     boost::asio::awaitable<bool> add_report(const store::Connector& connector, const std::string& key,
-                                            const std::string& mail, core::Arrival& arrival);
+                                            const std::string& mail, const ReadMail& read,
+                                            core::Arrival& arrival);
 
     std::int64_t connector_id_;
     std::string mail_domain_;
